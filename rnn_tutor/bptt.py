@@ -1,0 +1,140 @@
+"""Backpropagation through time (BPTT) for the Elman RNN of :mod:`rnn_tutor.rnn`.
+
+With ``a_t = w_x x_t + w_h h_{t-1} + b_h``, ``h_t = f(a_t)``, ``o_t = w_y h_t + b_y``
+and ``y_t = g(o_t)``, the backward recursion is (``⊙`` is the element-wise product)
+
+    δo_t = ∂L/∂y_t ⊙ g'(o_t)
+    ∂L/∂h_t (total) = w_yᵀ δo_t + w_hᵀ δa_{t+1}        (the second term is 0 at t = T)
+    δa_t = ∂L/∂h_t ⊙ f'(a_t)
+    ∂L/∂w_x = Σ_t δa_t x_tᵀ,   ∂L/∂w_h = Σ_t δa_t h_{t-1}ᵀ,   ∂L/∂b_h = Σ_t δa_t
+    ∂L/∂w_y = Σ_t δo_t h_tᵀ,   ∂L/∂b_y = Σ_t δo_t,           ∂L/∂h_0 = w_hᵀ δa_1
+
+In the batched row layout every ``Σ_t`` also sums over the ``N`` sequences.
+Gradients are returned in a dict with the parameter names as keys
+(``"w_x"``, ``"w_h"``, ``"b_h"``, ``"w_y"``, ``"b_y"``) plus ``"h_0"`` and ``"xs"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnn_tutor.validation import as_float_array, check_shape
+
+__all__ = ["squared_error", "rnn_step_backward", "rnn_backward"]
+
+
+def squared_error(ys, ps, reduction: str = "sum"):
+    """Squared-error loss ``L = ½ Σ (y - p)²`` and its gradient ``∂L/∂y = y - p``.
+
+    Parameters
+    ----------
+    ys, ps : arrays of the same shape, e.g. ``(T, N, q)``: outputs and targets
+    reduction : ``"sum"`` (the tutorial's loss, summed over time, batch and outputs)
+        or ``"mean"`` (the same sum divided by the batch size ``N = ys.shape[1]``;
+        for arrays of fewer than two dimensions, ``"mean"`` equals ``"sum"``).
+
+    Returns
+    -------
+    L : float
+    dys : array like ``ys``
+    """
+    ys, ps = as_float_array(ys, "ys"), as_float_array(ps, "ps")
+    check_shape(ps, ys.shape, "ps", "Targets must have the same shape as the outputs ys.")
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction: expected 'sum' or 'mean', received {reduction!r}")
+    scale = 1.0 / ys.shape[1] if (reduction == "mean" and ys.ndim >= 2) else 1.0
+    e = ys - ps
+    return 0.5 * scale * float(np.sum(e * e)), scale * e
+
+
+def rnn_step_backward(dh_t, cache, dy_t=None):
+    """Backward pass of one :func:`rnn_tutor.rnn.rnn_step`.
+
+    Parameters
+    ----------
+    dh_t : (N, m) gradient of the loss with respect to ``h_t`` arriving from
+        later time steps (zeros for the last step); the output path is added here.
+    cache : the cache returned by ``rnn_step``
+    dy_t : (N, q), optional gradient of the loss with respect to ``y_t``
+
+    Returns
+    -------
+    dict with ``x_t (N, d)``, ``h_prev (N, m)``, ``w_x (m, d)``, ``w_h (m, m)``,
+    ``b_h (m,)``, ``w_y (q, m)``, ``b_y (q,)``.
+    """
+    p, f, g = cache["params"], cache["f"], cache["g"]
+    N, m = cache["h_t"].shape
+    q = p["w_y"].shape[0]
+    dh_t = as_float_array(dh_t, "dh_t")
+    check_shape(dh_t, (N, m), "dh_t")
+    dy_t = np.zeros((N, q)) if dy_t is None else as_float_array(dy_t, "dy_t")
+    check_shape(dy_t, (N, q), "dy_t")
+    do = dy_t * g.deriv(cache["o_t"])  # (N, q)
+    dh = dh_t + do @ p["w_y"]  # (N, q) @ (q, m) -> (N, m)
+    da = dh * f.deriv(cache["a_t"])  # (N, m)
+    return {
+        "x_t": da @ p["w_x"],  # (N, m) @ (m, d) -> (N, d)
+        "h_prev": da @ p["w_h"],  # (N, m) @ (m, m) -> (N, m)
+        "w_x": da.T @ cache["x_t"],  # (m, N) @ (N, d) -> (m, d)
+        "w_h": da.T @ cache["h_prev"],  # (m, N) @ (N, m) -> (m, m)
+        "b_h": da.sum(axis=0),
+        "w_y": do.T @ cache["h_t"],  # (q, N) @ (N, m) -> (q, m)
+        "b_y": do.sum(axis=0),
+    }
+
+
+def rnn_backward(dys, cache, dh_T=None, dhs=None):
+    """Full BPTT through a whole :func:`rnn_tutor.rnn.rnn_forward` pass.
+
+    Parameters
+    ----------
+    dys : (T, N, q) or None
+        ``∂L/∂y_t`` for every step (``None``: the loss does not read the outputs).
+    cache : the cache returned by ``rnn_forward``
+    dh_T : (N, m), optional
+        Extra gradient on the final hidden state (e.g. from a decoder).
+    dhs : (T, N, m), optional
+        Extra gradient on every hidden state (e.g. from a layer stacked on top).
+
+    Returns
+    -------
+    dict with ``w_x, w_h, b_h, w_y, b_y`` (parameter shapes), ``h_0 (N, m)`` and ``xs (T, N, d)``.
+    """
+    p, f, g = cache["params"], cache["f"], cache["g"]
+    xs, hs, as_, os_, h_0 = cache["xs"], cache["hs"], cache["as_"], cache["os"], cache["h_0"]
+    T, N, m = hs.shape
+    q = p["w_y"].shape[0]
+    extra = np.zeros((T, N, m))
+    if dhs is not None:
+        dhs = as_float_array(dhs, "dhs")
+        check_shape(dhs, (T, N, m), "dhs")
+        extra += dhs
+    if dh_T is not None:
+        dh_T = as_float_array(dh_T, "dh_T")
+        check_shape(dh_T, (N, m), "dh_T")
+        extra[-1] += dh_T
+    if dys is None:
+        dos = np.zeros((T, N, q))
+    else:
+        dys = as_float_array(dys, "dys")
+        check_shape(dys, (T, N, q), "dys", "dys holds ∂L/∂y_t for every step, shaped like ys.")
+        dos = dys * g.deriv(os_)  # (T, N, q)
+    # The output path does not depend on the recurrence: one matmul for all steps.
+    dh_out = dos @ p["w_y"] + extra  # (T, N, q) @ (q, m) -> (T, N, m)
+    fprime = f.deriv(as_)  # (T, N, m)
+    das = np.empty((T, N, m))
+    dh_next = np.zeros((N, m))  # gradient reaching h_t from step t + 1
+    for t in reversed(range(T)):
+        das[t] = (dh_out[t] + dh_next) * fprime[t]
+        dh_next = das[t] @ p["w_h"]  # (N, m) @ (m, m) -> (N, m)
+    h_prevs = np.concatenate([h_0[None], hs[:-1]])  # (T, N, m): h_{t-1} for every t
+    da2, dos2 = das.reshape(T * N, m), dos.reshape(T * N, q)
+    return {
+        "w_x": da2.T @ xs.reshape(T * N, -1),  # (m, TN) @ (TN, d) -> (m, d)
+        "w_h": da2.T @ h_prevs.reshape(T * N, m),  # (m, TN) @ (TN, m) -> (m, m)
+        "b_h": da2.sum(axis=0),
+        "w_y": dos2.T @ hs.reshape(T * N, m),  # (q, TN) @ (TN, m) -> (q, m)
+        "b_y": dos2.sum(axis=0),
+        "h_0": dh_next,
+        "xs": das @ p["w_x"],  # (T, N, m) @ (m, d) -> (T, N, d)
+    }

@@ -1,0 +1,282 @@
+"""One specification per exercise check, shared by the notebook runner and the grader.
+
+A :class:`Check` says *what* is checked: the learner's function (``target``), how to
+draw inputs (``make_inputs(rng) -> kwargs``), the ``reference`` implementation, the
+tolerance, and the common ``mistakes`` used to name a likely cause.  Two runners use
+the same specification:
+
+* :func:`run_check` runs inside the learner's notebook and prints friendly feedback;
+* the grader (:mod:`rnn_tutor.grading`) calls the learner's function inside the
+  kernel on inputs drawn at grading time, brings the result back serialised and
+  calls :func:`evaluate_case` in its own process.
+
+Both end in :func:`evaluate_case`, so feedback and grades never disagree.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["Mistake", "Check", "CaseResult", "CheckFailed", "REGISTRY", "register",
+           "compare_values", "evaluate_case", "run_check", "inputs_changed", "describe_inputs"]
+
+
+class CheckFailed(AssertionError):
+    """Raised by :func:`run_check` when the learner's function disagrees with the reference."""
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A common wrong implementation, with the hint to show when the learner's output matches it.
+
+    ``fn`` has the reference's signature.  Example: ``Mistake("did you add b_h?", step_without_bias)``.
+    """
+
+    hint: str
+    fn: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Check:
+    """The specification of one graded task.
+
+    Attributes
+    ----------
+    notebook : str            notebook id, e.g. ``"01_unfolding"`` (its file stem in solutions/)
+    grade_id : str            nbgrader grade_id of the test cell that runs this check
+    target : str              name of the learner's function in the notebook, e.g. ``"rnn_step"``
+    make_inputs : callable    ``rng -> dict`` of keyword arguments for one test case
+    reference : callable      the correct implementation, same signature as the target
+    points : float            points for the task (nbgrader metadata must agree)
+    rtol, atol : float        tolerance of :func:`compare_values`
+    mistakes : tuple of Mistake
+    n_cases : int             cases per run
+    partial : bool            score ``points * passed / n_cases`` instead of all-or-nothing
+    output_names : tuple of str, optional   names of the items of a tuple result
+    compare : callable, optional
+        ``(received, expected, inputs) -> list of problems`` replacing :func:`compare_values`
+        (e.g. for SymPy expressions).
+    """
+
+    notebook: str
+    grade_id: str
+    target: str
+    make_inputs: Callable[[np.random.Generator], dict]
+    reference: Callable[..., Any]
+    points: float = 1.0
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    mistakes: tuple = ()
+    n_cases: int = 3
+    partial: bool = False
+    output_names: tuple | None = None
+    compare: Callable | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.notebook, self.grade_id)
+
+
+@dataclass
+class CaseResult:
+    """The verdict on one case: ``passed`` and the learner-facing ``problems``."""
+
+    passed: bool
+    problems: list = field(default_factory=list)
+
+
+REGISTRY: dict[tuple[str, str], Check] = {}
+
+
+def register(check: Check) -> Check:
+    """Add ``check`` to :data:`REGISTRY` under ``(notebook, grade_id)`` and return it."""
+    if check.key in REGISTRY and REGISTRY[check.key] is not check:
+        raise ValueError(f"check: duplicate registration for notebook {check.notebook!r}, grade_id {check.grade_id!r}")
+    REGISTRY[check.key] = check
+    return check
+
+
+# ----------------------------------------------------------------------------- comparison
+
+def _fmt(x) -> str:
+    return f"{x:.6g}" if isinstance(x, (float, np.floating)) else repr(x)
+
+
+def _compare_arrays(name: str, received, expected, rtol: float, atol: float) -> list[str]:
+    exp = np.asarray(expected)
+    try:
+        rec = np.asarray(received, dtype=exp.dtype if exp.dtype.kind in "biuf" else None)
+    except (TypeError, ValueError):
+        return [f"{name}: expected an array of numbers with shape {exp.shape}, received {type(received).__name__}"]
+    if rec.shape != exp.shape:
+        hint = ""
+        if rec.ndim == exp.ndim and rec.shape == exp.shape[::-1]:
+            hint = " (the axes are swapped: check the order of a matrix product or a missing .T)"
+        elif rec.size == exp.size:
+            hint = " (same number of elements: check a reshape or a transpose)"
+        return [f"{name}: expected shape {exp.shape}, received shape {rec.shape}{hint}"]
+    if exp.dtype.kind not in "biufc":
+        return [] if np.array_equal(rec, exp) else [f"{name}: expected {exp!r}, received {rec!r}"]
+    rec_f, exp_f = rec.astype(float), exp.astype(float)
+    if exp_f.size == 0:
+        return []
+    bad_nan = ~np.isfinite(rec_f) & np.isfinite(exp_f)
+    if bad_nan.any():
+        idx = tuple(int(i) for i in np.argwhere(bad_nan)[0])
+        return [f"{name}: shape {rec.shape} is right, but element {idx} is {rec_f[idx]} where "
+                f"{_fmt(exp_f[idx])} was expected (an overflow or a division by zero?)"]
+    err = np.abs(rec_f - exp_f)
+    err = np.where(np.isfinite(exp_f), err, np.where(rec_f == exp_f, 0.0, np.inf))
+    excess = err - (atol + rtol * np.abs(np.nan_to_num(exp_f)))
+    if (excess <= 0).all():
+        return []
+    idx = np.unravel_index(int(np.argmax(excess)), exp_f.shape)
+    idx_t = tuple(int(i) for i in idx)
+    n_bad = int((excess > 0).sum())
+    where = f"at index {idx_t}" if exp_f.ndim else "(a scalar)"
+    return [f"{name}: shape {rec.shape} is right, but {n_bad} of {exp_f.size} elements differ; the worst "
+            f"{where}: expected {_fmt(exp_f[idx])}, received {_fmt(rec_f[idx])} "
+            f"(abs. error {err[idx]:.2e}, tolerance {atol + rtol * abs(exp_f[idx]):.1e})"]
+
+
+def compare_values(received, expected, rtol: float = 1e-6, atol: float = 1e-8, name: str = "result") -> list[str]:
+    """Compare a learner's value with the reference; return a list of problems (empty if equal).
+
+    Handles arrays and numbers (shape, then the worst element with its index),
+    tuples and lists (length, then item by item), dicts (keys, then values),
+    SymPy expressions (``simplify(a - b) == 0``) and anything else by ``==``.
+    """
+    if isinstance(expected, Mapping):
+        if not isinstance(received, Mapping):
+            return [f"{name}: expected a dict with keys {sorted(expected)}, received {type(received).__name__}"]
+        missing = sorted(set(expected) - set(received))
+        if missing:
+            return [f"{name}: missing key(s) {missing}; expected keys {sorted(expected)}, received {sorted(received)}"]
+        return [p for k in expected for p in compare_values(received[k], expected[k], rtol, atol, f"{name}[{k!r}]")]
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(received, (tuple, list)):
+            return [f"{name}: expected a tuple of {len(expected)} values, received {type(received).__name__}"]
+        if len(received) != len(expected):
+            return [f"{name}: expected {len(expected)} values, received {len(received)}"]
+        return [p for i, (r, e) in enumerate(zip(received, expected))
+                for p in compare_values(r, e, rtol, atol, f"{name}[{i}]")]
+    if type(expected).__module__.startswith("sympy"):
+        import sympy as sp
+        try:
+            same = sp.simplify(sp.sympify(received) - expected) == 0
+        except (sp.SympifyError, TypeError):
+            return [f"{name}: expected a SymPy expression, received {type(received).__name__}"]
+        return [] if same else [f"{name}: expected an expression equal to {expected}, received {received}"]
+    if isinstance(expected, (np.ndarray, int, float, np.number, bool, np.bool_)) and not isinstance(expected, str):
+        if isinstance(received, (str, Mapping)) or received is None:
+            return [f"{name}: expected a number or an array, received {type(received).__name__}"]
+        return _compare_arrays(name, received, expected, rtol, atol)
+    return [] if received == expected else [f"{name}: expected {expected!r}, received {received!r}"]
+
+
+def inputs_changed(before: Mapping, after: Mapping) -> list[str]:
+    """Names of the arguments whose value changed during the call (in-place mutation)."""
+    changed = []
+    for k in before:
+        if compare_values(after[k], before[k], rtol=0.0, atol=0.0, name=k):
+            changed.append(k)
+    return changed
+
+
+def describe_inputs(inputs: Mapping) -> str:
+    """A one-line summary of the inputs: shapes for arrays, values for scalars."""
+    def desc(v):
+        if isinstance(v, np.ndarray):
+            return f"array{v.shape}"
+        if isinstance(v, Mapping):
+            return "{" + ", ".join(f"{k}: {desc(x)}" for k, x in v.items()) + "}"
+        return repr(v)
+    return ", ".join(f"{k}={desc(v)}" for k, v in inputs.items())
+
+
+def _named(check: Check, received, expected):
+    names = check.output_names
+    if names and isinstance(expected, tuple) and len(expected) == len(names):
+        if isinstance(received, (tuple, list)) and len(received) == len(names):
+            return dict(zip(names, received)), dict(zip(names, expected))
+    return received, expected
+
+
+def evaluate_case(check: Check, inputs: Mapping, received, mutated: Sequence[str] = ()) -> CaseResult:
+    """Judge one case: compare ``received`` with ``check.reference(**inputs)``.
+
+    ``mutated`` lists the arguments the learner's function changed in place.
+    When the result is wrong and matches one of ``check.mistakes``, its hint is
+    added as the likely cause.
+    """
+    expected = check.reference(**copy.deepcopy(dict(inputs)))
+    rec_n, exp_n = _named(check, received, expected)
+    if check.compare is not None:
+        problems = list(check.compare(received, expected, inputs))
+    else:
+        problems = compare_values(rec_n, exp_n, check.rtol, check.atol, name=check.target)
+    if mutated:
+        problems.append(f"{check.target} changed its input(s) {list(mutated)} in place; "
+                        "work on copies (e.g. x = x.copy() or x = x + 1 instead of x += 1)")
+    if problems and check.mistakes:
+        for mistake in check.mistakes:
+            try:
+                wrong = mistake.fn(**copy.deepcopy(dict(inputs)))
+            except Exception:  # a mistake model that cannot run on these inputs says nothing
+                continue
+            wrong_n = _named(check, received, wrong)[1]
+            if not compare_values(rec_n, wrong_n, check.rtol, check.atol):
+                problems.append(f"likely cause: {mistake.hint}")
+                break
+    return CaseResult(passed=not problems, problems=problems)
+
+
+# ----------------------------------------------------------------------------- notebook runner
+
+def case_seeds(check: Check, hidden: bool = False) -> list[int]:
+    """Seeds of the visible cases (fixed) or of hidden ones (fresh each run)."""
+    if hidden:
+        return [int.from_bytes(os.urandom(4), "little") for _ in range(check.n_cases)]
+    return list(range(check.n_cases))
+
+
+def call_with_copies(fn: Callable, inputs: Mapping):
+    """Call ``fn(**inputs)`` on deep copies; return ``(result, names of mutated inputs)``."""
+    given = copy.deepcopy(dict(inputs))
+    result = fn(**given)
+    return result, inputs_changed(inputs, given)
+
+
+def run_check(check: Check, fn: Callable, hidden: bool = False, quiet: bool = False) -> int:
+    """Run ``check`` on the learner's function ``fn`` in the notebook.
+
+    Prints a short success line, or raises :class:`CheckFailed` with the case,
+    the problems (shape, worst element with its index) and the likely cause.
+    Returns the number of cases passed.
+    """
+    if not callable(fn):
+        raise CheckFailed(f"{check.target}: expected a function, received {type(fn).__name__}")
+    seeds = case_seeds(check, hidden)
+    for i, seed in enumerate(seeds, 1):
+        inputs = check.make_inputs(np.random.default_rng(seed))
+        try:
+            received, mutated = call_with_copies(fn, inputs)
+        except NotImplementedError:
+            raise CheckFailed(f"{check.target} is not implemented yet: replace `raise NotImplementedError()` "
+                              "with your code, then run its cell and this one again.") from None
+        except Exception as exc:
+            raise CheckFailed(f"{check.target} raised {type(exc).__name__}: {exc}\n"
+                              f"  on case {i} with inputs {describe_inputs(inputs)}") from exc
+        result = evaluate_case(check, inputs, received, mutated)
+        if not result.passed:
+            kind = "a hidden case" if hidden else f"case {i} of {len(seeds)}"
+            lines = "\n  ".join(result.problems)
+            raise CheckFailed(f"{check.target} fails {kind}.\n  inputs: {describe_inputs(inputs)}\n  {lines}")
+    if not quiet:
+        print(f"✔ {check.target}: {len(seeds)} {'hidden ' if hidden else ''}cases match the reference.")
+    return len(seeds)

@@ -1,0 +1,150 @@
+"""The Elman RNN forward pass, in the reference tutorial's notation.
+
+    h_0 = 0
+    h_t = f(a_t),  a_t = w_x x_t + w_h h_{t-1} + b_h
+    y_t = g(o_t),  o_t = w_y h_t + b_y
+
+Shapes follow the package convention (see :mod:`rnn_tutor`): parameters in
+PyTorch's ``nn.RNN`` layout, data as time-major batches of rows
+``xs (T, N, d)``, ``hs (T, N, m)``, ``ys (T, N, q)``.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from rnn_tutor.activations import Activation, get_activation
+from rnn_tutor.validation import as_float_array, check_params, check_shape
+
+__all__ = ["init_params", "as_sequence", "rnn_step", "rnn_forward", "count_params"]
+
+
+def init_params(d: int, m: int, q: int, rng: np.random.Generator, scale: float | None = None) -> dict[str, np.ndarray]:
+    """Random parameters for an Elman RNN with ``d`` inputs, ``m`` hidden units and ``q`` outputs.
+
+    Weights are drawn uniformly from ``[-s, s]`` with ``s = scale`` or, by
+    default, ``s = 1/sqrt(m)`` (PyTorch's ``nn.RNN`` initialisation).  Biases
+    use the same distribution.
+
+    Returns
+    -------
+    dict with ``w_x (m, d)``, ``w_h (m, m)``, ``b_h (m,)``, ``w_y (q, m)``, ``b_y (q,)``.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
+    for name, value in (("d", d), ("m", m), ("q", q)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+    s = 1.0 / np.sqrt(m) if scale is None else float(scale)
+    if not s >= 0:
+        raise ValueError(f"scale: expected a non-negative number, received {scale!r}")
+    shapes = {"w_x": (m, d), "w_h": (m, m), "b_h": (m,), "w_y": (q, m), "b_y": (q,)}
+    return {k: rng.uniform(-s, s, size=shape) for k, shape in shapes.items()}
+
+
+def count_params(d: int, m: int, q: int) -> int:
+    """Number of scalars in an Elman RNN: ``m d + m m + m + q m + q``, whatever the sequence length."""
+    return m * d + m * m + m + q * m + q
+
+
+def as_sequence(values) -> np.ndarray:
+    """Turn a scalar sequence ``[x_1, ..., x_T]`` into a ``(T, 1, 1)`` batch of one sequence.
+
+    A 2-D array ``(T, d)`` becomes ``(T, 1, d)``; a 3-D array is returned as float64.
+    """
+    xs = as_float_array(values, "values")
+    if xs.ndim == 1:
+        return xs[:, None, None]
+    if xs.ndim == 2:
+        return xs[:, None, :]
+    if xs.ndim == 3:
+        return xs
+    raise ValueError(f"values: expected a 1-D (T,), 2-D (T, d) or 3-D (T, N, d) array, received shape {xs.shape}")
+
+
+def _check_inputs(xs, params, h_0):
+    p = check_params(params)
+    m, d = p["w_x"].shape
+    xs = as_float_array(xs, "xs")
+    if xs.ndim != 3:
+        raise ValueError(
+            f"xs: expected a 3-D array (T, N, d) = (*, *, {d}), received shape {xs.shape}; "
+            "use rnn_tutor.rnn.as_sequence for a plain list of numbers"
+        )
+    if xs.shape[0] == 0:
+        raise ValueError("xs: expected at least one time step (T >= 1), received an empty sequence (T = 0)")
+    check_shape(xs, (None, None, d), "xs", f"The last axis holds the d = {d} input features that w_x expects.")
+    N = xs.shape[1]
+    if h_0 is None:
+        h_0 = np.zeros((N, m))
+    else:
+        h_0 = as_float_array(h_0, "h_0")
+        check_shape(h_0, (N, m), "h_0", "h_0 holds one hidden state (m values) per sequence in the batch.")
+    return xs, p, h_0
+
+
+def rnn_step(x_t, h_prev, params: Mapping, f: str | Activation = "tanh", g: str | Activation = "identity"):
+    """One time step of the Elman RNN.
+
+    ``h_t = f(w_x x_t + w_h h_prev + b_h)`` and ``y_t = g(w_y h_t + b_y)``.
+
+    Parameters
+    ----------
+    x_t : (N, d)
+    h_prev : (N, m)
+    params : dict of ``w_x (m, d)``, ``w_h (m, m)``, ``b_h (m,)``, ``w_y (q, m)``, ``b_y (q,)``
+    f, g : activation names (``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"identity"``)
+
+    Returns
+    -------
+    h_t : (N, m)
+    y_t : (N, q)
+    cache : dict with ``x_t, h_prev, a_t, h_t, o_t, params, f, g`` for the backward step
+    """
+    f, g = get_activation(f, "f"), get_activation(g, "g")
+    x_t = as_float_array(x_t, "x_t")
+    if x_t.ndim != 2:
+        raise ValueError(f"x_t: expected a 2-D array (N, d), received shape {x_t.shape}")
+    xs, p, h_prev = _check_inputs(x_t[None], params, h_prev)
+    a_t = x_t @ p["w_x"].T + h_prev @ p["w_h"].T + p["b_h"]  # (N, d)@(d, m) + (N, m)@(m, m) -> (N, m)
+    h_t = f.fn(a_t)
+    o_t = h_t @ p["w_y"].T + p["b_y"]  # (N, m) @ (m, q) -> (N, q)
+    y_t = g.fn(o_t)
+    cache = {"x_t": x_t, "h_prev": h_prev, "a_t": a_t, "h_t": h_t, "o_t": o_t, "params": p, "f": f, "g": g}
+    return h_t, y_t, cache
+
+
+def rnn_forward(xs, params: Mapping, h_0=None, f: str | Activation = "tanh", g: str | Activation = "identity"):
+    """Run the Elman RNN over a batch of sequences.
+
+    Parameters
+    ----------
+    xs : (T, N, d)
+    params : dict of ``w_x (m, d)``, ``w_h (m, m)``, ``b_h (m,)``, ``w_y (q, m)``, ``b_y (q,)``
+    h_0 : (N, m), optional; zeros by default (the tutorial's ``h_0 = 0``)
+    f, g : activation names for the hidden and output layers
+
+    Returns
+    -------
+    hs : (T, N, m)   ``hs[t-1]`` is ``h_t``
+    ys : (T, N, q)   ``ys[t-1]`` is ``y_t``
+    cache : dict with ``xs, h_0, as_ (pre-activations a_t), hs, os (o_t), params, f, g``
+    """
+    f, g = get_activation(f, "f"), get_activation(g, "g")
+    xs, p, h_0 = _check_inputs(xs, params, h_0)
+    T, N, _ = xs.shape
+    m = p["w_h"].shape[0]
+    # The input term does not depend on h, so all T steps share one matmul:
+    # (T, N, d) @ (d, m) -> (T, N, m).  Only the recurrence below is sequential.
+    as_ = xs @ p["w_x"].T + p["b_h"]
+    hs = np.empty((T, N, m))
+    h_prev = h_0
+    for t in range(T):
+        as_[t] += h_prev @ p["w_h"].T  # (N, m) @ (m, m) -> (N, m)
+        hs[t] = h_prev = f.fn(as_[t])
+    os_ = hs @ p["w_y"].T + p["b_y"]  # (T, N, m) @ (m, q) -> (T, N, q)
+    ys = g.fn(os_)
+    cache = {"xs": xs, "h_0": h_0, "as_": as_, "hs": hs, "os": os_, "params": p, "f": f, "g": g}
+    return hs, ys, cache
