@@ -26,7 +26,17 @@ def init_params(d: int, m: int, q: int, rng: np.random.Generator, scale: float |
 
     Weights are drawn uniformly from ``[-s, s]`` with ``s = scale`` or, by
     default, ``s = 1/sqrt(m)`` (PyTorch's ``nn.RNN`` initialisation).  Biases
-    use the same distribution.
+    use the same distribution.  All randomness comes from ``rng``, so the same
+    seed gives the same parameters.
+
+    Parameters
+    ----------
+    d, m, q : positive int
+        Input features, hidden units, outputs.
+    rng : numpy.random.Generator
+        e.g. ``np.random.default_rng(0)``.
+    scale : float, optional
+        Half-width ``s >= 0`` of the uniform distribution.
 
     Returns
     -------
@@ -35,11 +45,17 @@ def init_params(d: int, m: int, q: int, rng: np.random.Generator, scale: float |
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
     for name, value in (("d", d), ("m", m), ("q", q)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name}: expected a positive integer, received {value!r}")
-    s = 1.0 / np.sqrt(m) if scale is None else float(scale)
-    if not s >= 0:
-        raise ValueError(f"scale: expected a non-negative number, received {scale!r}")
+    if scale is None:
+        s = 1.0 / np.sqrt(m)
+    else:
+        try:
+            s = float(scale)
+        except (TypeError, ValueError):
+            s = float("nan")
+    if not (s >= 0 and np.isfinite(s)):
+        raise ValueError(f"scale: expected a finite non-negative number, received {scale!r}")
     shapes = {"w_x": (m, d), "w_h": (m, m), "b_h": (m,), "w_y": (q, m), "b_y": (q,)}
     return {k: rng.uniform(-s, s, size=shape) for k, shape in shapes.items()}
 
@@ -64,24 +80,30 @@ def as_sequence(values) -> np.ndarray:
     raise ValueError(f"values: expected a 1-D (T,), 2-D (T, d) or 3-D (T, N, d) array, received shape {xs.shape}")
 
 
-def _check_inputs(xs, params, h_0):
+def _check_inputs(xs, params, h_0, xs_name: str = "xs", h_name: str = "h_0"):
+    """Validate ``xs (T, N, d)``, ``params`` and ``h_0 (N, m)``; return float64 arrays (zeros for ``h_0=None``).
+
+    ``xs_name``/``h_name`` name the caller's arguments in the error messages.
+    """
     p = check_params(params)
     m, d = p["w_x"].shape
-    xs = as_float_array(xs, "xs")
+    xs = as_float_array(xs, xs_name)
     if xs.ndim != 3:
         raise ValueError(
-            f"xs: expected a 3-D array (T, N, d) = (*, *, {d}), received shape {xs.shape}; "
+            f"{xs_name}: expected a 3-D array (T, N, d) = (*, *, {d}), received shape {xs.shape}; "
             "use rnn_tutor.rnn.as_sequence for a plain list of numbers"
         )
     if xs.shape[0] == 0:
-        raise ValueError("xs: expected at least one time step (T >= 1), received an empty sequence (T = 0)")
-    check_shape(xs, (None, None, d), "xs", f"The last axis holds the d = {d} input features that w_x expects.")
+        raise ValueError(f"{xs_name}: expected at least one time step (T >= 1), received an empty sequence (T = 0)")
+    if xs.shape[1] == 0:
+        raise ValueError(f"{xs_name}: expected at least one sequence in the batch (N >= 1), received shape {xs.shape}")
+    check_shape(xs, (None, None, d), xs_name, f"The last axis holds the d = {d} input features that w_x expects.")
     N = xs.shape[1]
     if h_0 is None:
         h_0 = np.zeros((N, m))
     else:
-        h_0 = as_float_array(h_0, "h_0")
-        check_shape(h_0, (N, m), "h_0", "h_0 holds one hidden state (m values) per sequence in the batch.")
+        h_0 = as_float_array(h_0, h_name)
+        check_shape(h_0, (N, m), h_name, f"{h_name} holds one hidden state (m = {m} values) for each of the N = {N} sequences.")
     return xs, p, h_0
 
 
@@ -93,7 +115,7 @@ def rnn_step(x_t, h_prev, params: Mapping, f: str | Activation = "tanh", g: str 
     Parameters
     ----------
     x_t : (N, d)
-    h_prev : (N, m)
+    h_prev : (N, m), or None for zeros (``h_0 = 0``)
     params : dict of ``w_x (m, d)``, ``w_h (m, m)``, ``b_h (m,)``, ``w_y (q, m)``, ``b_y (q,)``
     f, g : activation names (``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"identity"``)
 
@@ -106,8 +128,10 @@ def rnn_step(x_t, h_prev, params: Mapping, f: str | Activation = "tanh", g: str 
     f, g = get_activation(f, "f"), get_activation(g, "g")
     x_t = as_float_array(x_t, "x_t")
     if x_t.ndim != 2:
-        raise ValueError(f"x_t: expected a 2-D array (N, d), received shape {x_t.shape}")
-    xs, p, h_prev = _check_inputs(x_t[None], params, h_prev)
+        raise ValueError(f"x_t: expected a 2-D array (N, d) (one row per sequence), received shape {x_t.shape}")
+    p = check_params(params)
+    check_shape(x_t, (None, p["w_x"].shape[1]), "x_t", f"The last axis holds the d = {p['w_x'].shape[1]} input features that w_x expects.")
+    _, p, h_prev = _check_inputs(x_t[None], p, h_prev, xs_name="x_t", h_name="h_prev")
     a_t = x_t @ p["w_x"].T + h_prev @ p["w_h"].T + p["b_h"]  # (N, d)@(d, m) + (N, m)@(m, m) -> (N, m)
     h_t = f.fn(a_t)
     o_t = h_t @ p["w_y"].T + p["b_y"]  # (N, m) @ (m, q) -> (N, q)

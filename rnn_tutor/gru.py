@@ -1,0 +1,308 @@
+"""The gated recurrent unit (GRU), exactly as PyTorch's ``nn.GRU`` defines it.
+
+For one step, with column vectors and ``σ`` the logistic sigmoid (``⊙`` is the
+element-wise product)::
+
+    r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)            reset gate
+    z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)            update gate
+    n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))  candidate ("new gate")
+    h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+
+Where r sits: the reset gate multiplies ``W_hn h_{t-1} + b_hn`` *after* the
+matrix product, bias included.  The GRU paper's final version (Cho et al. 2014,
+v3) puts it before, ``W_hn (r_t ⊙ h_{t-1})``; the two are different functions,
+so copied weights agree with PyTorch only in PyTorch's form, used here.
+``z_t`` close to 1 keeps the old state (``h_t ≈ h_{t-1}``), which is what lets
+gradients cross many steps.
+
+Parameters (PyTorch's names in brackets), the three gates stacked in the
+order ``(r, z, n)``::
+
+    w_ih : (3m, d)  = [W_ir; W_iz; W_in]   (weight_ih_l0)
+    w_hh : (3m, m)  = [W_hr; W_hz; W_hn]   (weight_hh_l0)
+    b_ih : (3m,)    = [b_ir; b_iz; b_in]   (bias_ih_l0)
+    b_hh : (3m,)    = [b_hr; b_hz; b_hn]   (bias_hh_l0)
+
+Copying weights to PyTorch (float64)::
+
+    gru = torch.nn.GRU(d, m).double()
+    with torch.no_grad():
+        for key, name in TORCH_NAMES.items():
+            getattr(gru, name).copy_(torch.from_numpy(params[key]))
+
+and back: ``params = {k: getattr(gru, n).detach().double().numpy() for k, n in TORCH_NAMES.items()}``.
+Data follow the package convention: ``xs (T, N, d)``, ``hs (T, N, m)``, ``h_0 (N, m)``.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from rnn_tutor.cells import Cell
+from rnn_tutor.validation import as_float_array, check_shape
+
+__all__ = ["GATES", "PARAM_KEYS", "TORCH_NAMES", "check_gated_params", "check_sequence", "check_state",
+           "init_gru_params", "gru_step", "gru_step_backward", "gru_forward", "gru_backward", "GRU"]
+
+GATES = ("r", "z", "n")
+PARAM_KEYS = ("w_ih", "w_hh", "b_ih", "b_hh")
+TORCH_NAMES = {"w_ih": "weight_ih_l0", "w_hh": "weight_hh_l0", "b_ih": "bias_ih_l0", "b_hh": "bias_hh_l0"}
+_LAYOUTS = {1: "an Elman RNN's single block", 3: "the GRU layout (r, z, n)", 4: "the LSTM layout (i, f, g, o)"}
+
+
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    """σ(a) = (1 + tanh(a/2)) / 2: the logistic function without overflow in exp."""
+    return 0.5 * np.tanh(0.5 * a) + 0.5
+
+
+def check_gated_params(params: Mapping, gates: tuple = GATES) -> dict[str, np.ndarray]:
+    """Validate a gated cell's stacked parameters; return float64 arrays.
+
+    With ``k = len(gates)`` gates, expects ``w_ih (k m, d)``, ``w_hh (k m, m)``,
+    ``b_ih (k m,)`` and ``b_hh (k m,)``; ``m`` is read from the columns of ``w_hh``.
+    A wrong number of rows raises a ``ValueError`` that names the gate layout.
+    """
+    k, layout = len(gates), "(" + ", ".join(gates) + ")"
+    if not isinstance(params, Mapping):
+        raise ValueError(f"params: expected a dict with keys {list(PARAM_KEYS)} (gates stacked {layout}), "
+                         f"received {type(params).__name__}")
+    missing = [key for key in PARAM_KEYS if key not in params]
+    if missing:
+        raise ValueError(f"params: missing key(s) {missing}; expected keys {list(PARAM_KEYS)} (PyTorch's "
+                         f"weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0), received {sorted(params)}")
+    p = {key: as_float_array(params[key], f"params['{key}']") for key in PARAM_KEYS}
+    w_hh = p["w_hh"]
+    if w_hh.ndim != 2 or w_hh.shape[1] == 0:
+        raise ValueError(f"params['w_hh']: expected a 2-D array ({k}m, m) stacking the {layout} gates, "
+                         f"received shape {w_hh.shape}")
+    m = w_hh.shape[1]
+    d = p["w_ih"].shape[1] if p["w_ih"].ndim == 2 else "d"
+    expected = {"w_ih": ((k * m, d), f"({k}m, d)"), "w_hh": ((k * m, m), f"({k}m, m)"),
+                "b_ih": ((k * m,), f"({k}m,)"), "b_hh": ((k * m,), f"({k}m,)")}
+    for key in ("w_hh", "w_ih", "b_ih", "b_hh"):
+        shape, symbolic = expected[key]
+        if p[key].shape != shape:
+            rows = p[key].shape[0] if p[key].ndim >= 1 else None
+            hint = ""
+            if rows is not None and rows % m == 0 and rows // m != k and rows // m in _LAYOUTS:
+                hint = f" ({rows} = {rows // m}m rows is {_LAYOUTS[rows // m]})"
+            shown = "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+            raise ValueError(f"params['{key}'] must stack the {layout} gates: expected {symbolic} = {shown} "
+                             f"with m = {m} (the columns of w_hh), received {p[key].shape}{hint}")
+    return p
+
+
+def check_sequence(xs, d: int, name: str = "xs") -> np.ndarray:
+    """Validate a time-major batch ``xs (T, N, d)`` with ``T, N >= 1``; return it as float64."""
+    xs = as_float_array(xs, name)
+    if xs.ndim != 3:
+        raise ValueError(f"{name}: expected a 3-D array (T, N, d) = (*, *, {d}), received shape {xs.shape}; "
+                         "use rnn_tutor.rnn.as_sequence for a plain list of numbers")
+    if xs.shape[0] == 0 or xs.shape[1] == 0:
+        raise ValueError(f"{name}: expected at least one time step and one sequence (T, N >= 1), received shape {xs.shape}")
+    check_shape(xs, (None, None, d), name, f"The last axis holds the d = {d} input features that w_ih expects.")
+    return xs
+
+
+def check_state(state, N: int, m: int, name: str) -> np.ndarray:
+    """``None`` -> zeros ``(N, m)``; otherwise validate an ``(N, m)`` state and return it as float64."""
+    if state is None:
+        return np.zeros((N, m))
+    state = as_float_array(state, name)
+    check_shape(state, (N, m), name, f"{name} holds m = {m} values for each of the N = {N} sequences.")
+    return state
+
+
+def init_gru_params(d: int, m: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """PyTorch's initialisation: every entry uniform in ``[-1/sqrt(m), 1/sqrt(m)]``.
+
+    Returns ``w_ih (3m, d)``, ``w_hh (3m, m)``, ``b_ih (3m,)``, ``b_hh (3m,)``, gates stacked (r, z, n).
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
+    for name, value in (("d", d), ("m", m)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+    s = 1.0 / np.sqrt(m)
+    shapes = {"w_ih": (3 * m, d), "w_hh": (3 * m, m), "b_ih": (3 * m,), "b_hh": (3 * m,)}
+    return {k: rng.uniform(-s, s, size=shape) for k, shape in shapes.items()}
+
+
+def gru_step(x_t, h_prev, params: Mapping):
+    """One GRU step (equations in the module docstring).
+
+    Parameters
+    ----------
+    x_t : (N, d)
+    h_prev : (N, m), or None for zeros
+    params : dict ``w_ih (3m, d)``, ``w_hh (3m, m)``, ``b_ih (3m,)``, ``b_hh (3m,)``, gates (r, z, n)
+
+    Returns
+    -------
+    h_t : (N, m)
+    cache : dict with ``x_t, h_prev, r_t, z_t, n_t, hn_t`` (``hn_t = W_hn h_prev + b_hn``) and ``params``
+    """
+    p = check_gated_params(params, GATES)
+    m, d = p["w_hh"].shape[1], p["w_ih"].shape[1]
+    x_t = as_float_array(x_t, "x_t")
+    check_shape(x_t, (None, d), "x_t", f"x_t holds one row of d = {d} inputs per sequence.")
+    h_prev = check_state(h_prev, x_t.shape[0], m, "h_prev")
+    gi = x_t @ p["w_ih"].T + p["b_ih"]  # (N, d) @ (d, 3m) -> (N, 3m)
+    gh = h_prev @ p["w_hh"].T + p["b_hh"]  # (N, m) @ (m, 3m) -> (N, 3m)
+    r_t = _sigmoid(gi[:, :m] + gh[:, :m])
+    z_t = _sigmoid(gi[:, m:2 * m] + gh[:, m:2 * m])
+    hn_t = gh[:, 2 * m:]  # W_hn h_prev + b_hn: r_t multiplies it after the product
+    n_t = np.tanh(gi[:, 2 * m:] + r_t * hn_t)
+    h_t = (1.0 - z_t) * n_t + z_t * h_prev
+    cache = {"x_t": x_t, "h_prev": h_prev, "r_t": r_t, "z_t": z_t, "n_t": n_t, "hn_t": hn_t, "params": p}
+    return h_t, cache
+
+
+def gru_step_backward(dh_t, cache) -> dict[str, np.ndarray]:
+    """Backward pass of :func:`gru_step` given ``dh_t = ∂L/∂h_t (N, m)``.
+
+    With ``a^r, a^z, a^n`` the gates' pre-activations::
+
+        ∂L/∂a^n = dh_t ⊙ (1 - z_t) ⊙ (1 - n_t²)
+        ∂L/∂a^z = dh_t ⊙ (h_prev - n_t) ⊙ z_t (1 - z_t)
+        ∂L/∂a^r = ∂L/∂a^n ⊙ (W_hn h_prev + b_hn) ⊙ r_t (1 - r_t)
+        ∂L/∂h_prev = dh_t ⊙ z_t + W_hhᵀ [∂L/∂a^r; ∂L/∂a^z; r_t ⊙ ∂L/∂a^n]
+
+    Returns
+    -------
+    dict with ``x_t (N, d)``, ``h_prev (N, m)``, ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh`` (parameter shapes).
+    """
+    p, r, z, n, hn, h_prev = (cache[k] for k in ("params", "r_t", "z_t", "n_t", "hn_t", "h_prev"))
+    dh_t = as_float_array(dh_t, "dh_t")
+    check_shape(dh_t, n.shape, "dh_t", "dh_t is ∂L/∂h_t, shaped like h_t.")
+    da_n = dh_t * (1.0 - z) * (1.0 - n * n)
+    da_z = dh_t * (h_prev - n) * z * (1.0 - z)
+    da_r = da_n * hn * r * (1.0 - r)
+    dgi = np.concatenate([da_r, da_z, da_n], axis=1)  # (N, 3m): ∂L/∂(W_ih x + b_ih)
+    dgh = np.concatenate([da_r, da_z, da_n * r], axis=1)  # (N, 3m): ∂L/∂(W_hh h + b_hh)
+    return {
+        "x_t": dgi @ p["w_ih"],  # (N, 3m) @ (3m, d) -> (N, d)
+        "h_prev": dh_t * z + dgh @ p["w_hh"],  # (N, 3m) @ (3m, m) -> (N, m)
+        "w_ih": dgi.T @ cache["x_t"],  # (3m, N) @ (N, d) -> (3m, d)
+        "w_hh": dgh.T @ h_prev,  # (3m, N) @ (N, m) -> (3m, m)
+        "b_ih": dgi.sum(axis=0),
+        "b_hh": dgh.sum(axis=0),
+    }
+
+
+def gru_forward(xs, params: Mapping, h_0=None):
+    """Run the GRU over a batch of sequences: :func:`gru_step` for ``t = 1..T``.
+
+    The input projection ``W_ih x_t + b_ih`` does not depend on the state, so it is
+    one matmul for all steps; only ``W_hh h_{t-1}`` is computed inside the loop.
+
+    Parameters
+    ----------
+    xs : (T, N, d)
+    params : dict ``w_ih (3m, d)``, ``w_hh (3m, m)``, ``b_ih (3m,)``, ``b_hh (3m,)``, gates (r, z, n)
+    h_0 : (N, m), optional (zeros)
+
+    Returns
+    -------
+    hs : (T, N, m)    ``hs[t-1]`` is ``h_t``
+    h_T : (N, m)      the final state (a view of ``hs[-1]``)
+    cache : dict for :func:`gru_backward`
+    """
+    p = check_gated_params(params, GATES)
+    m, d = p["w_hh"].shape[1], p["w_ih"].shape[1]
+    xs = check_sequence(xs, d)
+    T, N, _ = xs.shape
+    h_0 = check_state(h_0, N, m, "h_0")
+    gi = xs @ p["w_ih"].T + p["b_ih"]  # (T, N, d) @ (d, 3m) -> (T, N, 3m)
+    gi[..., :2 * m] += p["b_hh"][:2 * m]  # b_hr, b_hz add like input biases; b_hn must stay inside r ⊙ (.)
+    b_hn, w_hhT = p["b_hh"][2 * m:], np.ascontiguousarray(p["w_hh"].T)
+    rz, ns, hns, hs = np.empty((T, N, 2 * m)), np.empty((T, N, m)), np.empty((T, N, m)), np.empty((T, N, m))
+    h = h_0
+    for t in range(T):
+        gh = h @ w_hhT  # (N, m) @ (m, 3m) -> (N, 3m)
+        g = rz[t]
+        np.add(gi[t, :, :2 * m], gh[:, :2 * m], out=g)
+        np.tanh(np.multiply(g, 0.5, out=g), out=g)  # [r_t, z_t] = σ(.) = (1 + tanh(./2)) / 2
+        g *= 0.5
+        g += 0.5
+        hn = np.add(gh[:, 2 * m:], b_hn, out=hns[t])  # W_hn h_{t-1} + b_hn
+        n = np.multiply(g[:, :m], hn, out=ns[t])
+        n += gi[t, :, 2 * m:]
+        np.tanh(n, out=n)
+        h_new = np.subtract(h, n, out=hs[t])  # h_t = n_t + z_t ⊙ (h_{t-1} - n_t)
+        h_new *= g[:, m:]
+        h_new += n
+        h = h_new
+    cache = {"xs": xs, "h_0": h_0, "rz": rz, "ns": ns, "hns": hns, "hs": hs, "params": p}
+    return hs, hs[-1], cache
+
+
+def gru_backward(dhs, cache, dh_T=None) -> dict[str, np.ndarray]:
+    """Full BPTT through :func:`gru_forward` (the step rules of :func:`gru_step_backward`, unrolled).
+
+    Parameters
+    ----------
+    dhs : (T, N, m) or None
+        ``∂L/∂h_t`` from outside the recurrence (e.g. an output layer); ``None`` means zeros.
+    cache : the cache of :func:`gru_forward`
+    dh_T : (N, m), optional
+        Extra gradient on the final state ``h_T`` (e.g. from a decoder).
+
+    Returns
+    -------
+    dict with ``w_ih, w_hh, b_ih, b_hh`` (parameter shapes), ``h_0 (N, m)`` and ``xs (T, N, d)``.
+    """
+    p, xs, h_0, rz, ns, hns, hs = (cache[k] for k in ("params", "xs", "h_0", "rz", "ns", "hns", "hs"))
+    T, N, m = hs.shape
+    dhs = np.zeros((T, N, m)) if dhs is None else as_float_array(dhs, "dhs")
+    check_shape(dhs, (T, N, m), "dhs", "dhs holds ∂L/∂h_t for every step, shaped like hs.")
+    dh = np.zeros((N, m)) if dh_T is None else as_float_array(dh_T, "dh_T").copy()
+    check_shape(dh, (N, m), "dh_T", "dh_T is ∂L/∂h_T, shaped like the final state.")
+    w_hh = p["w_hh"]
+    dgh = np.empty((T, N, 3 * m))  # ∂L/∂(W_hh h_{t-1} + b_hh) for every step
+    da_ns = np.empty((T, N, m))  # ∂L/∂(pre-activation of n_t)
+    for t in reversed(range(T)):
+        dh += dhs[t]  # total ∂L/∂h_t
+        r, z, n, hn = rz[t, :, :m], rz[t, :, m:], ns[t], hns[t]
+        h_prev = hs[t - 1] if t > 0 else h_0
+        da_n = np.multiply(dh, 1.0 - z, out=da_ns[t])
+        da_n *= 1.0 - n * n
+        g = dgh[t]
+        np.multiply(da_n, hn, out=g[:, :m])
+        g[:, :m] *= r * (1.0 - r)  # ∂L/∂a^r
+        np.multiply(dh, h_prev - n, out=g[:, m:2 * m])
+        g[:, m:2 * m] *= z * (1.0 - z)  # ∂L/∂a^z
+        np.multiply(da_n, r, out=g[:, 2 * m:])  # ∂L/∂(W_hn h + b_hn)
+        dh *= z
+        dh += g @ w_hh  # (N, 3m) @ (3m, m) -> (N, m): ∂L/∂h_{t-1}
+    dgi = dgh.copy()
+    dgi[..., 2 * m:] = da_ns
+    h_prevs = np.concatenate([h_0[None], hs[:-1]])  # (T, N, m): h_{t-1} for every t
+    dgi2, dgh2 = dgi.reshape(T * N, 3 * m), dgh.reshape(T * N, 3 * m)
+    return {
+        "w_ih": dgi2.T @ xs.reshape(T * N, -1),  # (3m, TN) @ (TN, d) -> (3m, d)
+        "w_hh": dgh2.T @ h_prevs.reshape(T * N, m),  # (3m, TN) @ (TN, m) -> (3m, m)
+        "b_ih": dgi2.sum(axis=0),
+        "b_hh": dgh2.sum(axis=0),
+        "h_0": dh,
+        "xs": dgi @ p["w_ih"],  # (T, N, 3m) @ (3m, d) -> (T, N, d)
+    }
+
+
+def _init_state(N: int, m: int) -> np.ndarray:
+    return np.zeros((N, m))
+
+
+def _cell_forward(xs, params, state_0=None):
+    return gru_forward(xs, params, state_0)
+
+
+def _cell_backward(dhs, cache, dstate_T=None):
+    g = gru_backward(dhs, cache, dstate_T)
+    return {k: g[k] for k in PARAM_KEYS}, g["xs"], g["h_0"]
+
+
+GRU = Cell("gru", PARAM_KEYS, init_gru_params, _init_state, _cell_forward, _cell_backward)
+"""The GRU as a :class:`rnn_tutor.cells.Cell`: state ``h (N, m)``, parameters ``w_ih, w_hh, b_ih, b_hh``."""

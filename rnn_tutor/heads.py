@@ -1,0 +1,180 @@
+"""Output layers on top of a recurrent layer: the dense head, softmax and cross-entropy.
+
+The head turns a hidden state into scores for the ``q`` outputs (the *logits*):
+
+    o_t = w_y h_t + b_y                     w_y : (q, m),  b_y : (q,)
+
+For classification the scores become probabilities with the softmax,
+``p_t = softmax(o_t)``, ``p_{t,k} = exp(o_{t,k}) / Σ_j exp(o_{t,j})``, and the loss of
+one labelled position is the cross-entropy ``-log p_{t,c}`` for the true class ``c``.
+Its gradient with respect to the logits is the famously simple ``p_t - onehot(c)``.
+
+Everything works on any number of leading axes: ``hs (..., m) -> os (..., q)``,
+so the same code serves one-to-one ``(N, m)``, many-to-one ``(N, m)`` and
+many-to-many ``(T, N, m)`` models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnn_tutor.validation import as_float_array, check_shape
+
+__all__ = ["HEAD_NAMES", "init_head", "check_head", "dense_forward", "dense_backward", "log_softmax",
+           "softmax", "softmax_vjp", "check_labels", "check_mask", "softmax_cross_entropy", "accuracy"]
+
+HEAD_NAMES = ("w_y", "b_y")
+
+
+def init_head(m: int, q: int, rng: np.random.Generator) -> dict:
+    """Random head parameters ``w_y (q, m)``, ``b_y (q,)``, uniform in ``[-1/sqrt(m), 1/sqrt(m)]``."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
+    for name, value in (("m", m), ("q", q)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+    s = 1.0 / np.sqrt(m)
+    return {"w_y": rng.uniform(-s, s, size=(q, m)), "b_y": rng.uniform(-s, s, size=(q,))}
+
+
+def check_head(params, m: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(w_y, b_y)`` as float arrays after checking their keys and shapes."""
+    missing = [k for k in HEAD_NAMES if k not in params]
+    if missing:
+        raise ValueError(f"params: missing output-layer key(s) {missing}; expected {list(HEAD_NAMES)} "
+                         f"beside the cell's parameters, received {sorted(params)}")
+    w_y, b_y = as_float_array(params["w_y"], "params['w_y']"), as_float_array(params["b_y"], "params['b_y']")
+    check_shape(w_y, (None, m), "params['w_y']", "w_y maps the m hidden units to the q outputs.")
+    check_shape(b_y, (w_y.shape[0],), "params['b_y']", "b_y holds one bias per output (the rows of w_y).")
+    return w_y, b_y
+
+
+def dense_forward(hs, w_y, b_y) -> np.ndarray:
+    """The output layer ``o = w_y h + b_y`` on rows: ``hs (..., m) -> os (..., q)``."""
+    hs = as_float_array(hs, "hs")
+    check_shape(hs, (None,) * (hs.ndim - 1) + (np.shape(w_y)[1],), "hs", "The last axis holds the m hidden units.")
+    return hs @ np.asarray(w_y).T + b_y  # (..., m) @ (m, q) -> (..., q)
+
+
+def dense_backward(dos, hs, w_y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of the output layer: ``∂L/∂w_y = Σ δo hᵀ``, ``∂L/∂b_y = Σ δo``, ``∂L/∂h = w_yᵀ δo``.
+
+    Parameters
+    ----------
+    dos : (..., q)  ``∂L/∂o``
+    hs : (..., m)   the hidden states the layer read
+    w_y : (q, m)
+
+    Returns
+    -------
+    dw_y : (q, m), db_y : (q,), dhs : (..., m)
+    """
+    q, m = np.shape(w_y)
+    d2, h2 = np.reshape(dos, (-1, q)), np.reshape(hs, (-1, m))
+    return d2.T @ h2, d2.sum(axis=0), dos @ w_y  # (q, K)@(K, m) -> (q, m); (..., q)@(q, m) -> (..., m)
+
+
+def log_softmax(os, axis: int = -1) -> np.ndarray:
+    """``log softmax(o)_k = o_k - log Σ_j exp(o_j)``, computed stably with the log-sum-exp trick.
+
+    Subtracting ``max_j o_j`` first changes nothing mathematically but keeps every
+    ``exp`` at most 1, so logits of ``±1e4`` give finite results.
+    """
+    os = as_float_array(os, "logits")
+    shifted = os - os.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def softmax(os, axis: int = -1) -> np.ndarray:
+    """``softmax(o)_k = exp(o_k) / Σ_j exp(o_j)`` along ``axis`` (stable for large logits)."""
+    return np.exp(log_softmax(os, axis))
+
+
+def softmax_vjp(ps, dps) -> np.ndarray:
+    """Back through ``p = softmax(o)``: ``∂L/∂o = p ⊙ (∂L/∂p - Σ_k p_k ∂L/∂p_k)``; shapes ``(..., q)``."""
+    return ps * (dps - (ps * dps).sum(axis=-1, keepdims=True))
+
+
+def check_mask(mask, shape: tuple, name: str = "mask", against: str = "labels") -> np.ndarray:
+    """Return ``mask`` as a float array of 0s and 1s with the given ``shape``, or raise ValueError."""
+    mask_arr = as_float_array(mask, name)
+    if mask_arr.shape != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)} (the shape of {against}), received shape {mask_arr.shape}")
+    bad = (mask_arr != 0) & (mask_arr != 1)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name}: expected only 0 (padding) and 1 (a real step), received {mask_arr[idx]!r} at index {idx}")
+    return mask_arr
+
+
+def check_labels(labels, q: int, shape: tuple | None = None, mask=None, name: str = "labels") -> np.ndarray:
+    """Return ``labels`` as an int array after checking it holds class indices ``0 .. q-1``.
+
+    Positions where ``mask`` is 0 (padding) may hold any integer.
+    """
+    arr = np.asarray(labels)
+    if arr.dtype.kind not in "iub":
+        as_f = as_float_array(labels, name)
+        if not np.all(np.isfinite(as_f)) or not np.all(as_f == np.round(as_f)):
+            raise ValueError(f"{name}: expected integer class indices in 0..{q - 1}, received non-integer values "
+                             f"(dtype {arr.dtype})")
+        arr = as_f
+    arr = arr.astype(np.int64)
+    if shape is not None and arr.shape != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)} (one label per output position), received shape {arr.shape}")
+    valid = np.ones(arr.shape, bool) if mask is None else np.asarray(mask) != 0
+    bad = valid & ((arr < 0) | (arr >= q))
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name}: expected class indices in 0..{q - 1} (q = {q} classes), "
+                         f"received {int(arr[idx])} at index {idx}")
+    return arr
+
+
+def softmax_cross_entropy(logits, labels, mask=None, reduction: str = "mean") -> tuple[float, np.ndarray]:
+    """Cross-entropy of softmax probabilities and its gradient with respect to the logits.
+
+        L = -(1/K) Σ_positions mask · log softmax(o)_c          ∂L/∂o = mask · (softmax(o) - onehot(c)) / K
+
+    Parameters
+    ----------
+    logits : (..., q)   scores ``o``; e.g. ``(N, q)`` or ``(T, N, q)``
+    labels : (...)      integer classes ``c`` in ``0 .. q-1``
+    mask : (...), optional
+        1 for a real position, 0 for padding (padding adds nothing to the loss or
+        the gradient, and its label is not checked).
+    reduction : ``"mean"`` (``K`` = number of positions with mask 1) or ``"sum"`` (``K = 1``)
+
+    Returns
+    -------
+    L : float
+    dlogits : array like ``logits``
+    """
+    logits = as_float_array(logits, "logits")
+    if logits.ndim < 1 or logits.shape[-1] < 1:
+        raise ValueError(f"logits: expected an array (..., q) with q >= 1 classes on the last axis, received shape {logits.shape}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction: expected 'mean' or 'sum', received {reduction!r}")
+    q = logits.shape[-1]
+    mask_arr = np.ones(logits.shape[:-1]) if mask is None else check_mask(mask, logits.shape[:-1], against="logits without its last axis")
+    labels = check_labels(labels, q, logits.shape[:-1], mask_arr)
+    count = float(mask_arr.sum())
+    if reduction == "mean" and count == 0:
+        raise ValueError("mask: expected at least one real position (a 1), received a mask of zeros only")
+    scale = 1.0 / count if reduction == "mean" else 1.0
+    logp = log_softmax(logits)
+    safe = np.where(mask_arr != 0, labels, 0)  # padding may carry any label; read class 0 there, then mask it
+    picked = np.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]  # log p_c at every position
+    L = -scale * float(np.sum(mask_arr * picked))
+    dlogits = np.exp(logp)
+    np.put_along_axis(dlogits, safe[..., None], np.take_along_axis(dlogits, safe[..., None], axis=-1) - 1.0, axis=-1)
+    return L, dlogits * (scale * mask_arr)[..., None]
+
+
+def accuracy(logits, labels, mask=None) -> float:
+    """Fraction of (unmasked) positions whose largest logit is the true class."""
+    logits = as_float_array(logits, "logits")
+    mask_arr = np.ones(logits.shape[:-1]) if mask is None else check_mask(mask, logits.shape[:-1], against="logits without its last axis")
+    labels = check_labels(labels, logits.shape[-1], logits.shape[:-1], mask_arr)
+    hits = (logits.argmax(axis=-1) == labels) * mask_arr
+    return float(hits.sum() / mask_arr.sum())

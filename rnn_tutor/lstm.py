@@ -1,0 +1,272 @@
+"""The long short-term memory (LSTM) cell, exactly as PyTorch's ``nn.LSTM`` defines it.
+
+For one step, with column vectors, ``σ`` the logistic sigmoid and ``⊙`` the
+element-wise product::
+
+    i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)        input gate
+    f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)        forget gate
+    g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)     candidate values ("cell gate")
+    o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)        output gate
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t                       cell state
+    h_t = o_t ⊙ tanh(c_t)                                 hidden state (the output)
+
+The cell state is updated by addition, and its only multiplicative factor from
+one step to the next is ``f_t``: with ``f_t ≈ 1`` the gradient ``∂c_t/∂c_{t-1}``
+is close to the identity, so it survives many steps.
+
+Parameters (PyTorch's names in brackets), the four gates stacked in the order
+``(i, f, g, o)``, with two bias vectors exactly as in PyTorch (only their sum
+matters for the output, but both are kept so that weights copy one-to-one)::
+
+    w_ih : (4m, d)  = [W_ii; W_if; W_ig; W_io]   (weight_ih_l0)
+    w_hh : (4m, m)  = [W_hi; W_hf; W_hg; W_ho]   (weight_hh_l0)
+    b_ih : (4m,)    = [b_ii; b_if; b_ig; b_io]   (bias_ih_l0)
+    b_hh : (4m,)    = [b_hi; b_hf; b_hg; b_ho]   (bias_hh_l0)
+
+Copying to PyTorch (float64)::
+
+    lstm = torch.nn.LSTM(d, m).double()
+    with torch.no_grad():
+        for key, name in TORCH_NAMES.items():
+            getattr(lstm, name).copy_(torch.from_numpy(params[key]))
+
+and back: ``params = {k: getattr(lstm, n).detach().double().numpy() for k, n in TORCH_NAMES.items()}``.
+The state is the pair ``(h, c)``, each ``(N, m)``; data are ``xs (T, N, d)``, ``hs (T, N, m)``.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from rnn_tutor.cells import Cell
+from rnn_tutor.gru import PARAM_KEYS, TORCH_NAMES, check_gated_params, check_sequence, check_state
+from rnn_tutor.validation import as_float_array, check_shape
+
+__all__ = ["GATES", "PARAM_KEYS", "TORCH_NAMES", "init_lstm_params", "lstm_step", "lstm_step_backward",
+           "lstm_forward", "lstm_backward", "LSTM"]
+
+GATES = ("i", "f", "g", "o")
+
+
+def _sigmoid_(a: np.ndarray) -> np.ndarray:
+    """In place: ``a <- σ(a) = (1 + tanh(a/2)) / 2`` (no overflow); returns ``a``."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
+
+
+def init_lstm_params(d: int, m: int, rng: np.random.Generator, forget_bias: float = 0.0) -> dict[str, np.ndarray]:
+    """PyTorch's initialisation (every entry uniform in ``[-1/sqrt(m), 1/sqrt(m)]``), plus an optional forget bias.
+
+    ``forget_bias`` is added to the ``f`` rows of ``b_ih`` (PyTorch's default is 0; a value near 1
+    starts the cell with ``f_t ≈ σ(1) ≈ 0.73``, i.e. with a longer memory).
+
+    Returns ``w_ih (4m, d)``, ``w_hh (4m, m)``, ``b_ih (4m,)``, ``b_hh (4m,)``, gates stacked (i, f, g, o).
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
+    for name, value in (("d", d), ("m", m)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+    if not np.isfinite(forget_bias):
+        raise ValueError(f"forget_bias: expected a finite number, received {forget_bias!r}")
+    s = 1.0 / np.sqrt(m)
+    shapes = {"w_ih": (4 * m, d), "w_hh": (4 * m, m), "b_ih": (4 * m,), "b_hh": (4 * m,)}
+    p = {k: rng.uniform(-s, s, size=shape) for k, shape in shapes.items()}
+    p["b_ih"][m:2 * m] += forget_bias
+    return p
+
+
+def _check_states(h_prev, c_prev, N: int, m: int, names=("h_prev", "c_prev")):
+    return check_state(h_prev, N, m, names[0]), check_state(c_prev, N, m, names[1])
+
+
+def lstm_step(x_t, h_prev, c_prev, params: Mapping):
+    """One LSTM step (equations in the module docstring).
+
+    Parameters
+    ----------
+    x_t : (N, d)
+    h_prev, c_prev : (N, m) each, or None for zeros
+    params : dict ``w_ih (4m, d)``, ``w_hh (4m, m)``, ``b_ih (4m,)``, ``b_hh (4m,)``, gates (i, f, g, o)
+
+    Returns
+    -------
+    h_t, c_t : (N, m) each
+    cache : dict with ``x_t, h_prev, c_prev, i_t, f_t, g_t, o_t, c_t`` and ``params``
+    """
+    p = check_gated_params(params, GATES)
+    m, d = p["w_hh"].shape[1], p["w_ih"].shape[1]
+    x_t = as_float_array(x_t, "x_t")
+    check_shape(x_t, (None, d), "x_t", f"x_t holds one row of d = {d} inputs per sequence.")
+    h_prev, c_prev = _check_states(h_prev, c_prev, x_t.shape[0], m)
+    a = x_t @ p["w_ih"].T + p["b_ih"] + h_prev @ p["w_hh"].T + p["b_hh"]  # (N, d)@(d, 4m) + (N, m)@(m, 4m) -> (N, 4m)
+    i_t, f_t = _sigmoid_(a[:, :m].copy()), _sigmoid_(a[:, m:2 * m].copy())
+    g_t, o_t = np.tanh(a[:, 2 * m:3 * m]), _sigmoid_(a[:, 3 * m:].copy())
+    c_t = f_t * c_prev + i_t * g_t
+    h_t = o_t * np.tanh(c_t)
+    cache = {"x_t": x_t, "h_prev": h_prev, "c_prev": c_prev, "i_t": i_t, "f_t": f_t, "g_t": g_t, "o_t": o_t,
+             "c_t": c_t, "params": p}
+    return h_t, c_t, cache
+
+
+def lstm_step_backward(dh_t, dc_t, cache) -> dict[str, np.ndarray]:
+    """Backward pass of :func:`lstm_step`.
+
+    ``dh_t = ∂L/∂h_t`` and ``dc_t = ∂L/∂c_t`` (from the next step; ``None`` means zeros)::
+
+        dc   = dc_t + dh_t ⊙ o_t ⊙ (1 - tanh²(c_t))           all the gradient reaching c_t
+        ∂L/∂a^i = dc ⊙ g_t ⊙ i_t (1 - i_t)      ∂L/∂a^f = dc ⊙ c_prev ⊙ f_t (1 - f_t)
+        ∂L/∂a^g = dc ⊙ i_t ⊙ (1 - g_t²)         ∂L/∂a^o = dh_t ⊙ tanh(c_t) ⊙ o_t (1 - o_t)
+        ∂L/∂c_prev = dc ⊙ f_t                   ∂L/∂h_prev = W_hhᵀ ∂L/∂a
+
+    Returns
+    -------
+    dict with ``x_t (N, d)``, ``h_prev (N, m)``, ``c_prev (N, m)``, ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``.
+    """
+    p, i, f, g, o, c = (cache[k] for k in ("params", "i_t", "f_t", "g_t", "o_t", "c_t"))
+    dh_t = as_float_array(dh_t, "dh_t")
+    check_shape(dh_t, c.shape, "dh_t", "dh_t is ∂L/∂h_t, shaped like h_t.")
+    dc_t = np.zeros_like(c) if dc_t is None else as_float_array(dc_t, "dc_t")
+    check_shape(dc_t, c.shape, "dc_t", "dc_t is ∂L/∂c_t, shaped like c_t.")
+    tc = np.tanh(c)
+    dc = dc_t + dh_t * o * (1.0 - tc * tc)
+    da = np.concatenate([dc * g * i * (1.0 - i), dc * cache["c_prev"] * f * (1.0 - f),
+                         dc * i * (1.0 - g * g), dh_t * tc * o * (1.0 - o)], axis=1)  # (N, 4m)
+    db = da.sum(axis=0)
+    return {
+        "x_t": da @ p["w_ih"],  # (N, 4m) @ (4m, d) -> (N, d)
+        "h_prev": da @ p["w_hh"],  # (N, 4m) @ (4m, m) -> (N, m)
+        "c_prev": dc * f,
+        "w_ih": da.T @ cache["x_t"],  # (4m, N) @ (N, d) -> (4m, d)
+        "w_hh": da.T @ cache["h_prev"],  # (4m, N) @ (N, m) -> (4m, m)
+        "b_ih": db,
+        "b_hh": db.copy(),
+    }
+
+
+def lstm_forward(xs, params: Mapping, h_0=None, c_0=None):
+    """Run the LSTM over a batch of sequences: :func:`lstm_step` for ``t = 1..T``.
+
+    The input projection (and both biases) for all steps is one matmul; the loop
+    only adds ``W_hh h_{t-1}``.
+
+    Parameters
+    ----------
+    xs : (T, N, d)
+    params : dict ``w_ih (4m, d)``, ``w_hh (4m, m)``, ``b_ih (4m,)``, ``b_hh (4m,)``, gates (i, f, g, o)
+    h_0, c_0 : (N, m) each, optional (zeros)
+
+    Returns
+    -------
+    hs : (T, N, m)            ``hs[t-1]`` is ``h_t``
+    (h_T, c_T) : (N, m) each  the final state
+    cache : dict for :func:`lstm_backward`
+    """
+    p = check_gated_params(params, GATES)
+    m, d = p["w_hh"].shape[1], p["w_ih"].shape[1]
+    xs = check_sequence(xs, d)
+    T, N, _ = xs.shape
+    h_0, c_0 = _check_states(h_0, c_0, N, m, ("h_0", "c_0"))
+    gates = xs @ p["w_ih"].T + (p["b_ih"] + p["b_hh"])  # (T, N, d) @ (d, 4m) -> (T, N, 4m)
+    w_hhT = np.ascontiguousarray(p["w_hh"].T)
+    cs, tcs, hs = np.empty((T, N, m)), np.empty((T, N, m)), np.empty((T, N, m))
+    h, c = h_0, c_0
+    for t in range(T):
+        a = gates[t]
+        a += h @ w_hhT  # (N, m) @ (m, 4m) -> (N, 4m); becomes [i_t, f_t, g_t, o_t] in place
+        _sigmoid_(a[:, :2 * m])
+        np.tanh(a[:, 2 * m:3 * m], out=a[:, 2 * m:3 * m])
+        _sigmoid_(a[:, 3 * m:])
+        c_new = np.multiply(a[:, m:2 * m], c, out=cs[t])  # f_t ⊙ c_{t-1}
+        c_new += a[:, :m] * a[:, 2 * m:3 * m]  # + i_t ⊙ g_t
+        tc = np.tanh(c_new, out=tcs[t])
+        h = np.multiply(a[:, 3 * m:], tc, out=hs[t])
+        c = c_new
+    cache = {"xs": xs, "h_0": h_0, "c_0": c_0, "gates": gates, "cs": cs, "tcs": tcs, "hs": hs, "params": p}
+    return hs, (hs[-1], cs[-1]), cache
+
+
+def lstm_backward(dhs, cache, dh_T=None, dc_T=None) -> dict[str, np.ndarray]:
+    """Full BPTT through :func:`lstm_forward` (the rules of :func:`lstm_step_backward`, unrolled).
+
+    Parameters
+    ----------
+    dhs : (T, N, m) or None
+        ``∂L/∂h_t`` from outside the recurrence; ``None`` means zeros.
+    cache : the cache of :func:`lstm_forward`
+    dh_T, dc_T : (N, m), optional
+        Extra gradients on the final state ``(h_T, c_T)``.
+
+    Returns
+    -------
+    dict with ``w_ih, w_hh, b_ih, b_hh``, ``h_0 (N, m)``, ``c_0 (N, m)`` and ``xs (T, N, d)``.
+    """
+    p, xs, h_0, c_0, gates, cs, tcs, hs = (cache[k] for k in ("params", "xs", "h_0", "c_0", "gates", "cs", "tcs", "hs"))
+    T, N, m = hs.shape
+    dhs = np.zeros((T, N, m)) if dhs is None else as_float_array(dhs, "dhs")
+    check_shape(dhs, (T, N, m), "dhs", "dhs holds ∂L/∂h_t for every step, shaped like hs.")
+    dh = np.zeros((N, m)) if dh_T is None else as_float_array(dh_T, "dh_T").copy()
+    check_shape(dh, (N, m), "dh_T", "dh_T is ∂L/∂h_T, shaped like the final hidden state.")
+    dc = np.zeros((N, m)) if dc_T is None else as_float_array(dc_T, "dc_T").copy()
+    check_shape(dc, (N, m), "dc_T", "dc_T is ∂L/∂c_T, shaped like the final cell state.")
+    w_hh = p["w_hh"]
+    das = np.empty((T, N, 4 * m))  # ∂L/∂(pre-activations) of [i, f, g, o] for every step
+    for t in reversed(range(T)):
+        dh += dhs[t]  # total ∂L/∂h_t
+        a, tc, da = gates[t], tcs[t], das[t]
+        i, f, g, o = a[:, :m], a[:, m:2 * m], a[:, 2 * m:3 * m], a[:, 3 * m:]
+        c_prev = cs[t - 1] if t > 0 else c_0
+        np.multiply(dh, tc, out=da[:, 3 * m:])
+        da[:, 3 * m:] *= o * (1.0 - o)  # ∂L/∂a^o
+        dc += dh * o * (1.0 - tc * tc)  # total ∂L/∂c_t
+        np.multiply(dc, g, out=da[:, :m])
+        da[:, :m] *= i * (1.0 - i)  # ∂L/∂a^i
+        np.multiply(dc, c_prev, out=da[:, m:2 * m])
+        da[:, m:2 * m] *= f * (1.0 - f)  # ∂L/∂a^f
+        np.multiply(dc, i, out=da[:, 2 * m:3 * m])
+        da[:, 2 * m:3 * m] *= 1.0 - g * g  # ∂L/∂a^g
+        dc *= f  # ∂L/∂c_{t-1}: the forget gate is the only factor on this path
+        dh = da @ w_hh  # (N, 4m) @ (4m, m) -> (N, m): ∂L/∂h_{t-1}
+    h_prevs = np.concatenate([h_0[None], hs[:-1]])  # (T, N, m): h_{t-1} for every t
+    da2 = das.reshape(T * N, 4 * m)
+    db = da2.sum(axis=0)
+    return {
+        "w_ih": da2.T @ xs.reshape(T * N, -1),  # (4m, TN) @ (TN, d) -> (4m, d)
+        "w_hh": da2.T @ h_prevs.reshape(T * N, m),  # (4m, TN) @ (TN, m) -> (4m, m)
+        "b_ih": db,
+        "b_hh": db.copy(),
+        "h_0": dh,
+        "c_0": dc,
+        "xs": das @ p["w_ih"],  # (T, N, 4m) @ (4m, d) -> (T, N, d)
+    }
+
+
+def _init_state(N: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((N, m)), np.zeros((N, m))
+
+
+def _split_state(state, name: str):
+    if state is None:
+        return None, None
+    if not (isinstance(state, (tuple, list)) and len(state) == 2):
+        raise ValueError(f"{name}: expected the LSTM state as a pair (h, c) of (N, m) arrays (or None), "
+                         f"received {type(state).__name__}")
+    return state
+
+
+def _cell_forward(xs, params, state_0=None):
+    return lstm_forward(xs, params, *_split_state(state_0, "state_0"))
+
+
+def _cell_backward(dhs, cache, dstate_T=None):
+    g = lstm_backward(dhs, cache, *_split_state(dstate_T, "dstate_T"))
+    return {k: g[k] for k in PARAM_KEYS}, g["xs"], (g["h_0"], g["c_0"])
+
+
+LSTM = Cell("lstm", PARAM_KEYS, init_lstm_params, _init_state, _cell_forward, _cell_backward)
+"""The LSTM as a :class:`rnn_tutor.cells.Cell`: state ``(h, c)``, parameters ``w_ih, w_hh, b_ih, b_hh``."""

@@ -1,0 +1,658 @@
+"""Drive real JupyterLab in headless Chromium (used by the ``browser`` tests).
+
+Three context managers do the work, and each one cleans up after itself even
+when the body raises:
+
+* :func:`jupyter_lab` copies the lessons to a temporary directory and serves
+  *the copy* with JupyterLab on a free loopback port with a random token.
+  Settings, workspaces, runtime files and notebook signatures live in the same
+  temporary directory, so a run writes nothing into the repository or into
+  ``~/.jupyter``.
+* :func:`chromium` starts Debian's ``/usr/bin/chromium`` through playwright
+  (no browser download).
+* :func:`open_notebook` opens one notebook in a fresh page, clears it,
+  "Restart Kernel and Run All Cells", waits for the kernel to be idle and for
+  every cell to have run, and returns a :class:`NotebookRun` that can report
+  what the learner sees (outputs, images, widgets, typeset math) and drive the
+  widgets.
+
+Every process that the first two start is recorded (including kernels, which
+``jupyter_client`` starts in a session of their own) and is asserted to be gone
+on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: Browser used by the tests. Override with ``RNN_TUTOR_CHROMIUM`` (e.g. on a
+#: laptop whose Chromium lives elsewhere).
+CHROMIUM = os.environ.get("RNN_TUTOR_CHROMIUM", "/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: Top-level folders copied next to the lessons (lessons may link or load from them).
+COPY_DIRS = ("lessons", "data", "assets", "images", "figures")
+
+#: JupyterLab plugins that would reach for the network or pop up toasts.
+DISABLED_PLUGINS = ["@jupyterlab/apputils-extension:announcements"]
+#: Settings overrides for the throwaway JupyterLab.
+LAB_OVERRIDES: dict[str, dict[str, Any]] = {
+    # Attach every cell to the DOM, so that what we inspect is what a learner
+    # would see after scrolling (JupyterLab otherwise skips off-screen cells).
+    "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+    # The served files are a temporary copy, but never write them anyway.
+    "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
+    "@jupyterlab/apputils-extension:notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+        "doNotDisturbMode": True,
+    },
+}
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
+#: Markdown that contains TeX: $...$, $$...$$, \(...\), \[...\], \begin{...}.
+_MATH_RE = re.compile(r"\$\$.+?\$\$|(?<![\\$])\$[^\s$](?:[^$\n]*?[^\s\\$])?\$|\\\(|\\\[|\\begin\{", re.S)
+_FENCE_RE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+
+
+class BrowserUnavailable(RuntimeError):
+    """Chromium or playwright is not installed."""
+
+
+def browser_unavailable_reason() -> str | None:
+    """Why the browser tests cannot run here, or ``None`` when they can."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return (
+            f"Chromium not found at {CHROMIUM} (install it with `apt-get install chromium`, "
+            "run .ci/install-browser, or set RNN_TUTOR_CHROMIUM)"
+        )
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        return f"the playwright Python package is not importable ({exc}); pip install playwright"
+    return None
+
+
+def math_in_markdown(source: str) -> bool:
+    """True when a markdown source has TeX outside code spans and fences."""
+    return bool(_MATH_RE.search(_FENCE_RE.sub("", source)))
+
+
+def fingerprint(paths: list[Path]) -> dict[str, str]:
+    """SHA-256 of every file under ``paths`` (relative path -> digest)."""
+    out: dict[str, str] = {}
+    for root in paths:
+        if not root.exists():
+            continue
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for f in files:
+            out[str(f.relative_to(REPO))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class ProcessTracker:
+    """Remember processes we started (and their descendants); make sure they end."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.procs: dict[int, psutil.Process] = {}
+
+    def add_tree(self, pid: int) -> None:
+        try:
+            root = psutil.Process(pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return
+        for p in tree:
+            self.procs.setdefault(p.pid, p)
+
+    def add_new_children_of_self(self, before: set[int]) -> None:
+        """Record descendants of this (pytest) process that were not in ``before``."""
+        for p in psutil.Process().children(recursive=True):
+            if p.pid not in before:
+                self.procs.setdefault(p.pid, p)
+
+    def alive(self) -> list[psutil.Process]:
+        out = []
+        for p in self.procs.values():
+            try:
+                # is_running() also compares the creation time, so a recycled pid is not ours.
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    out.append(p)
+            except psutil.NoSuchProcess:
+                pass
+        return out
+
+    def reap(self, timeout: float = 10.0) -> list[str]:
+        """Wait for our processes to end; kill stragglers; describe what had to be killed."""
+        _, alive = psutil.wait_procs(self.alive(), timeout=timeout)
+        stray = []
+        for p in alive:
+            with contextlib.suppress(psutil.Error):
+                stray.append(f"{p.pid} {' '.join(p.cmdline())[:120]}")
+                p.kill()
+        psutil.wait_procs(alive, timeout=5)
+        return stray
+
+
+def descendants_of_self() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+# --------------------------------------------------------------------------- JupyterLab
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LabServer:
+    """A running JupyterLab that serves a temporary copy of the repository's lessons."""
+
+    url: str
+    token: str
+    root: Path
+    proc: subprocess.Popen
+    log: Path
+    tracker: ProcessTracker
+
+    def api(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> Any:
+        """Call the server's REST API with the token (token requests skip the XSRF check)."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+            self.tracker.add_tree(self.proc.pid)  # pick up kernels as they appear
+            return json.loads(raw) if raw else None
+
+    def notebook_url(self, relpath: str) -> str:
+        # A fresh workspace per page: JupyterLab would otherwise restore the
+        # tabs of the previous page and open their kernels again.
+        ws = f"t{uuid.uuid4().hex[:12]}"
+        return f"{self.url}/lab/workspaces/{ws}/tree/{relpath}?token={self.token}"
+
+    def shutdown_kernels(self) -> None:
+        """Stop every session's kernel (the pages do not stop them when they close)."""
+        self.tracker.add_tree(self.proc.pid)
+        for s in self.api("GET", "/api/sessions") or []:
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                self.api("DELETE", f"/api/sessions/{s['id']}")
+        for k in self.api("GET", "/api/kernels") or []:
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                self.api("DELETE", f"/api/kernels/{k['id']}")
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+def _write_lab_settings(base: Path) -> dict[str, Path]:
+    dirs = {k: base / k for k in ("app_settings", "user_settings", "workspaces", "config", "data", "runtime", "ipython")}
+    for d in dirs.values():
+        d.mkdir(parents=True)
+    (dirs["app_settings"] / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": DISABLED_PLUGINS})
+    )
+    (dirs["app_settings"] / "overrides.json").write_text(json.dumps(LAB_OVERRIDES, indent=1))
+    return dirs
+
+
+@contextlib.contextmanager
+def jupyter_lab(
+    copy_dirs: tuple[str, ...] = COPY_DIRS,
+    extra: dict[str, Path] | None = None,
+    startup_timeout: float = 90.0,
+) -> Iterator[LabServer]:
+    """Serve a temporary copy of ``copy_dirs`` (relative to the repository) with JupyterLab.
+
+    ``extra`` maps a folder name in the served root to another directory to copy
+    there (the self-tests serve a small notebook of their own this way).
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="rnn-tutor-lab-"))
+    tracker = ProcessTracker("jupyter")
+    proc = None
+    server = None
+    try:
+        root = tmp / "repo"
+        root.mkdir()
+        sources = {name: REPO / name for name in copy_dirs}
+        sources.update(extra or {})
+        for name, src in sources.items():
+            if src.is_dir():
+                shutil.copytree(src, root / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        assert REPO not in root.resolve().parents, "the server must not serve the repository itself"
+        dirs = _write_lab_settings(tmp / "jupyter")
+        env = dict(os.environ)
+        env.update(
+            JUPYTER_CONFIG_DIR=str(dirs["config"]),
+            JUPYTER_DATA_DIR=str(dirs["data"]),
+            JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+            JUPYTERLAB_SETTINGS_DIR=str(dirs["user_settings"]),
+            JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
+            IPYTHONDIR=str(dirs["ipython"]),
+            PYTHONUNBUFFERED="1",
+        )
+        # A learner's kernel has no MPLBACKEND: with Agg exported, ipykernel would
+        # not install the inline backend and figures would never reach the page.
+        env.pop("MPLBACKEND", None)
+        env.pop("JUPYTER_TOKEN", None)
+        token = secrets.token_hex(24)
+        log = tmp / "jupyter.log"
+        last_error = ""
+        for _attempt in range(3):
+            port = free_port()
+            cmd = [
+                sys.executable, "-m", "jupyter", "lab",
+                "--no-browser",
+                f"--ServerApp.token={token}",
+                f"--ServerApp.port={port}",
+                "--ServerApp.port_retries=0",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.root_dir={root}",
+                "--ServerApp.terminals_enabled=False",
+                f"--LabApp.app_settings_dir={dirs['app_settings']}",
+                f"--LabApp.user_settings_dir={dirs['user_settings']}",
+                f"--LabApp.workspaces_dir={dirs['workspaces']}",
+                "--LabApp.expose_app_in_browser=True",
+                "--LabApp.news_url=",
+            ]  # fmt: skip
+            with open(log, "ab") as fh:
+                proc = subprocess.Popen(
+                    cmd, cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, start_new_session=True,
+                )  # fmt: skip
+            tracker.add_tree(proc.pid)
+            url = f"http://127.0.0.1:{port}"
+            server = LabServer(url=url, token=token, root=root, proc=proc, log=log, tracker=tracker)
+            deadline = time.monotonic() + startup_timeout
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    server.api("GET", "/api/status", timeout=2)
+                    break
+                except (urllib.error.URLError, OSError, ValueError):
+                    time.sleep(0.25)
+            else:
+                last_error = server.log_tail()
+                _stop_server(proc, None, tracker)
+                proc = None
+                continue
+            break
+        if proc is None:
+            raise RuntimeError(f"JupyterLab did not start; log tail:\n{last_error}")
+        yield server
+    finally:
+        stray: list[str] = []
+        if proc is not None:
+            stray = _stop_server(proc, server, tracker)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if stray:
+            raise AssertionError(f"processes survived JupyterLab shutdown and were killed: {stray}")
+
+
+def _stop_server(proc: subprocess.Popen, server: LabServer | None, tracker: ProcessTracker) -> list[str]:
+    """Shut down politely (kernels included), then kill the process group; return strays."""
+    tracker.add_tree(proc.pid)
+    if server is not None and proc.poll() is None:
+        with contextlib.suppress(Exception):
+            server.shutdown_kernels()
+        with contextlib.suppress(Exception):
+            server.api("POST", "/api/shutdown", timeout=5)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+    # Kernels run in sessions of their own; anything still alive is a straggler.
+    return tracker.reap(timeout=10)
+
+
+# --------------------------------------------------------------------------- Chromium
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium browser (playwright ``Browser``); closed and reaped on exit."""
+    reason = browser_unavailable_reason()
+    if reason:
+        raise BrowserUnavailable(reason)
+    from playwright.sync_api import sync_playwright
+
+    tracker = ProcessTracker("chromium")
+    before = descendants_of_self()
+    pw = sync_playwright().start()
+    browser = None
+    try:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+        tracker.add_new_children_of_self(before)
+        yield browser
+    finally:
+        tracker.add_new_children_of_self(before)
+        try:
+            if browser is not None:
+                with contextlib.suppress(Exception):
+                    browser.close()
+        finally:
+            with contextlib.suppress(Exception):
+                pw.stop()
+        stray = tracker.reap(timeout=10)
+        if stray:
+            raise AssertionError(f"browser processes survived browser.close() and were killed: {stray}")
+
+
+# --------------------------------------------------------------------------- notebooks in the page
+
+# Everything the learner sees, read from JupyterLab's own widgets (window.jupyterapp).
+_SNAPSHOT_JS = r"""
+() => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  if (!panel || !panel.content || !panel.content.widgets) return null;
+  const nb = panel.content;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  const imgInfo = (img) => ({complete: img.complete, w: img.naturalWidth, h: img.naturalHeight,
+                             src: (img.getAttribute('src') || '').slice(0, 60)});
+  const cells = nb.widgets.map((cell, i) => {
+    const m = cell.model;
+    const node = cell.node;
+    const info = {index: i, type: m.type, tags: m.getMetadata('tags') || [],
+                  source: m.sharedModel.getSource()};
+    if (m.type === 'code') {
+      info.executionCount = m.executionCount;
+      info.prompt = (node.querySelector('.jp-InputPrompt') || {}).innerText || '';
+      info.outputs = [];
+      for (let j = 0; j < m.outputs.length; j++) {
+        const o = m.outputs.get(j).toJSON();
+        const data = o.data || {};
+        let plain = data['text/plain'];
+        if (Array.isArray(plain)) plain = plain.join('');
+        info.outputs.push({type: o.output_type, mimes: Object.keys(data), name: o.name || null,
+                           ename: o.ename || null, evalue: o.evalue || null,
+                           text: (typeof o.text === 'string' ? o.text : (o.text || []).join('')).slice(0, 2000),
+                           plain: typeof plain === 'string' ? plain.slice(0, 200) : null});
+      }
+      const area = node.querySelector('.jp-Cell-outputArea') || node;
+      info.outputNodes = [...area.querySelectorAll('.jp-OutputArea-output')]
+        .filter(n => !n.parentElement.closest('.jp-OutputArea-output'))
+        .map(n => ({mime: n.getAttribute('data-mime-type'),
+                    widgets: n.querySelectorAll('.jupyter-widgets').length +
+                             (n.classList.contains('jupyter-widgets') ? 1 : 0)}));
+      info.images = [...area.querySelectorAll('img')].map(imgInfo);
+      info.widgetViews = area.querySelectorAll('.jupyter-widgets').length;
+      info.widgetErrors = (area.innerText.match(/Error displaying widget[^\n]*/g) || []);
+      info.text = area.innerText.slice(0, 4000);
+    } else if (m.type === 'markdown') {
+      info.rendered = cell.rendered;
+      info.mjx = node.querySelectorAll('mjx-container').length;
+      info.mathErrors = [...node.querySelectorAll('mjx-merror, [data-mjx-error]')]
+        .map(e => e.getAttribute('data-mjx-error') || e.textContent).slice(0, 5);
+      info.images = [...node.querySelectorAll('.jp-MarkdownOutput img')].map(imgInfo);
+    }
+    return info;
+  });
+  return {path: panel.context.path, kernelStatus: kernel ? kernel.status : 'none',
+          busy: nb.widgets.some(c => c.model.type === 'code' &&
+                                     ((c.node.querySelector('.jp-InputPrompt') || {}).innerText || '').includes('*')),
+          indicator: (document.querySelector('.jp-Notebook-ExecutionIndicator') || {dataset: {}}).dataset.status || null,
+          cells};
+}
+"""
+
+
+@dataclass
+class NotebookRun:
+    """One notebook open in a page after "Restart Kernel and Run All Cells"."""
+
+    page: Any
+    relpath: str
+    seconds: float
+    snapshot: dict = field(default_factory=dict)
+
+    # ---- reading
+    def refresh(self) -> dict:
+        self.snapshot = self.page.evaluate(_SNAPSHOT_JS)
+        return self.snapshot
+
+    @property
+    def cells(self) -> list[dict]:
+        return self.snapshot["cells"]
+
+    def code_cells(self) -> list[dict]:
+        return [c for c in self.cells if c["type"] == "code"]
+
+    def problems(self) -> list[str]:
+        """Everything a learner would see as broken (empty list when all is well)."""
+        return problems_in(self.snapshot)
+
+    def wait_rendered(self, timeout: float = 30.0) -> list[str]:
+        """Poll until widgets, images and math have rendered; return remaining problems."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.refresh()
+            probs = self.problems()
+            if not probs or time.monotonic() > deadline:
+                return probs
+            time.sleep(0.25)
+
+    # ---- artifacts
+    def screenshot(self, path: Path, max_height: int = 16000) -> None:
+        """Whole notebook in one PNG (the viewport is stretched to the notebook's height)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page = self.page
+        height = page.evaluate(
+            "() => { const n = window.jupyterapp.shell.currentWidget.content.node;"
+            " return n.scrollHeight + (window.innerHeight - n.clientHeight); }"
+        )
+        size = page.viewport_size
+        page.set_viewport_size({"width": size["width"], "height": int(min(max(height, size["height"]), max_height))})
+        try:
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(path))
+        finally:
+            page.set_viewport_size(size)
+
+    # ---- widgets
+    def widget(self, kind: str, description: str) -> Any:
+        """Locator of the widget ``kind`` ('slider', 'dropdown', ...) whose label matches."""
+        label = re.compile(rf"^\s*{re.escape(description)}\s*:?\s*$")
+        loc = self.page.locator(f".jp-OutputArea .widget-{kind}").filter(
+            has=self.page.locator(".widget-label", has_text=label)
+        )
+        return loc
+
+    def explorer_text(self, pattern: str | re.Pattern, timeout: float = 10.0) -> str:
+        """First text in a rendered widget area that matches ``pattern`` (waits for it)."""
+        rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + timeout
+        while True:
+            texts = self.page.evaluate(
+                "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                ".filter(n => n.querySelector('.jupyter-widgets') || n.classList.contains('jupyter-widgets'))"
+                ".map(n => n.innerText)"
+            )
+            for t in texts:
+                for line in t.splitlines():
+                    if rx.search(line):
+                        return line.strip()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no widget text matches {rx.pattern!r}; widget texts: {texts!r}"[:3000])
+            time.sleep(0.2)
+
+    def wait_text_change(self, pattern: str | re.Pattern, old: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            new = self.explorer_text(pattern, timeout=timeout)
+            if new != old or time.monotonic() > deadline:
+                return new
+            time.sleep(0.2)
+
+    def nudge_slider(self, slider: Any, key: str = "ArrowRight", times: int = 1) -> None:
+        """Move a slider with the keyboard, as a learner would (focus the handle, press keys)."""
+        handle = slider.locator(".noUi-handle").first
+        handle.scroll_into_view_if_needed()
+        handle.focus()
+        for _ in range(times):
+            handle.press(key)
+
+    def slider_value(self, slider: Any) -> str:
+        return slider.locator(".widget-readout").first.inner_text().strip()
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            snap = self.refresh()
+            if snap["kernelStatus"] == "idle" and not snap["busy"]:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"kernel not idle after {timeout} s")
+
+
+def problems_in(snapshot: dict) -> list[str]:
+    """Describe every error, unrendered widget, broken figure and untypeset formula."""
+    out: list[str] = []
+    for c in snapshot["cells"]:
+        where = f"cell {c['index']} ({c['type']}): {c['source'][:60]!r}"
+        if c["type"] == "code":
+            raises = "raises-exception" in c["tags"]
+            for o in c["outputs"]:
+                if o["type"] == "error" and not raises:
+                    out.append(f"{where} shows an error: {o['ename']}: {o['evalue']}")
+                if o["type"] in ("display_data", "execute_result"):
+                    if (o["plain"] or "").startswith("<Figure size") and not any(m in o["mimes"] for m in IMAGE_MIMES):
+                        out.append(f"{where} shows a figure as text {o['plain']!r}, not as an image")
+            if c["executionCount"] is None:
+                out.append(f"{where} did not run (no execution count)")
+            for e in c["widgetErrors"]:
+                out.append(f"{where}: {e}")
+            n_widget_outputs = sum(1 for o in c["outputs"] if WIDGET_MIME in o["mimes"])
+            rendered = sum(1 for n in c["outputNodes"] if n["widgets"] > 0)
+            if rendered < n_widget_outputs:
+                out.append(f"{where}: {n_widget_outputs} widget output(s), {rendered} rendered as .jupyter-widgets")
+            n_image_outputs = sum(1 for o in c["outputs"] if any(m in o["mimes"] for m in IMAGE_MIMES))
+            ok_images = [i for i in c["images"] if i["complete"] and i["w"] > 0 and i["h"] > 0]
+            if len(ok_images) < n_image_outputs:
+                out.append(f"{where}: {n_image_outputs} image output(s), {len(ok_images)} loaded <img>")
+        elif c["type"] == "markdown":
+            if not c["rendered"]:
+                out.append(f"{where} is not rendered")
+            if math_in_markdown(c["source"]) and c["mjx"] == 0:
+                out.append(f"{where} has TeX but no typeset math (mjx-container)")
+            for e in c["mathErrors"]:
+                out.append(f"{where}: MathJax error {e!r}")
+        for i in c.get("images", []):
+            if i["complete"] and i["w"] == 0 and c["type"] == "markdown":
+                out.append(f"{where}: broken image {i['src']!r}")
+    return out
+
+
+def _run_all(page: Any) -> None:
+    """Clear outputs, then Run > "Restart Kernel and Run All Cells…" and accept the dialog."""
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:restart-run-all'); }")
+    accept = page.locator(".jp-Dialog-button.jp-mod-accept")
+    accept.wait_for(state="visible", timeout=30_000)
+    accept.click()
+
+
+@contextlib.contextmanager
+def open_notebook(browser: Any, server: LabServer, relpath: str, timeout: float = 150.0) -> Iterator[NotebookRun]:
+    """Open ``relpath`` (relative to the served root), restart and run all; close on exit."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+    page = context.new_page()
+    console_errors: list[str] = []
+    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    try:
+        t0 = time.monotonic()
+        page.goto(server.notebook_url(relpath), wait_until="domcontentloaded", timeout=60_000)
+        page.wait_for_function(
+            "(p) => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
+            " window.jupyterapp.shell.currentWidget.context &&"
+            " window.jupyterapp.shell.currentWidget.context.path === p &&"
+            " window.jupyterapp.shell.currentWidget.context.isReady",
+            arg=relpath,
+            timeout=60_000,
+        )
+        # Wait for the kernel that opening the notebook started, then hide the side bar.
+        page.wait_for_function(
+            "() => { const s = window.jupyterapp.shell.currentWidget.sessionContext;"
+            " return s.session && s.session.kernel && s.session.kernel.status === 'idle'; }",
+            timeout=60_000,
+        )
+        page.evaluate(
+            "() => { const a = window.jupyterapp; if (!a.shell.leftCollapsed)"
+            " a.commands.execute('application:toggle-left-area'); }"
+        )
+        _run_all(page)
+        run = NotebookRun(page=page, relpath=relpath, seconds=0.0)
+        deadline = time.monotonic() + timeout
+        while True:
+            snap = run.refresh()
+            code = [c for c in snap["cells"] if c["type"] == "code"]
+            all_ran = all(c["executionCount"] is not None for c in code)
+            stopped = any(
+                o["type"] == "error" for c in code if "raises-exception" not in c["tags"] for o in c["outputs"]
+            )
+            if snap["kernelStatus"] == "idle" and not snap["busy"] and (all_ran or stopped):
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{relpath}: cells still running after {timeout} s "
+                    f"(kernel {snap['kernelStatus']}, prompts {[c['prompt'] for c in code]})"
+                )
+            time.sleep(0.25)
+        run.seconds = time.monotonic() - t0
+        run.console_errors = console_errors  # type: ignore[attr-defined]
+        yield run
+    finally:
+        with contextlib.suppress(Exception):
+            context.close()
+        with contextlib.suppress(Exception):
+            server.shutdown_kernels()
