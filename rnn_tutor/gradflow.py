@@ -34,7 +34,7 @@ from rnn_tutor.validation import as_float_array, check_params
 
 __all__ = ["check_square", "singular_values", "spectral_radius", "deriv_bound", "decay_rate_bound",
            "norm_bound_by_distance", "random_recurrent_matrix", "elman_step_jacobians", "jacobian_chain",
-           "gradient_norms_by_distance", "elman_gradient_norms", "fit_decay_rate"]
+           "gradient_norms_by_distance", "elman_gradient_norms", "fit_decay_rate", "gradient_decay_curve"]
 
 
 def check_square(w_h, name: str = "w_h") -> np.ndarray:
@@ -267,3 +267,36 @@ def fit_decay_rate(norms, start: int = 0, log10: bool = False) -> float:
                          f"received {int(keep.sum())}")
     slope = np.polyfit(k[keep], y[keep], 1)[0]
     return float(10.0 ** slope)
+
+
+def gradient_decay_curve(sigma_max: float, f: str | Activation = "tanh", T: int = 50, m: int = 16, seed: int = 0,
+                         kind: str = "orthogonal", input_scale: float = 0.5) -> dict:
+    """The gradient-norm decay of one random Elman RNN with a chosen ``σ_max(w_h)`` (the explorer's logic).
+
+    ``w_h = random_recurrent_matrix(m, sigma_max, rng, kind)``, ``w_x (m, 1) ~ N(0, 1)``,
+    ``b_h = 0``, ``h_0 = 0`` and one input sequence ``x_t ~ N(0, input_scale²)`` of length ``T``,
+    all from ``default_rng(seed)``.
+
+    Returns
+    -------
+    dict with ``log10_norms (T + 1,)`` (``log10 ‖∂h_T/∂h_{T-k}‖``, ``k = 0 .. T``), ``log10_bound (T + 1,)``
+    (``k log10(γσ_max)``), ``rate_bound = γσ_max``, ``rate_measured`` (fitted, see :func:`fit_decay_rate`)
+    and ``norm_T1 = ‖∂h_T/∂h_1‖`` (distance ``T - 1``; ``inf``/``0`` beyond float64).
+    """
+    T = _check_T(T)
+    if not (isinstance(input_scale, (int, float, np.number)) and np.isfinite(input_scale) and input_scale >= 0):
+        raise ValueError(f"input_scale: expected a finite number >= 0, received {input_scale!r}")
+    act = get_activation(f, "f")
+    rng = np.random.default_rng(seed)
+    w_h = random_recurrent_matrix(m, sigma_max, rng, kind)
+    params = {"w_x": rng.standard_normal((m, 1)), "w_h": w_h, "b_h": np.zeros(m)}
+    xs = float(input_scale) * rng.standard_normal((T, 1, 1))
+    log_norms = elman_gradient_norms(xs, params, f=act, log10=True)[:, 0]
+    rate = act.deriv_bound * float(sigma_max)
+    with np.errstate(divide="ignore"):
+        log_bound = np.arange(T + 1) * np.log10(rate) if rate > 0 else np.r_[0.0, np.full(T, -np.inf)]
+    measured = fit_decay_rate(log_norms, log10=True) if np.isfinite(log_norms).sum() >= 2 else 0.0
+    with np.errstate(over="ignore"):
+        norm_T1 = float(10.0 ** log_norms[T - 1])
+    return {"log10_norms": log_norms, "log10_bound": log_bound, "rate_bound": rate,
+            "rate_measured": measured, "norm_T1": norm_T1}

@@ -83,6 +83,9 @@ def exercise_source(cell: SourceCell) -> str:
             out.extend(region.indent + s for s in stub)
         pos = region.end + 1
     out.extend(lines[pos:])
+    if cell.regions[-1].kind != SOLUTION and pos >= len(lines):
+        while out and not out[-1].strip():     # no blank tail where hidden tests were
+            out.pop()
     text = "\n".join(out)
     return text + "\n" if cell.source.endswith("\n") and text else text
 
@@ -216,12 +219,20 @@ def check(source_dir: str | Path, dest_dir: str | Path) -> list[str]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    """Write via a hidden temporary file and a rename: readers never see half a file."""
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+    else:                                  # what open() would give: 0o666 less the umask
+        umask = os.umask(0o022)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -106,6 +106,14 @@ def test_release_writes_the_learner_version(course):
     assert check_answer == "assert answer == 3"
 
 
+def test_hidden_tests_at_the_end_leave_no_blank_tail(tmp_path, nb_cell, write_notebook):
+    cell = nb_cell("code", "assert f(1) == 2\n\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n"
+                   "### END HIDDEN TESTS\n", grade=True, locked=True, grade_id="t", points=1)
+    src = write_notebook(tmp_path / "s" / "01_t.ipynb", [cell])
+    (info,) = load_source(src).cells
+    assert release.exercise_source(info) == "assert f(1) == 2\n"
+
+
 def test_release_clears_outputs_and_keeps_metadata(course):
     course.cli()
     nb = nbformat.read(course.dest, as_version=4)

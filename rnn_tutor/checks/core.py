@@ -130,8 +130,10 @@ def _compare_arrays(name: str, received, expected, rtol: float, atol: float) -> 
         idx = tuple(int(i) for i in np.argwhere(bad_nan)[0])
         return [f"{name}: shape {rec.shape} is right, but element {idx} is {rec_f[idx]} where "
                 f"{_fmt(exp_f[idx])} was expected (an overflow or a division by zero?)"]
-    err = np.abs(rec_f - exp_f)
-    err = np.where(np.isfinite(exp_f), err, np.where(rec_f == exp_f, 0.0, np.inf))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: handled just below
+        err = np.abs(rec_f - exp_f)
+    same = (rec_f == exp_f) | (np.isnan(rec_f) & np.isnan(exp_f))  # a NaN where NaN is expected is right
+    err = np.where(np.isfinite(exp_f), err, np.where(same, 0.0, np.inf))
     excess = err - (atol + rtol * np.abs(np.nan_to_num(exp_f)))
     if (excess <= 0).all():
         return []

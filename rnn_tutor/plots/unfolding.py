@@ -86,10 +86,13 @@ def _arrow(ax: Axes, a: FancyBboxPatch, b: FancyBboxPatch, label: str, where: st
 
 
 def format_value(v) -> str:
-    """Format a scalar (``'0.537'``) or a short vector (``'[0.54, -0.12, …]'``) for a diagram."""
+    """Format a scalar (``'0.537'``, ``'2'``, ``'1.2e-05'``) or a short vector (``'[0.54, -0.12, …]'``) for a diagram."""
     arr = np.asarray(v, dtype=float).ravel()
     if arr.size == 1:
-        return f"{arr[0]:.3g}" if abs(arr[0]) >= 1e-3 or arr[0] == 0 else f"{arr[0]:.1e}"
+        a = float(arr[0])
+        if a.is_integer() and abs(a) < 1e6:
+            return str(int(a))
+        return f"{a:.3f}" if 1e-3 <= abs(a) < 1e4 else f"{a:.1e}"
     shown = ", ".join(f"{a:.2f}" for a in arr[:2])
     return f"[{shown}{', …' if arr.size > 2 else ''}]"
 

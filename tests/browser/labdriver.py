@@ -191,6 +191,15 @@ class LabServer:
     proc: subprocess.Popen
     log: Path
     tracker: ProcessTracker
+    #: SHA-256 of every served file at start (path relative to ``root``).
+    copied: dict[str, str] = field(default_factory=dict)
+
+    def served_fingerprint(self) -> dict[str, str]:
+        return {
+            str(f.relative_to(self.root)): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in sorted(self.root.rglob("*"))
+            if f.is_file() and ".ipynb_checkpoints" not in f.parts
+        }
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> Any:
         """Call the server's REST API with the token (token requests skip the XSRF check)."""
@@ -264,6 +273,11 @@ def jupyter_lab(
             if src.is_dir():
                 shutil.copytree(src, root / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         assert REPO not in root.resolve().parents, "the server must not serve the repository itself"
+        copied = {
+            str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in sorted(root.rglob("*"))
+            if f.is_file()
+        }
         dirs = _write_lab_settings(tmp / "jupyter")
         env = dict(os.environ)
         env.update(
@@ -287,7 +301,7 @@ def jupyter_lab(
             cmd = [
                 sys.executable, "-m", "jupyter", "lab",
                 "--no-browser",
-                f"--ServerApp.token={token}",
+                f"--IdentityProvider.token={token}",
                 f"--ServerApp.port={port}",
                 "--ServerApp.port_retries=0",
                 "--ServerApp.ip=127.0.0.1",
@@ -299,6 +313,8 @@ def jupyter_lab(
                 "--LabApp.expose_app_in_browser=True",
                 "--LabApp.news_url=",
             ]  # fmt: skip
+            if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers often run as root
+                cmd.append("--ServerApp.allow_root=True")
             with open(log, "ab") as fh:
                 proc = subprocess.Popen(
                     cmd, cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT,
@@ -306,7 +322,7 @@ def jupyter_lab(
                 )  # fmt: skip
             tracker.add_tree(proc.pid)
             url = f"http://127.0.0.1:{port}"
-            server = LabServer(url=url, token=token, root=root, proc=proc, log=log, tracker=tracker)
+            server = LabServer(url=url, token=token, root=root, proc=proc, log=log, tracker=tracker, copied=copied)
             deadline = time.monotonic() + startup_timeout
             while time.monotonic() < deadline and proc.poll() is None:
                 try:
@@ -398,6 +414,8 @@ _SNAPSHOT_JS = r"""
   if (!panel || !panel.content || !panel.content.widgets) return null;
   const nb = panel.content;
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  const hash = (s) => { let h = 5381; for (let i = 0; i < s.length; i++) h = ((h * 33) ^ s.charCodeAt(i)) >>> 0;
+                        return s.length + ':' + h; };
   const imgInfo = (img) => ({complete: img.complete, w: img.naturalWidth, h: img.naturalHeight,
                              src: (img.getAttribute('src') || '').slice(0, 60)});
   const cells = nb.widgets.map((cell, i) => {
@@ -417,7 +435,9 @@ _SNAPSHOT_JS = r"""
         info.outputs.push({type: o.output_type, mimes: Object.keys(data), name: o.name || null,
                            ename: o.ename || null, evalue: o.evalue || null,
                            text: (typeof o.text === 'string' ? o.text : (o.text || []).join('')).slice(0, 2000),
-                           plain: typeof plain === 'string' ? plain.slice(0, 200) : null});
+                           plain: typeof plain === 'string' ? plain.slice(0, 200) : null,
+                           image: ['image/png', 'image/jpeg', 'image/svg+xml', 'image/gif']
+                                    .filter(k => k in data).map(k => hash(String(data[k])))[0] || null});
       }
       const area = node.querySelector('.jp-Cell-outputArea') || node;
       info.outputNodes = [...area.querySelectorAll('.jp-OutputArea-output')]
@@ -447,6 +467,58 @@ _SNAPSHOT_JS = r"""
 """
 
 
+_CONTROL_CLASSES = ("widget-slider", "widget-dropdown", "widget-toggle-buttons", "widget-radio", "widget-checkbox")
+
+# Text and images of all widget outputs, leaving out the control marked data-rnn-probe.
+_VIEW_STATE_JS = r"""
+() => {
+  const hash = (s) => { let h = 5381; for (let i = 0; i < s.length; i++) h = ((h * 33) ^ s.charCodeAt(i)) >>> 0;
+                        return s.length + ':' + h; };
+  return [...document.querySelectorAll('.jp-OutputArea-output')]
+    .filter(n => n.querySelector('.jupyter-widgets') || n.classList.contains('jupyter-widgets'))
+    .map(n => {
+      const clone = n.cloneNode(true);
+      clone.querySelectorAll('[data-rnn-probe]').forEach(e => e.remove());
+      const imgs = [...n.querySelectorAll('img')].filter(i => !i.closest('[data-rnn-probe]'))
+                     .map(i => hash(i.getAttribute('src') || ''));
+      return clone.textContent + '|' + imgs.join(',');
+    }).join('\n');
+}
+"""
+
+
+def _wait_for(predicate: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+
+
+# Is Run All finished?  (cells never run, cells queued or running, an error that stops Run All)
+_PROGRESS_JS = r"""
+() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const s = panel.sessionContext.session;
+  let notRun = 0, pending = 0, stopped = false;
+  for (const cell of panel.content.widgets) {
+    const m = cell.model;
+    if (m.type !== 'code') continue;
+    if (m.executionCount === null) notRun++;
+    const p = cell.node.querySelector('.jp-InputPrompt');
+    if (p && p.innerText.includes('*')) pending++;
+    const tags = m.getMetadata('tags') || [];
+    if (!tags.includes('raises-exception')) {
+      for (let j = 0; j < m.outputs.length; j++) if (m.outputs.get(j).type === 'error') stopped = true;
+    }
+  }
+  return {kernel: s && s.kernel ? s.kernel.status : 'none', notRun, pending, stopped};
+}
+"""
+
+
 @dataclass
 class NotebookRun:
     """One notebook open in a page after "Restart Kernel and Run All Cells"."""
@@ -455,6 +527,8 @@ class NotebookRun:
     relpath: str
     seconds: float
     snapshot: dict = field(default_factory=dict)
+    #: Seconds since the page was opened at which each step finished.
+    phases: dict = field(default_factory=dict)
 
     # ---- reading
     def refresh(self) -> dict:
@@ -480,22 +554,34 @@ class NotebookRun:
             probs = self.problems()
             if not probs or time.monotonic() > deadline:
                 return probs
-            time.sleep(0.25)
+            time.sleep(0.5)
 
     # ---- artifacts
     def screenshot(self, path: Path, max_height: int = 16000) -> None:
         """Whole notebook in one PNG (the viewport is stretched to the notebook's height)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         page = self.page
+        # The notebook scrolls inside its own element: grow the window by what is hidden.
         height = page.evaluate(
-            "() => { const n = window.jupyterapp.shell.currentWidget.content.node;"
-            " return n.scrollHeight + (window.innerHeight - n.clientHeight); }"
+            "() => { const root = window.jupyterapp.shell.currentWidget.content.node;"
+            " let extra = 0;"
+            " for (const n of [root, ...root.querySelectorAll('*')]) {"
+            "   extra = Math.max(extra, n.scrollHeight - n.clientHeight); }"
+            " return window.innerHeight + extra + 40; }"
         )
         size = page.viewport_size
         page.set_viewport_size({"width": size["width"], "height": int(min(max(height, size["height"]), max_height))})
         try:
             page.wait_for_timeout(300)
-            page.screenshot(path=str(path))
+            # Stop below the last cell (JupyterLab adds empty space to scroll past the end).
+            bottom = page.evaluate(
+                "() => { const cells = window.jupyterapp.shell.currentWidget.content.node"
+                ".querySelectorAll('.jp-Cell'); const last = cells[cells.length - 1];"
+                " return last ? last.getBoundingClientRect().bottom + 60 : window.innerHeight; }"
+            )
+            vp = page.viewport_size
+            clip = {"x": 0, "y": 0, "width": vp["width"], "height": int(min(max(bottom, size["height"]), vp["height"]))}
+            page.screenshot(path=str(path), clip=clip)
         finally:
             page.set_viewport_size(size)
 
@@ -545,6 +631,97 @@ class NotebookRun:
     def slider_value(self, slider: Any) -> str:
         return slider.locator(".widget-readout").first.inner_text().strip()
 
+    # ---- generic probe: does every control change something?
+    def view_state(self) -> str:
+        """What the widget outputs show, minus the control being probed (text and images)."""
+        return self.page.evaluate(_VIEW_STATE_JS)
+
+    def settle(self, timeout: float = 30.0, quiet: float = 0.4) -> str:
+        """Wait until the kernel is idle and the widget outputs stop changing."""
+        deadline = time.monotonic() + timeout
+        last = self.view_state()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = self.view_state()
+            status = self.page.evaluate(
+                "() => { const s = window.jupyterapp.shell.currentWidget.sessionContext.session;"
+                " return s && s.kernel ? s.kernel.status : 'none'; }"
+            )
+            if now == last and status == "idle":
+                return now
+            last = now
+        return last
+
+    def _wait_change(self, before: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.view_state() != before:
+                return True
+            time.sleep(0.15)
+        return False
+
+    def probe_controls(self, timeout: float = 15.0) -> list[dict]:
+        """Move every slider, dropdown, toggle, radio and checkbox once; report what changed.
+
+        Each control is moved one step (a key press on a slider handle, the next
+        option of a dropdown, ...), the widget outputs *other than the control
+        itself* are compared before and after, and the control is moved back.
+        """
+        page = self.page
+        sel = ", ".join(f".jp-OutputArea-output .{c}" for c in _CONTROL_CLASSES)
+        controls = page.locator(sel)
+        results = []
+        for i in range(controls.count()):
+            ctl = controls.nth(i)
+            kind = ctl.evaluate("(e, cs) => cs.find(c => e.classList.contains(c))", list(_CONTROL_CLASSES))
+            label = ctl.evaluate("e => { const l = e.querySelector('.widget-label'); return l ? l.innerText : ''; }")
+            if ctl.evaluate("e => !!e.querySelector('[disabled]') || e.classList.contains('mod-disabled')"):
+                continue
+            ctl.scroll_into_view_if_needed()
+            before = self.settle()
+            ctl.evaluate("e => e.setAttribute('data-rnn-probe', '1')")
+            try:
+                before = self.view_state()
+                undo = self._move(ctl, kind)
+                changed = self._wait_change(before, timeout)
+                undo()
+                self.settle()
+            finally:
+                ctl.evaluate("e => e.removeAttribute('data-rnn-probe')")
+            results.append({"control": kind, "label": label.strip(), "changed": changed})
+        return results
+
+    def _move(self, ctl: Any, kind: str):
+        """Move ``ctl`` one step; return a function that moves it back."""
+        if kind == "widget-slider":
+            value = self.slider_value(ctl)
+            self.nudge_slider(ctl, "ArrowRight")
+            if _wait_for(lambda: self.slider_value(ctl) != value, 3.0):
+                return lambda: self.nudge_slider(ctl, "ArrowLeft")
+            self.nudge_slider(ctl, "ArrowLeft")  # it was at the right end
+            return lambda: self.nudge_slider(ctl, "ArrowRight")
+        if kind == "widget-dropdown":
+            select = ctl.locator("select").first
+            current = select.evaluate("s => s.selectedIndex")
+            n = select.evaluate("s => s.options.length")
+            select.select_option(index=(current + 1) % n)
+            return lambda: select.select_option(index=current)
+        if kind == "widget-toggle-buttons":
+            buttons = ctl.locator("button")
+            current = ctl.evaluate("e => [...e.querySelectorAll('button')].findIndex(b => b.classList.contains('mod-active'))")
+            buttons.nth((current + 1) % buttons.count()).click()
+            return lambda: buttons.nth(max(current, 0)).click()
+        if kind == "widget-radio":
+            radios = ctl.locator("input[type=radio]")
+            current = ctl.evaluate("e => [...e.querySelectorAll('input[type=radio]')].findIndex(r => r.checked)")
+            radios.nth((current + 1) % radios.count()).check()
+            return lambda: radios.nth(max(current, 0)).check()
+        if kind == "widget-checkbox":
+            box = ctl.locator("input[type=checkbox]").first
+            box.click()
+            return lambda: box.click()
+        raise ValueError(f"kind: expected one of {_CONTROL_CLASSES}, received {kind!r}")
+
     def wait_idle(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -576,6 +753,9 @@ def problems_in(snapshot: dict) -> list[str]:
             rendered = sum(1 for n in c["outputNodes"] if n["widgets"] > 0)
             if rendered < n_widget_outputs:
                 out.append(f"{where}: {n_widget_outputs} widget output(s), {rendered} rendered as .jupyter-widgets")
+            shown = [o["image"] for o in c["outputs"] if o.get("image")]
+            if len(set(shown)) < len(shown):
+                out.append(f"{where} shows the same figure twice (return the Axes/None, or close the figure)")
             n_image_outputs = sum(1 for o in c["outputs"] if any(m in o["mimes"] for m in IMAGE_MIMES))
             ok_images = [i for i in c["images"] if i["complete"] and i["w"] > 0 and i["h"] > 0]
             if len(ok_images) < n_image_outputs:
@@ -602,15 +782,37 @@ def _run_all(page: Any) -> None:
     accept.click()
 
 
+def new_context(browser: Any) -> Any:
+    """A browser context with the viewport used for every page and screenshot."""
+    return browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+
+
 @contextlib.contextmanager
-def open_notebook(browser: Any, server: LabServer, relpath: str, timeout: float = 150.0) -> Iterator[NotebookRun]:
-    """Open ``relpath`` (relative to the served root), restart and run all; close on exit."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+def open_notebook(
+    browser: Any, server: LabServer, relpath: str, timeout: float = 150.0, run_all: bool = True
+) -> Iterator[NotebookRun]:
+    """Open ``relpath`` (relative to the served root), restart and run all; close on exit.
+
+    ``browser`` is a playwright ``Browser`` (the page gets a context of its own)
+    or a ``BrowserContext`` (the page shares it, and its cache, with others).
+
+    On exit the page is closed and every kernel of the server is shut down.
+    With ``run_all=False`` the notebook is only opened (its kernel started).
+    """
+    # A Browser gets a context of its own; a BrowserContext (shared HTTP cache, so
+    # JupyterLab loads faster the second time) only gets a new page.
+    own_context = hasattr(browser, "new_context")
+    context = new_context(browser) if own_context else browser
     page = context.new_page()
     console_errors: list[str] = []
     page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    phases: dict[str, float] = {}
+    t0 = time.monotonic()
+
+    def mark(name: str) -> None:
+        phases[name] = round(time.monotonic() - t0, 2)
+
     try:
-        t0 = time.monotonic()
         page.goto(server.notebook_url(relpath), wait_until="domcontentloaded", timeout=60_000)
         page.wait_for_function(
             "(p) => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
@@ -620,6 +822,7 @@ def open_notebook(browser: Any, server: LabServer, relpath: str, timeout: float 
             arg=relpath,
             timeout=60_000,
         )
+        mark("notebook open")
         # Wait for the kernel that opening the notebook started, then hide the side bar.
         page.wait_for_function(
             "() => { const s = window.jupyterapp.shell.currentWidget.sessionContext;"
@@ -630,29 +833,27 @@ def open_notebook(browser: Any, server: LabServer, relpath: str, timeout: float 
             "() => { const a = window.jupyterapp; if (!a.shell.leftCollapsed)"
             " a.commands.execute('application:toggle-left-area'); }"
         )
-        _run_all(page)
-        run = NotebookRun(page=page, relpath=relpath, seconds=0.0)
+        mark("kernel idle")
+        run = NotebookRun(page=page, relpath=relpath, seconds=0.0, phases=phases)
+        if run_all:
+            _run_all(page)
+            mark("restart accepted")
         deadline = time.monotonic() + timeout
-        while True:
-            snap = run.refresh()
-            code = [c for c in snap["cells"] if c["type"] == "code"]
-            all_ran = all(c["executionCount"] is not None for c in code)
-            stopped = any(
-                o["type"] == "error" for c in code if "raises-exception" not in c["tags"] for o in c["outputs"]
-            )
-            if snap["kernelStatus"] == "idle" and not snap["busy"] and (all_ran or stopped):
+        while run_all:
+            # A light poll: the kernel and the page share the CPU with the lesson.
+            st = page.evaluate(_PROGRESS_JS)
+            if st["kernel"] == "idle" and not st["pending"] and (st["notRun"] == 0 or st["stopped"]):
                 break
             if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{relpath}: cells still running after {timeout} s "
-                    f"(kernel {snap['kernelStatus']}, prompts {[c['prompt'] for c in code]})"
-                )
-            time.sleep(0.25)
+                raise AssertionError(f"{relpath}: cells still running after {timeout} s ({st})")
+            time.sleep(0.5)
+        run.refresh()
         run.seconds = time.monotonic() - t0
+        mark("all cells ran")
         run.console_errors = console_errors  # type: ignore[attr-defined]
         yield run
     finally:
         with contextlib.suppress(Exception):
-            context.close()
+            (context if own_context else page).close()
         with contextlib.suppress(Exception):
             server.shutdown_kernels()

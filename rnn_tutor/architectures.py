@@ -1,0 +1,339 @@
+"""Four ways to wire one recurrent layer to inputs and outputs (the fifth is in :mod:`rnn_tutor.seq2seq`).
+
+All of them take the recurrent layer as a :class:`~rnn_tutor.cells.Cell`, so the same code
+runs the Elman RNN, the GRU or the LSTM.  A model's parameters are one flat dict: the
+cell's parameters (``cell.param_names``) plus the output layer ``w_y (q, m)``, ``b_y (q,)``.
+
+====================  ===========================================  ==========================
+kind                  what goes in -> what comes out               example task
+====================  ===========================================  ==========================
+one-to-one            ``x (N, d)`` -> ``o (N, q)``                  a feedforward net (T = 1)
+one-to-many           ``x (N, d)`` -> ``os (T, N, q)``              melody from a melody id
+many-to-one           ``xs (T, N, d)`` -> ``o (N, q)``              sentiment of a phrase
+many-to-many          ``xs (T, N, d)`` -> ``os (T, N, q)``          a tag for every word
+====================  ===========================================  ==========================
+
+Every ``*_forward`` returns ``(outputs, cache)``; every ``*_backward(d_outputs, cache)``
+returns the gradients as a dict with the keys of ``params``.  ``*_loss`` functions chain
+forward, loss and backward and return ``(L, grads)``, ready for :func:`fit`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+import numpy as np
+
+from rnn_tutor.bptt import squared_error
+from rnn_tutor.cells import ELMAN, Cell
+from rnn_tutor.heads import (check_head, dense_backward, dense_forward, init_head, softmax,
+                             softmax_cross_entropy, softmax_vjp)
+from rnn_tutor.masking import (last_valid, last_valid_backward, masked_cell_backward, masked_cell_forward,
+                               resolve_lengths)
+from rnn_tutor.optim import adam_init, adam_step
+from rnn_tutor.validation import as_float_array
+
+__all__ = ["FEEDBACKS", "available_cells", "check_cell", "init_params", "split_params",
+           "one_to_one_forward", "one_to_one_backward", "one_to_one_loss",
+           "one_to_many_forward", "one_to_many_backward", "one_to_many_loss",
+           "many_to_one_forward", "many_to_one_backward", "many_to_one_loss",
+           "many_to_many_forward", "many_to_many_backward", "many_to_many_loss", "fit"]
+
+FEEDBACKS = ("identity", "softmax", "argmax")
+
+
+def available_cells() -> dict[str, Cell]:
+    """The recurrent cells this installation provides: always ``"elman"``, plus ``"gru"`` and ``"lstm"``
+    when :mod:`rnn_tutor.gru` / :mod:`rnn_tutor.lstm` exist.
+
+    A module that exists but exposes no :class:`Cell` is an error, never silently skipped.
+    """
+    cells = {"elman": ELMAN}
+    for name in ("gru", "lstm"):
+        try:
+            mod = importlib.import_module(f"rnn_tutor.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"rnn_tutor.{name}":
+                continue
+            raise
+        found = [v for k, v in sorted(vars(mod).items()) if isinstance(v, Cell) and v is not ELMAN]
+        preferred = getattr(mod, name.upper(), None)
+        if isinstance(preferred, Cell):
+            found.insert(0, preferred)
+        if not found:  # a factory such as gru_cell() instead of a constant
+            factory = getattr(mod, f"{name}_cell", None)
+            found = [factory()] if callable(factory) else []
+        if not found:
+            raise RuntimeError(f"rnn_tutor.{name} exists but exposes no rnn_tutor.cells.Cell "
+                               f"(expected a constant {name.upper()} or a factory {name}_cell())")
+        cells[name] = found[0]
+    return cells
+
+
+def check_cell(cell) -> Cell:
+    """Return ``cell`` if it follows the :class:`Cell` interface, else raise ValueError."""
+    if not all(hasattr(cell, a) for a in ("param_names", "init_params", "forward", "backward")):
+        raise ValueError(f"cell: expected a rnn_tutor.cells.Cell (e.g. rnn_tutor.cells.ELMAN), "
+                         f"received {type(cell).__name__}")
+    return cell
+
+
+def init_params(cell: Cell, d: int, m: int, q: int, rng: np.random.Generator) -> dict:
+    """Parameters of ``cell`` (``d`` inputs, ``m`` hidden units) plus an output layer ``w_y (q, m)``, ``b_y (q,)``."""
+    check_cell(cell)
+    return {**cell.init_params(d, m, rng), **init_head(m, q, rng)}
+
+
+def split_params(cell: Cell, params) -> tuple[dict, np.ndarray, np.ndarray]:
+    """``(cell parameters, w_y, b_y)`` from one flat dict; a missing key is a ValueError listing the expected keys."""
+    check_cell(cell)
+    if not hasattr(params, "keys"):
+        raise ValueError(f"params: expected a dict, received {type(params).__name__}")
+    missing = [k for k in cell.param_names if k not in params]
+    if missing:
+        raise ValueError(f"params: missing key(s) {missing} of the {cell.name} cell; expected keys "
+                         f"{list(cell.param_names) + ['w_y', 'b_y']}, received {sorted(params)}")
+    w_y, b_y = check_head(params)
+    return {k: params[k] for k in cell.param_names}, w_y, b_y
+
+
+def _check_batch(xs, name: str = "xs") -> np.ndarray:
+    xs = as_float_array(xs, name)
+    if xs.ndim != 3:
+        raise ValueError(f"{name}: expected a 3-D array (T, N, d), received shape {xs.shape}")
+    if xs.shape[0] == 0 or xs.shape[1] == 0:
+        raise ValueError(f"{name}: expected at least one step and one sequence (T, N >= 1), "
+                         f"received shape {xs.shape} (an empty sequence)")
+    return xs
+
+
+def _check_rows(x, name: str = "x") -> np.ndarray:
+    x = as_float_array(x, name)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"{name}: expected a 2-D array (N, d) with N >= 1, one input row per example, received shape {x.shape}")
+    return x
+
+
+# ----------------------------------------------------------------------------- one-to-one
+
+def one_to_one_forward(cell: Cell, x, params):
+    """A feedforward network: the cell run for a single step from the zero state.
+
+    ``h = cell(x, 0)`` (for the Elman cell ``h = tanh(w_x x + b_h)``), ``o = w_y h + b_y``.
+    With one step there is nothing to remember: ``w_h`` only ever multiplies ``h_0 = 0``.
+
+    Parameters: ``x (N, d)``.  Returns ``o (N, q)`` and a cache.
+    """
+    cp, w_y, b_y = split_params(cell, params)
+    hs, _, c = cell.forward(_check_rows(x)[None], cp, None)  # (1, N, d) -> (1, N, m)
+    return dense_forward(hs[0], w_y, b_y), {"cell": cell, "c": c, "h": hs[0], "w_y": w_y}
+
+
+def one_to_one_backward(dos, cache) -> dict:
+    """Gradients of :func:`one_to_one_forward` given ``∂L/∂o (N, q)``."""
+    dw_y, db_y, dh = dense_backward(dos, cache["h"], cache["w_y"])
+    g, _, _ = cache["cell"].backward(dh[None], cache["c"], None)
+    return {**g, "w_y": dw_y, "b_y": db_y}
+
+
+def one_to_one_loss(cell: Cell, x, params, labels) -> tuple[float, dict]:
+    """Mean softmax cross-entropy of a one-to-one classifier and its gradients; ``labels (N,)``."""
+    os, cache = one_to_one_forward(cell, x, params)
+    L, dos = softmax_cross_entropy(os, labels)
+    return L, one_to_one_backward(dos, cache)
+
+
+# ----------------------------------------------------------------------------- one-to-many
+
+def _feed(o, feedback):
+    if feedback == "identity":
+        return o
+    if feedback == "softmax":
+        return softmax(o)
+    return (o == o.max(axis=-1, keepdims=True)).astype(float)  # argmax as one-hot (ties: all maxima)
+
+
+def one_to_many_forward(cell: Cell, x, params, T: int, feedback: str = "softmax"):
+    """Generate ``T`` outputs from one input, feeding each output back in as the next input.
+
+        u_1 = [x; 0],   u_t = [0; y_{t-1}]  (t >= 2),   h_t = cell(u_t, h_{t-1}),   o_t = w_y h_t + b_y
+
+    with ``y_t = o_t`` (``feedback="identity"``, regression), ``y_t = softmax(o_t)``
+    (``"softmax"``, differentiable) or ``y_t = onehot(argmax o_t)`` (``"argmax"``, for
+    generating tokens; it has no gradient).  The cell therefore reads ``d + q`` features.
+
+    Parameters
+    ----------
+    x : (N, d)   the single input of each sequence
+    T : number of outputs to generate
+
+    Returns
+    -------
+    os : (T, N, q)   the logits ``o_t``
+    cache
+    """
+    cp, w_y, b_y = split_params(cell, params)
+    x = _check_rows(x)
+    if isinstance(T, (bool, np.bool_)) or not isinstance(T, (int, np.integer)) or T < 1:
+        raise ValueError(f"T: expected a positive number of steps to generate, received {T!r}")
+    if feedback not in FEEDBACKS:
+        raise ValueError(f"feedback: expected one of {FEEDBACKS}, received {feedback!r}")
+    N, d = x.shape
+    q = w_y.shape[0]
+    os, caches, hs = np.empty((T, N, q)), [], []
+    y_prev, state = np.zeros((N, q)), None
+    for t in range(T):
+        u = np.concatenate([x if t == 0 else np.zeros((N, d)), y_prev], axis=1)  # (N, d + q)
+        h, state, c = cell.forward(u[None], cp, state)
+        os[t] = dense_forward(h[0], w_y, b_y)
+        y_prev = _feed(os[t], feedback)
+        caches.append(c)
+        hs.append(h[0])
+    return os, {"cell": cell, "caches": caches, "hs": np.stack(hs), "os": os, "d": d, "w_y": w_y, "feedback": feedback}
+
+
+def one_to_many_backward(dos, cache) -> dict:
+    """Gradients of :func:`one_to_many_forward` given ``∂L/∂o_t`` for all steps, ``dos (T, N, q)``.
+
+    Each ``o_t`` also reaches the loss through the next input ``u_{t+1}``, so going backwards
+    ``∂L/∂o_t = dos[t] + (∂y_t/∂o_t)ᵀ ∂L/∂u_{t+1}[d:]``.
+    """
+    if cache["feedback"] == "argmax":
+        raise ValueError("feedback: 'argmax' has no gradient (it is a step function); "
+                         "train with feedback='softmax' and generate with 'argmax'")
+    os, hs, w_y, d, cell = cache["os"], cache["hs"], cache["w_y"], cache["d"], cache["cell"]
+    dos = as_float_array(dos, "dos")
+    if dos.shape != os.shape:
+        raise ValueError(f"dos: expected shape {os.shape} (the shape of os), received shape {dos.shape}")
+    grads, dstate, dy = None, None, np.zeros(os.shape[1:])  # dy: ∂L/∂y_t arriving from u_{t+1}
+    dw_y, db_y = np.zeros_like(w_y), np.zeros(w_y.shape[0])
+    for t in reversed(range(os.shape[0])):
+        do = dos[t] + (dy if cache["feedback"] == "identity" else softmax_vjp(softmax(os[t]), dy))
+        dw, db, dh = dense_backward(do, hs[t], w_y)
+        dw_y, db_y = dw_y + dw, db_y + db
+        g, du, dstate = cell.backward(dh[None], cache["caches"][t], dstate)
+        grads = g if grads is None else {k: grads[k] + g[k] for k in grads}
+        dy = du[0][:, d:]  # the part of u_t that was y_{t-1}
+    return {**grads, "w_y": dw_y, "b_y": db_y}
+
+
+def one_to_many_loss(cell: Cell, x, params, targets, feedback: str = "softmax") -> tuple[float, dict]:
+    """Loss of a generated sequence and its gradients (through the feedback loop).
+
+    ``feedback="softmax"``: ``targets (T, N)`` integer classes, mean cross-entropy over the ``T N`` outputs.
+    ``feedback="identity"``: ``targets (T, N, q)`` numbers, ``L = ½ Σ (o - p)² / N`` (``squared_error``, mean).
+    """
+    if feedback == "identity":
+        targets = as_float_array(targets, "targets")
+        if targets.ndim != 3:
+            raise ValueError(f"targets: expected a 3-D array (T, N, q) for feedback='identity', received shape {targets.shape}")
+        os, cache = one_to_many_forward(cell, x, params, targets.shape[0], "identity")
+        L, dos = squared_error(os, targets, reduction="mean")
+    elif feedback == "softmax":
+        T = np.shape(targets)[0] if np.ndim(targets) == 2 else None
+        if T is None:
+            raise ValueError(f"targets: expected a 2-D array (T, N) of classes for feedback='softmax', "
+                             f"received shape {np.shape(targets)}")
+        os, cache = one_to_many_forward(cell, x, params, T, "softmax")
+        L, dos = softmax_cross_entropy(os, targets)
+    else:
+        raise ValueError(f"feedback: expected 'softmax' or 'identity' for training, received {feedback!r}")
+    return L, one_to_many_backward(dos, cache)
+
+
+# ----------------------------------------------------------------------------- many-to-one
+
+def many_to_one_forward(cell: Cell, xs, params, lengths=None, mask=None, state_0=None):
+    """Read a whole sequence, answer once: ``o = w_y h_last + b_y`` with ``h_last`` at each sequence's last real step.
+
+    Parameters
+    ----------
+    xs : (T, N, d), right-padded
+    lengths : (N,) or ``mask (T, N)``; default: every sequence has ``T`` steps
+    state_0 : initial state, ``None`` for zeros
+
+    Returns ``o (N, q)`` and a cache.
+    """
+    cp, w_y, b_y = split_params(cell, params)
+    xs = _check_batch(xs)
+    lengths = resolve_lengths(xs.shape[0], xs.shape[1], lengths, mask)
+    hs, _, c = masked_cell_forward(cell, xs, cp, lengths, state_0)
+    h_last = last_valid(hs, lengths)  # (N, m)
+    return dense_forward(h_last, w_y, b_y), {"c": c, "h_last": h_last, "lengths": lengths, "T": xs.shape[0], "w_y": w_y}
+
+
+def many_to_one_backward(do, cache) -> dict:
+    """Gradients of :func:`many_to_one_forward` given ``∂L/∂o (N, q)``: the gradient enters only at the last real step."""
+    dw_y, db_y, dh_last = dense_backward(do, cache["h_last"], cache["w_y"])
+    dhs = last_valid_backward(dh_last, cache["lengths"], cache["T"])  # (T, N, m), zero except at t = length
+    g, _, _ = masked_cell_backward(dhs, cache["c"])
+    return {**g, "w_y": dw_y, "b_y": db_y}
+
+
+def many_to_one_loss(cell: Cell, xs, params, labels, lengths=None, mask=None) -> tuple[float, dict]:
+    """Mean cross-entropy of one label per sequence, ``labels (N,)``, and its gradients."""
+    o, cache = many_to_one_forward(cell, xs, params, lengths, mask)
+    L, do = softmax_cross_entropy(o, labels)
+    return L, many_to_one_backward(do, cache)
+
+
+# ----------------------------------------------------------------------------- many-to-many (aligned)
+
+def many_to_many_forward(cell: Cell, xs, params, lengths=None, mask=None, state_0=None):
+    """One output per input step: ``o_t = w_y h_t + b_y`` for every real step (0 at padding).
+
+    Returns ``os (T, N, q)`` and a cache (``xs``, ``lengths``/``mask`` as in :func:`many_to_one_forward`).
+    """
+    cp, w_y, b_y = split_params(cell, params)
+    xs = _check_batch(xs)
+    T, N, _ = xs.shape
+    lengths = resolve_lengths(T, N, lengths, mask)
+    hs, _, c = masked_cell_forward(cell, xs, cp, lengths, state_0)
+    valid = (np.arange(T)[:, None] < lengths[None, :]).astype(float)[..., None]  # (T, N, 1)
+    return dense_forward(hs, w_y, b_y) * valid, {"c": c, "hs": hs, "valid": valid, "w_y": w_y}
+
+
+def many_to_many_backward(dos, cache) -> dict:
+    """Gradients of :func:`many_to_many_forward` given ``dos (T, N, q)`` (entries at padding are ignored)."""
+    dos = as_float_array(dos, "dos") * cache["valid"]
+    dw_y, db_y, dhs = dense_backward(dos, cache["hs"], cache["w_y"])
+    g, _, _ = masked_cell_backward(dhs, cache["c"])
+    return {**g, "w_y": dw_y, "b_y": db_y}
+
+
+def many_to_many_loss(cell: Cell, xs, params, labels, lengths=None, mask=None,
+                      reduction: str = "mean") -> tuple[float, dict]:
+    """Masked cross-entropy of a label per real step, ``labels (T, N)``, and its gradients.
+
+    ``reduction="mean"`` divides by the number of real steps in the batch, so padding
+    neither adds to the loss nor dilutes it.
+    """
+    os, cache = many_to_many_forward(cell, xs, params, lengths, mask)
+    L, dos = softmax_cross_entropy(os, labels, mask=cache["valid"][..., 0], reduction=reduction)
+    return L, many_to_many_backward(dos, cache)
+
+
+# ----------------------------------------------------------------------------- training
+
+def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, lr: float = 1e-2,
+        clip: float | None = 5.0) -> tuple[dict, np.ndarray]:
+    """Train with Adam: ``steps`` times ``L, grads = loss_and_grads(params, step)``, then an update.
+
+    ``clip``: if the global gradient norm ``sqrt(Σ ‖g‖²)`` exceeds it, all gradients are
+    scaled down to that norm (a guard against the exploding gradients of lesson 03).
+
+    Returns the trained parameters and the ``(steps,)`` array of losses.
+    """
+    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps: expected a positive integer, received {steps!r}")
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip: expected a positive norm or None, received {clip!r}")
+    state, losses = adam_init(params), np.empty(steps)
+    for step in range(steps):
+        losses[step], grads = loss_and_grads(params, step)
+        norm = float(np.sqrt(sum(np.sum(np.square(grads[k])) for k in params)))
+        if clip is not None and norm > clip:
+            grads = {k: grads[k] * (clip / norm) for k in params}
+        params, state = adam_step(params, grads, state, lr)
+    return params, losses

@@ -1,0 +1,268 @@
+"""A fresh, resource-limited Jupyter kernel that runs code with timeouts and output caps.
+
+:class:`Kernel` drives one IPython kernel of *this* Python environment through
+``jupyter_client`` (no notebook server).  It is built for hostile code:
+
+* the kernel starts through :mod:`rnn_tutor.grading.launch`, which limits its
+  address space (``memory_mb``) and file sizes before it becomes the kernel;
+* sockets are Unix domain sockets and the connection file lives in the grader's
+  temporary folder; the working directory is an empty temporary folder;
+* :meth:`Kernel.execute` interrupts a cell that runs longer than its timeout or
+  prints more than ``output_limit`` characters, and kills the kernel if the
+  interrupt does not work within ``grace`` seconds (default :data:`GRACE`);
+* only the first :data:`KEEP_CHARS` characters of output are kept, however much
+  is printed; a dead kernel (``os._exit``, a segfault, out of memory) is noticed
+  within half a second and described (exit code or signal, last line of stderr).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ExecResult", "Kernel", "KernelStartError", "GRACE", "KEEP_CHARS"]
+
+GRACE = 5.0                 # seconds a kernel gets to honour an interrupt before it is killed
+KEEP_CHARS = 20_000         # characters of output kept per execution
+POLL = 0.2                  # seconds between liveness checks while waiting
+
+
+class KernelStartError(RuntimeError):
+    """The kernel could not be started (or died while starting)."""
+
+
+@dataclass
+class ExecResult:
+    """The outcome of one execution.
+
+    ``status`` is ``ok``, ``error`` (an exception; ``error`` holds its first line),
+    ``timeout``, ``output-limit`` or ``died``.  ``killed`` says the kernel had to be
+    killed (it is gone afterwards).  ``user_expressions`` comes from the execute reply.
+    """
+
+    status: str
+    error: str = ""
+    output: str = ""
+    output_chars: int = 0
+    seconds: float = 0.0
+    killed: bool = False
+    user_expressions: dict = field(default_factory=dict)
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class Kernel:
+    """One kernel in ``workdir`` (must exist and be empty), limited to ``memory_mb`` MiB.
+
+    Use as a context manager; :meth:`close` kills the kernel and its process group.
+    """
+
+    def __init__(self, workdir: Path, *, memory_mb: int = 2048, file_mb: int = 512,
+                 output_limit: int = 20 * 2**20, start_timeout: float = 60.0,
+                 grace: float = GRACE) -> None:
+        self.workdir = Path(workdir)
+        self.grace = grace
+        self.memory_mb, self.file_mb = memory_mb, file_mb
+        self.output_limit, self.start_timeout = output_limit, start_timeout
+        self.km = self.kc = None
+        self.dead_reason = ""
+        self._log = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> "Kernel":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the kernel and wait until it answers; raise :class:`KernelStartError`."""
+        from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+        from jupyter_client.manager import KernelManager
+
+        argv = [sys.executable, "-m", "rnn_tutor.grading.launch",
+                str(self.memory_mb * 2**20), str(self.file_mb * 2**20), "--",
+                sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+        class _Specs(KernelSpecManager):
+            def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+                return KernelSpec(argv=argv, display_name="rnn-tutor grading",
+                                  language="python", interrupt_mode="signal")
+
+        run = self.workdir.parent / (self.workdir.name + "-kernel")
+        run.mkdir(exist_ok=True)
+        self.km = KernelManager(kernel_name="rnn-tutor-grading", kernel_spec_manager=_Specs(),
+                                transport="ipc", ip=str(run / "s"))
+        self.km.connection_file = str(run / "connection.json")
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+        self._log_path = run / "kernel-stderr.log"
+        self._log = open(self._log_path, "wb")
+        try:
+            self.km.start_kernel(cwd=str(self.workdir), env=env, stdout=self._log, stderr=self._log)
+            self.kc = self.km.client()
+            self.kc.start_channels()
+            self.kc.wait_for_ready(timeout=self.start_timeout)
+        except Exception as exc:  # noqa: BLE001 - report any start failure the same way
+            reason = self._death_reason() if self.km.has_kernel and not self._alive() else str(exc)
+            self.close()
+            raise KernelStartError(f"the kernel did not start: {_first_line(reason)}") from None
+
+    def close(self) -> None:
+        """Stop the channels and kill the kernel (and its process group)."""
+        if self.kc is not None:
+            try:
+                self.kc.stop_channels()
+            except Exception:  # noqa: BLE001 - closing must not fail
+                pass
+        if self.km is not None and self.km.has_kernel:
+            try:
+                self.km.shutdown_kernel(now=True)
+            except Exception:  # noqa: BLE001
+                pass
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    # ------------------------------------------------------------------ state
+    def _alive(self) -> bool:
+        try:
+            return bool(self.km is not None and self.km.is_alive())
+        except Exception:  # noqa: BLE001
+            return False
+
+    @property
+    def alive(self) -> bool:
+        """True while the kernel process runs (and was not killed by us)."""
+        return not self.dead_reason and self._alive()
+
+    def _death_reason(self) -> str:
+        proc = getattr(self.km.provisioner, "process", None) if self.km and self.km.provisioner else None
+        code = proc.poll() if proc is not None else None
+        if code is None:
+            what = "the kernel died"
+        elif code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            hint = {"SIGSEGV": " (segmentation fault)", "SIGKILL": " (killed: out of memory?)",
+                    "SIGABRT": " (aborted: out of memory?)", "SIGBUS": " (bus error)"}.get(name, "")
+            what = f"the kernel died from {name}{hint}"
+        else:
+            what = f"the kernel exited with code {code}"
+        tail = self._stderr_tail()
+        return f"{what}; its last words: {tail}" if tail else what
+
+    def _stderr_tail(self) -> str:
+        try:
+            if self._log is not None:
+                self._log.flush()
+            lines = [ln for ln in self._log_path.read_bytes()[-4000:].decode("utf-8", "replace").splitlines()
+                     if ln.strip() and "WARNING" not in ln]
+        except OSError:
+            return ""
+        return _first_line(lines[-1], 200) if lines else ""
+
+    def _kill(self, reason: str) -> None:
+        self.dead_reason = reason
+        self.close()
+
+    # ------------------------------------------------------------------ execution
+    def execute(self, code: str, timeout: float, *, user_expressions: dict | None = None,
+                store_history: bool = True) -> ExecResult:
+        """Run ``code``; wait at most ``timeout`` seconds (then interrupt, then kill)."""
+        t0 = time.monotonic()
+        if not self.alive:
+            return ExecResult("died", self.dead_reason or self._death_reason(), killed=True)
+        msg_id = self.kc.execute(code, store_history=store_history, allow_stdin=False,
+                                 user_expressions=user_expressions or {}, stop_on_error=False)
+        kept: list[str] = []
+        n_chars, n_kept, error, why = 0, 0, "", ""
+        kill_at = None
+        next_check = t0 + POLL
+        while True:
+            now = time.monotonic()
+            if not why and (now - t0 > timeout or n_chars > self.output_limit):
+                why = "timeout" if now - t0 > timeout else "output-limit"
+                self._interrupt()
+                kill_at = now + self.grace
+            if kill_at is not None and now > kill_at:
+                self._kill(f"it could not be interrupted after {timeout:g} s" if why == "timeout"
+                           else "it could not be interrupted after too much output")
+                return ExecResult(why, self.dead_reason, "".join(kept), n_chars, now - t0, killed=True)
+            if now >= next_check:
+                next_check = now + POLL
+                if not self._alive():
+                    reason = self._death_reason()
+                    self.dead_reason = reason
+                    return ExecResult("died", reason, "".join(kept), n_chars, now - t0, killed=True)
+            try:
+                msg = self.kc.get_iopub_msg(timeout=POLL)
+            except queue.Empty:
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "status" and content.get("execution_state") == "idle":
+                break
+            text = ""
+            if kind == "stream":
+                text = content.get("text", "")
+            elif kind in ("execute_result", "display_data"):
+                text = str(content.get("data", {}).get("text/plain", "")) + "\n"
+            elif kind == "error":
+                error = _first_line(f"{content.get('ename', 'Error')}: {content.get('evalue', '')}")
+                text = error + "\n"
+            n_chars += len(text)
+            if n_kept < KEEP_CHARS:
+                kept.append(text[:KEEP_CHARS - n_kept])
+                n_kept += len(kept[-1])
+        reply = self._reply(msg_id)
+        seconds = time.monotonic() - t0
+        output = "".join(kept)
+        if why == "timeout":
+            return ExecResult("timeout", f"stopped after {timeout:g} s (time limit)", output, n_chars, seconds)
+        if why == "output-limit":
+            return ExecResult("output-limit", f"stopped after printing more than "
+                              f"{self.output_limit // 2**20} MB", output, n_chars, seconds)
+        if reply is None:
+            if not self._alive():
+                self.dead_reason = self._death_reason()
+                return ExecResult("died", self.dead_reason, output, n_chars, seconds, killed=True)
+            return ExecResult("error", "the kernel sent no reply", output, n_chars, seconds)
+        status = reply.get("status")
+        if status == "ok":
+            return ExecResult("ok", "", output, n_chars, seconds,
+                              user_expressions=reply.get("user_expressions") or {})
+        error = error or _first_line(f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}")
+        return ExecResult("error", error, output, n_chars, seconds)
+
+    def _interrupt(self) -> None:
+        try:
+            self.km.interrupt_kernel()
+        except Exception:  # noqa: BLE001 - a dead kernel is noticed by the caller
+            pass
+
+    def _reply(self, msg_id: str, wait: float = 10.0) -> dict | None:
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            try:
+                msg = self.kc.get_shell_msg(timeout=POLL)
+            except queue.Empty:
+                if not self._alive():
+                    return None
+                continue
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return msg.get("content", {})
+        return None

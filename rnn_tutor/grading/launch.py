@@ -1,0 +1,43 @@
+"""Kernel launch wrapper: set resource limits, then become the kernel (``os.execv``).
+
+Usage (built by :mod:`rnn_tutor.grading.execute`)::
+
+    python -m rnn_tutor.grading.launch MEMORY_BYTES FILE_BYTES -- python -m ipykernel_launcher -f CONN
+
+* ``RLIMIT_AS`` = ``MEMORY_BYTES`` (0: unlimited): a submission that allocates too much
+  gets a ``MemoryError`` (or its kernel dies) instead of exhausting the machine;
+* ``RLIMIT_FSIZE`` = ``FILE_BYTES`` (0: unlimited): no single file written can fill the disk;
+* ``RLIMIT_CORE`` = 0: a segfaulting kernel leaves no core dump.
+
+Limits are per process and inherited by the kernel's children; they are not a
+sandbox (see docs/grading.md).  Setting them in a wrapper rather than in a
+``preexec_fn`` keeps the grader's (threaded) process out of ``fork`` hazards.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+
+
+def _limit(which: int, value: int) -> None:
+    if value > 0:
+        soft, hard = resource.getrlimit(which)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+
+def main(argv: list[str]) -> None:
+    """Apply the limits given in ``argv`` and ``exec`` the command after ``--``."""
+    if len(argv) < 4 or argv[2] != "--":
+        raise SystemExit("usage: python -m rnn_tutor.grading.launch MEMORY_BYTES FILE_BYTES -- CMD...")
+    _limit(resource.RLIMIT_AS, int(argv[0]))
+    _limit(resource.RLIMIT_FSIZE, int(argv[1]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    cmd = argv[3:]
+    os.execv(cmd[0], cmd)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

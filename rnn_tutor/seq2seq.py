@@ -1,0 +1,176 @@
+"""The encoder–decoder: many-to-many when the output length differs from the input length.
+
+An *encoder* cell reads the whole input; its state at each sequence's last real step is
+the only thing handed to a *decoder* cell, which then writes the output one token at a
+time, reading the previous output token:
+
+    s = encoder state after x_1 .. x_S                      (S = input length)
+    g_0 = s,   g_t = cell(e(z_{t-1}), g_{t-1}),   o_t = w_y g_t + b_y      t = 1 .. U
+
+``e(z)`` is the one-hot vector of token ``z``.  The decoder's vocabulary is the ``q``
+output classes plus one extra token, START (id ``q``), that opens every output; one of
+the ``q`` classes is the end token EOS.  Training uses *teacher forcing* (the decoder
+reads the true previous token, ``z_0 = START``); generation feeds back its own
+``argmax`` (:func:`greedy_decode`).
+
+Parameters form one dict: the encoder's cell parameters with the prefix ``enc_``, the
+decoder's with ``dec_``, and the output layer ``w_y (q, m)``, ``b_y (q,)``.  Encoder and
+decoder use the same kind of cell (their states must match), with separate weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnn_tutor.architectures import _check_batch, check_cell
+from rnn_tutor.cells import Cell
+from rnn_tutor.heads import check_head, dense_backward, dense_forward, init_head, softmax_cross_entropy
+from rnn_tutor.masking import (check_lengths, masked_cell_backward, masked_cell_forward, one_hot,
+                               resolve_lengths)
+
+__all__ = ["init_seq2seq_params", "split_seq2seq_params", "teacher_forcing_inputs", "encode",
+           "encoder_decoder_forward", "encoder_decoder_backward", "encoder_decoder_loss",
+           "decode_greedy", "greedy_decode"]
+
+
+def init_seq2seq_params(cell: Cell, d: int, m: int, q: int, rng: np.random.Generator) -> dict:
+    """Encoder (``d`` inputs), decoder (``q + 1`` one-hot inputs: the outputs and START) and output layer."""
+    check_cell(cell)
+    enc = cell.init_params(d, m, rng)
+    dec = cell.init_params(q + 1, m, rng)
+    return {**{f"enc_{k}": v for k, v in enc.items()}, **{f"dec_{k}": v for k, v in dec.items()}, **init_head(m, q, rng)}
+
+
+def split_seq2seq_params(cell: Cell, params) -> tuple[dict, dict, np.ndarray, np.ndarray]:
+    """``(encoder params, decoder params, w_y, b_y)`` with the prefixes removed."""
+    check_cell(cell)
+    if not hasattr(params, "keys"):
+        raise ValueError(f"params: expected a dict, received {type(params).__name__}")
+    expected = [f"{p}{k}" for p in ("enc_", "dec_") for k in cell.param_names]
+    missing = [k for k in expected if k not in params]
+    if missing:
+        raise ValueError(f"params: missing key(s) {missing}; expected keys {expected + ['w_y', 'b_y']}, "
+                         f"received {sorted(params)}")
+    w_y, b_y = check_head(params)
+    enc = {k: params[f"enc_{k}"] for k in cell.param_names}
+    dec = {k: params[f"dec_{k}"] for k in cell.param_names}
+    return enc, dec, w_y, b_y
+
+
+def teacher_forcing_inputs(targets, q: int) -> np.ndarray:
+    """Decoder inputs for training: one-hot ``[START, z_1, ..., z_{U-1}]`` for ``targets (U, N)``.
+
+    Returns ``(U, N, q + 1)``; START is token ``q``.  Entries after a sequence's end are
+    whatever the padded targets hold (they only influence masked, padded outputs).
+    """
+    targets = np.asarray(targets)
+    if targets.ndim != 2 or targets.shape[0] == 0:
+        raise ValueError(f"targets: expected a 2-D array (U, N) of output tokens with U >= 1, received shape {targets.shape}")
+    prev = np.concatenate([np.full((1, targets.shape[1]), q), targets[:-1]], axis=0)  # shift right by one step
+    return one_hot(prev.astype(np.int64), q + 1, name="targets")
+
+
+def encode(cell: Cell, xs, params, lengths=None, mask=None):
+    """Run the encoder; return its state at each sequence's last real step and the cache."""
+    enc, _, _, _ = split_seq2seq_params(cell, params)
+    xs = _check_batch(xs)
+    _, state, cache = masked_cell_forward(cell, xs, enc, resolve_lengths(xs.shape[0], xs.shape[1], lengths, mask))
+    return state, cache
+
+
+def encoder_decoder_forward(cell: Cell, xs, dec_xs, params, lengths=None, mask=None):
+    """Encode ``xs (S, N, d)``, then decode ``dec_xs (U, N, q + 1)`` (teacher forcing) from the encoder's state.
+
+    ``lengths (N,)`` or ``mask (S, N)`` describe the padding of the *input*.
+    Returns the logits ``os (U, N, q)`` and a cache.  ``S`` and ``U`` are independent.
+    """
+    enc, dec, w_y, b_y = split_seq2seq_params(cell, params)
+    xs, dec_xs = _check_batch(xs), _check_batch(dec_xs, "dec_xs")
+    if dec_xs.shape[1] != xs.shape[1]:
+        raise ValueError(f"dec_xs: expected N = {xs.shape[1]} sequences (like xs), received shape {dec_xs.shape}")
+    if dec_xs.shape[2] != w_y.shape[0] + 1:
+        raise ValueError(f"dec_xs: expected q + 1 = {w_y.shape[0] + 1} features (one-hot outputs and START), "
+                         f"received shape {dec_xs.shape}")
+    state, c_enc = encode(cell, xs, params, lengths, mask)
+    gs, _, c_dec = cell.forward(dec_xs, dec, state)  # (U, N, q+1) -> (U, N, m); the encoder's state is g_0
+    return dense_forward(gs, w_y, b_y), {"cell": cell, "c_enc": c_enc, "c_dec": c_dec, "gs": gs, "w_y": w_y}
+
+
+def encoder_decoder_backward(dos, cache) -> dict:
+    """Gradients of :func:`encoder_decoder_forward` given ``dos (U, N, q)``.
+
+    The encoder receives gradient only through the state it handed over: ``∂L/∂s = ∂L/∂g_0``.
+    """
+    cell = cache["cell"]
+    dw_y, db_y, dgs = dense_backward(dos, cache["gs"], cache["w_y"])
+    g_dec, _, dstate = cell.backward(dgs, cache["c_dec"], None)
+    g_enc, _, _ = masked_cell_backward(None, cache["c_enc"], dstate)
+    return {**{f"enc_{k}": v for k, v in g_enc.items()}, **{f"dec_{k}": v for k, v in g_dec.items()},
+            "w_y": dw_y, "b_y": db_y}
+
+
+def encoder_decoder_loss(cell: Cell, xs, targets, params, lengths=None, target_lengths=None,
+                         reduction: str = "mean") -> tuple[float, dict]:
+    """Teacher-forced, masked cross-entropy of the output tokens ``targets (U, N)`` and its gradients.
+
+    ``lengths``: input lengths ``(N,)``; ``target_lengths``: output lengths ``(N,)`` (EOS included).
+    """
+    _, _, w_y, _ = split_seq2seq_params(cell, params)
+    q = w_y.shape[0]
+    targets = np.asarray(targets)
+    if targets.ndim != 2:
+        raise ValueError(f"targets: expected a 2-D array (U, N) of output tokens, received shape {targets.shape}")
+    U, N = targets.shape
+    tl = np.full(N, U) if target_lengths is None else check_lengths(target_lengths, U, N, "target_lengths")
+    out_mask = (np.arange(U)[:, None] < tl[None, :]).astype(float)
+    safe = np.where(out_mask > 0, targets, 0).astype(np.int64)  # padding tokens may be anything
+    os, cache = encoder_decoder_forward(cell, xs, teacher_forcing_inputs(safe, q), params, lengths)
+    L, dos = softmax_cross_entropy(os, targets, mask=out_mask, reduction=reduction)
+    return L, encoder_decoder_backward(dos, cache)
+
+
+def decode_greedy(cell: Cell, params, state_0, eos: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Generate from a decoder state by feeding back the most likely token at every step.
+
+        z_0 = START,   g_t = cell(e(z_{t-1}), g_{t-1}),   z_t = argmax_k (w_y g_t + b_y)_k
+
+    A sequence stops at its first EOS; every later position holds ``eos`` too.
+
+    Parameters
+    ----------
+    params : seq2seq parameters (the ``dec_`` cell, ``w_y``, ``b_y`` are used)
+    state_0 : the decoder's initial state, ``(N, m)`` or a tuple of them
+    eos : the end token, in ``0 .. q-1``
+    max_len : most tokens to generate
+
+    Returns
+    -------
+    tokens : (max_len, N) ints
+    lengths : (N,)  tokens up to and including EOS (``max_len`` if no EOS came)
+    """
+    _, dec, w_y, b_y = split_seq2seq_params(cell, params)
+    q = w_y.shape[0]
+    if isinstance(eos, (bool, np.bool_)) or not isinstance(eos, (int, np.integer)) or not 0 <= eos < q:
+        raise ValueError(f"eos: expected a class index in 0..{q - 1}, received {eos!r}")
+    if isinstance(max_len, (bool, np.bool_)) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
+        raise ValueError(f"max_len: expected a positive integer, received {max_len!r}")
+    first = state_0[0] if isinstance(state_0, tuple) else state_0
+    N = np.shape(first)[0]
+    tokens = np.full((max_len, N), eos, dtype=np.int64)
+    z, done, state = np.full(N, q, dtype=np.int64), np.zeros(N, bool), state_0
+    for t in range(max_len):
+        g, state, _ = cell.forward(one_hot(z, q + 1)[None], dec, state)  # one step: (1, N, q+1) -> (1, N, m)
+        z = np.where(done, eos, dense_forward(g[0], w_y, b_y).argmax(axis=1))
+        tokens[t] = z
+        done |= z == eos
+        if done.all():
+            break
+    has_eos = (tokens == eos).any(axis=0)
+    lengths = np.where(has_eos, (tokens == eos).argmax(axis=0) + 1, max_len)
+    return tokens, lengths
+
+
+def greedy_decode(cell: Cell, xs, params, eos: int, max_len: int, lengths=None, mask=None):
+    """Encode ``xs (S, N, d)`` and generate up to ``max_len`` tokens greedily; see :func:`decode_greedy`."""
+    state, _ = encode(cell, xs, params, lengths, mask)
+    return decode_greedy(cell, params, state, eos, max_len)

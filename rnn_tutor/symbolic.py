@@ -1,0 +1,407 @@
+"""The Elman RNN unfolded over k steps in SymPy, and its gradients derived in two ways.
+
+The network (column vectors, see :mod:`rnn_tutor`), for one sequence ``x_1 … x_k``:
+
+    a_t = w_x x_t + w_h h_{t-1} + b_h,   h_t = f(a_t),   o_t = w_y h_t + b_y,   y_t = g(o_t)
+    L   = ½ Σ_{t ∈ S} ‖y_t - p_t‖²      (S = all steps, or only t = k: the tutorial's e = y_k - p_k)
+
+Every ``a_t, h_t, o_t, y_t`` is a matrix of *intermediate symbols* (``a_2``, ``h_2_0``, ...) with a
+one-step definition in :attr:`UnrolledRNN.definitions`.  Two derivations of ``dL/dθ`` follow:
+
+(a) :func:`grads_direct` substitutes every definition (the *unrolled* expression, a function of
+    the parameters and inputs only) and lets ``sympy.diff`` apply the chain rule;
+(b) :func:`grads_bptt` writes backpropagation through time as a sum over time of products of
+    Jacobians, each factor a *partial* derivative of one step (``∂⁺``: earlier states held fixed):
+
+    dL/dθ = ∂⁺L/∂θ + Σ_{t=1}^{k} Σ_{s=1}^{t} (∂⁺L/∂h_t) J_t J_{t-1} ⋯ J_{s+1} ∂⁺h_s/∂θ,
+    J_j = ∂h_j/∂h_{j-1} = diag(f'(a_j)) w_h .
+
+Result (b) stays compact (it is written in the intermediate symbols); :func:`lambdify_grads`
+evaluates the definitions once, in order, and then the gradients, so k = 10 is fast.
+:func:`equal_symbolically` proves (a) = (b) for small k; for larger k, compare numerically.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+import sympy as sp
+
+from rnn_tutor.activations import Activation, get_activation
+from rnn_tutor.validation import as_float_array, check_params, check_shape
+
+__all__ = ["UnrolledRNN", "unroll", "unrolled", "immediate_partial", "jacobian", "total_derivative",
+           "grads_direct", "grads_bptt", "equal_symbolically", "lambdify_grads", "derive_and_verify"]
+
+PARAMS = ("w_x", "w_h", "b_h", "w_y", "b_y")
+
+
+def _matrix(base: str, rows: int, cols: int, scalar: bool) -> sp.Matrix:
+    """A matrix of real symbols ``base_i_j`` (0-based, like NumPy); just ``base`` when 1 × 1 and ``scalar``."""
+    if scalar and rows == cols == 1:
+        return sp.Matrix([[sp.Symbol(base, real=True)]])
+    if cols == 1:
+        return sp.Matrix(rows, 1, lambda i, _: sp.Symbol(f"{base}_{i}", real=True))
+    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{base}_{i}_{j}", real=True))
+
+
+@dataclass(frozen=True)
+class UnrolledRNN:
+    """An Elman RNN unfolded over ``k`` steps, in SymPy.  Build it with :func:`unroll`.
+
+    Attributes
+    ----------
+    k, d, m, q : steps, inputs, hidden units, outputs
+    f, g : the hidden and output activations
+    loss_at : ``"all"`` (L sums over every step) or ``"last"`` (only step k)
+    params : dict of symbol matrices ``w_x (m, d)``, ``w_h (m, m)``, ``b_h (m, 1)``, ``w_y (q, m)``,
+        ``b_y (q, 1)`` (plus ``h_0 (m, 1)`` when the initial state is symbolic)
+    h_0 : (m, 1) zeros or symbols
+    xs, ps : tuples of k input (d, 1) and target (q, 1) symbol matrices
+    a, h, o, y : tuples of k intermediate-symbol matrices, ``a[t-1]`` is ``a_t``
+    definitions : tuple of ``(symbol, one-step expression)`` in evaluation order
+    loss : the loss in the symbols ``y_t`` and ``p_t``
+    """
+
+    k: int
+    d: int
+    m: int
+    q: int
+    f: Activation
+    g: Activation
+    loss_at: str
+    params: dict
+    h_0: sp.Matrix
+    xs: tuple
+    ps: tuple
+    a: tuple
+    h: tuple
+    o: tuple
+    y: tuple
+    definitions: tuple
+    loss: sp.Expr
+
+    def h_prev(self, t: int) -> sp.Matrix:
+        """``h_{t-1}`` as a matrix of symbols (``h_0`` for t = 1)."""
+        return self.h_0 if t == 1 else self.h[t - 2]
+
+    def step_a(self, t: int) -> sp.Matrix:
+        """The one-step pre-activation ``w_x x_t + w_h h_{t-1} + b_h`` in the symbol ``h_{t-1}``."""
+        p = self.params
+        return p["w_x"] * self.xs[t - 1] + p["w_h"] * self.h_prev(t) + p["b_h"]
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+    return int(value)
+
+
+def unroll(k: int, m: int = 1, d: int = 1, q: int = 1, f: str | Activation = "tanh",
+           g: str | Activation = "identity", loss_at: str = "all", h_0: str = "zero") -> UnrolledRNN:
+    """Unfold the Elman RNN over ``k`` steps with symbols for every parameter, input and target.
+
+    Parameters
+    ----------
+    k : number of steps (≥ 1)
+    m, d, q : hidden units, input features, outputs; with ``d = m = q = 1`` (the tutorial's scalar
+        case) the symbols are plain ``w_x, w_h, b_h, w_y, b_y, x_1, p_1, h_1, ...``
+    f, g : activation names
+    loss_at : ``"all"`` for ``L = ½ Σ_t ‖y_t - p_t‖²`` or ``"last"`` for ``L = ½ ‖y_k - p_k‖²``
+    h_0 : ``"zero"`` (the tutorial's ``h_0 = 0``) or ``"symbol"`` (then ``dL/dh_0`` is derived too)
+    """
+    k, m, d, q = (_positive_int(v, n) for v, n in ((k, "k"), (m, "m"), (d, "d"), (q, "q")))
+    f, g = get_activation(f, "f"), get_activation(g, "g")
+    if loss_at not in ("all", "last"):
+        raise ValueError(f"loss_at: expected 'all' or 'last', received {loss_at!r}")
+    if h_0 not in ("zero", "symbol"):
+        raise ValueError(f"h_0: expected 'zero' or 'symbol', received {h_0!r}")
+    scalar = d == m == q == 1
+    params = {"w_x": _matrix("w_x", m, d, scalar), "w_h": _matrix("w_h", m, m, scalar),
+              "b_h": _matrix("b_h", m, 1, scalar), "w_y": _matrix("w_y", q, m, scalar),
+              "b_y": _matrix("b_y", q, 1, scalar)}
+    h0 = sp.zeros(m, 1) if h_0 == "zero" else _matrix("h_0", m, 1, scalar)
+    if h_0 == "symbol":
+        params["h_0"] = h0
+    xs = tuple(_matrix(f"x_{t}", d, 1, scalar) for t in range(1, k + 1))
+    ps = tuple(_matrix(f"p_{t}", q, 1, scalar) for t in range(1, k + 1))
+    a, h, o, y, defs = [], [], [], [], []
+    for t in range(1, k + 1):
+        a_t, h_t = _matrix(f"a_{t}", m, 1, scalar), _matrix(f"h_{t}", m, 1, scalar)
+        o_t, y_t = _matrix(f"o_{t}", q, 1, scalar), _matrix(f"y_{t}", q, 1, scalar)
+        h_prev = h0 if t == 1 else h[-1]
+        a_def = params["w_x"] * xs[t - 1] + params["w_h"] * h_prev + params["b_h"]  # (m, 1)
+        defs += list(zip(a_t, a_def))
+        defs += [(s, f.sym(v)) for s, v in zip(h_t, a_t)]
+        defs += list(zip(o_t, params["w_y"] * h_t + params["b_y"]))  # (q, m) (m, 1) -> (q, 1)
+        defs += [(s, g.sym(v)) for s, v in zip(y_t, o_t)]
+        a.append(a_t), h.append(h_t), o.append(o_t), y.append(y_t)
+    steps = range(1, k + 1) if loss_at == "all" else [k]
+    loss = sp.Rational(1, 2) * sp.Add(*[(y[t - 1][j] - ps[t - 1][j]) ** 2 for t in steps for j in range(q)])
+    return UnrolledRNN(k, d, m, q, f, g, loss_at, params, h0, xs, ps, tuple(a), tuple(h), tuple(o),
+                       tuple(y), tuple(defs), loss)
+
+
+def _check_net(net) -> UnrolledRNN:
+    if not isinstance(net, UnrolledRNN):
+        raise ValueError(f"net: expected an UnrolledRNN from rnn_tutor.symbolic.unroll, received {type(net).__name__}")
+    return net
+
+
+def _check_t(net: UnrolledRNN, t) -> int:
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 1 <= t <= net.k:
+        raise ValueError(f"t: expected a step 1 <= t <= k = {net.k}, received {t!r}")
+    return int(t)
+
+
+def _check_wrt(net: UnrolledRNN, wrt) -> str:
+    if wrt not in net.params:
+        raise ValueError(f"wrt: expected one of {list(net.params)}, received {wrt!r}")
+    return wrt
+
+
+def unrolled(net: UnrolledRNN, expr):
+    """``expr`` with every intermediate symbol replaced by its full expression in parameters and inputs.
+
+    This is the network "unrolled" into one formula, e.g. for k = 2 and the scalar case
+    ``h_2 -> tanh(b_h + w_h tanh(b_h + w_x x_1) + w_x x_2)``.
+    """
+    full: dict = {}
+    for sym, value in _check_net(net).definitions:
+        full[sym] = value.xreplace(full)
+    return sp.sympify(expr).xreplace(full)
+
+
+def jacobian(net: UnrolledRNN, t: int) -> sp.Matrix:
+    """``J_t = ∂h_t/∂h_{t-1} = diag(f'(a_t)) w_h`` (m, m), in the symbols ``a_t``.
+
+    Row i is ``f'(a_t,i)`` times row i of ``w_h``: ``h_{t-1}`` enters step t only through ``w_h h_{t-1}``.
+    """
+    t = _check_t(_check_net(net), t)
+    fprime = sp.diag(*[net.f.sym_deriv(v) for v in net.a[t - 1]])
+    return fprime * net.params["w_h"]  # (m, m) (m, m) -> (m, m)
+
+
+def immediate_partial(net: UnrolledRNN, t: int, wrt: str) -> sp.Matrix:
+    """``∂⁺h_t/∂θ`` (m, size of θ): the derivative of one step with ``h_{t-1}`` *held fixed*.
+
+    Columns follow the row-major order of θ's entries.  Example (scalar, tanh):
+    ``∂⁺h_t/∂w_h = (1 - tanh²(a_t)) h_{t-1}``, whereas the total derivative ``dh_t/dw_h`` also
+    counts the path through ``h_{t-1}`` (see :func:`total_derivative`).
+    """
+    t, wrt = _check_t(_check_net(net), t), _check_wrt(net, wrt)
+    fprime = sp.diag(*[net.f.sym_deriv(v) for v in net.a[t - 1]])
+    return fprime * net.step_a(t).jacobian(list(net.params[wrt]))  # (m, m) (m, |θ|) -> (m, |θ|)
+
+
+def total_derivative(net: UnrolledRNN, t: int, wrt: str) -> sp.Matrix:
+    """``dh_t/dθ`` (m, size of θ) by the forward recursion ``dh_t/dθ = ∂⁺h_t/∂θ + J_t dh_{t-1}/dθ``.
+
+    The recursion starts from ``dh_0/dθ = 0``.  The result is in the
+    intermediate symbols; ``unrolled(net, ...)`` of it equals ``sympy.diff`` of the unrolled ``h_t``.
+    """
+    t, wrt = _check_t(_check_net(net), t), _check_wrt(net, wrt)
+    total = sp.zeros(net.m, len(net.params[wrt]))  # h_0 depends on no parameter; a symbolic h_0
+    for s in range(1, t + 1):                      # enters through ∂⁺h_1/∂h_0 = J_1
+        total = immediate_partial(net, s, wrt) + jacobian(net, s) * total  # (m, |θ|) + (m, m) (m, |θ|)
+    return total
+
+
+def _loss_partials(net: UnrolledRNN):
+    """``∂⁺L/∂h_t`` as (1, m) rows for every t, with the output layer differentiated locally."""
+    gprime = [sp.Matrix([net.g.sym_deriv(v) for v in o_t]) for o_t in net.o]
+    dL_dy = [sp.Matrix([sp.diff(net.loss, v) for v in y_t]) for y_t in net.y]  # (q, 1): y_t - p_t or 0
+    do = [dL_dy[t].multiply_elementwise(gprime[t]) for t in range(net.k)]  # δo_t (q, 1)
+    return [(do[t].T * net.params["w_y"]) for t in range(net.k)], do  # (1, q) (q, m) -> (1, m)
+
+
+def grads_bptt(net: UnrolledRNN) -> dict[str, sp.Matrix]:
+    """``dL/dθ`` as the sum over time of products of Jacobians (derivation (b), module docstring).
+
+    Returns a dict of matrices shaped like ``net.params`` (``b_h``, ``b_y``, ``h_0`` as columns),
+    written in the intermediate symbols ``a_t, h_t, o_t, y_t``.
+    """
+    _check_net(net)
+    dL_dh, do = _loss_partials(net)
+    hidden = [w for w in net.params if w not in ("w_y", "b_y")]  # w_x, w_h, b_h (and h_0)
+    partial = {(s, w): immediate_partial(net, s, w) for s in range(1, net.k + 1) for w in hidden}
+    jac = {s: jacobian(net, s) for s in range(2, net.k + 1)}
+    terms: dict = {w: [] for w in hidden}
+    for t in range(net.k, 0, -1):
+        row = dL_dh[t - 1]  # (1, m): ∂⁺L/∂h_t J_t ⋯ J_{s+1}, grown one Jacobian at a time
+        if row.is_zero_matrix:  # no loss at step t (loss_at="last")
+            continue
+        for s in range(t, 0, -1):
+            for w in hidden:
+                terms[w].append(row * partial[(s, w)])  # (1, m) (m, |θ|) -> (1, |θ|)
+            if s > 1:
+                row = row * jac[s]  # (1, m) (m, m) -> (1, m)
+    grads = {}
+    for w in hidden:
+        rows, cols = net.params[w].shape
+        grads[w] = sp.Matrix(rows, cols, [sp.Add(*[term[i] for term in terms[w]]) for i in range(rows * cols)])
+    grads["w_y"] = sp.Matrix(net.q, net.m, lambda j, i: sp.Add(*[do[t][j] * net.h[t][i] for t in range(net.k)]))
+    grads["b_y"] = sp.Matrix(net.q, 1, lambda j, _: sp.Add(*[do[t][j] for t in range(net.k)]))
+    return {w: grads[w] for w in net.params}
+
+
+def grads_direct(net: UnrolledRNN) -> dict[str, sp.Matrix]:
+    """``dL/dθ`` by ``sympy.diff`` of the fully unrolled loss (derivation (a)).
+
+    The expressions grow quickly with ``k`` (and exponentially in ``k`` when ``m > 1``), which is
+    why (b) exists; use ``k ≤ 10`` for the scalar case and ``k ≤ 4`` when ``m = 2``.
+    """
+    L = unrolled(_check_net(net), net.loss)
+    return {w: sym.applyfunc(lambda v: sp.diff(L, v)) for w, sym in net.params.items()}
+
+
+def _atoms_as_symbols(expr: sp.Expr) -> sp.Expr:
+    """Replace function applications (tanh(…), exp(…), Max(…), ...) and reciprocals such as
+    ``(1 + exp(-a))**-2`` by independent symbols, leaving a polynomial in those symbols."""
+    apps = expr.atoms(sp.Function, sp.Max, sp.Min)
+    apps |= {p for p in expr.atoms(sp.Pow) if p.exp.is_negative and not p.base.is_Symbol}
+    return expr.xreplace({app: sp.Dummy() for app in apps})
+
+
+def equal_symbolically(net: UnrolledRNN, a, b) -> bool:
+    """True when ``simplify(a - b) == 0`` for every entry, after unrolling the intermediate symbols.
+
+    ``a`` and ``b`` are dicts of matrices (as returned by ``grads_*``), matrices or expressions.
+    A fast sufficient test runs first: with every function application (``tanh(…)``, ``exp(…)``,
+    ...) and every reciprocal of a sum replaced by an independent symbol, the difference must
+    expand to the zero polynomial.  Only when it does not is the slow, general ``sympy.simplify``
+    called (so a ``False`` is always simplify's verdict).
+    """
+    if isinstance(a, Mapping) or isinstance(b, Mapping):
+        if not (isinstance(a, Mapping) and isinstance(b, Mapping)) or set(a) != set(b):
+            return False
+        return all(equal_symbolically(net, a[key], b[key]) for key in a)
+    a = a if isinstance(a, sp.MatrixBase) else sp.Matrix([sp.sympify(a)])
+    b = b if isinstance(b, sp.MatrixBase) else sp.Matrix([sp.sympify(b)])
+    if a.shape != b.shape:
+        return False
+    for u, v in zip(a, b):
+        diff = unrolled(net, u) - unrolled(net, v)
+        if diff == 0 or sp.expand(_atoms_as_symbols(diff)) == 0:
+            continue
+        if sp.simplify(diff) != 0:
+            return False
+    return True
+
+
+def _arguments(net: UnrolledRNN) -> list:
+    args = [s for w in net.params for s in net.params[w]]
+    return args + [s for x in net.xs for s in x] + [s for p in net.ps for s in p]
+
+
+def lambdify_grads(net: UnrolledRNN, grads: Mapping[str, sp.Matrix]) -> Callable:
+    """Compile gradient expressions to one NumPy function.
+
+    The generated code first evaluates the intermediate symbols that the expressions use (in the
+    order of ``net.definitions``), then common subexpressions found by ``sympy.cse``, then the
+    gradients.
+
+    Returns
+    -------
+    fn(params, xs, ps, h_0=None) -> dict
+        ``params`` in the package layout (``w_x (m, d)``, ..., ``b_y (q,)``), ``xs (k, N, d)``,
+        ``ps (k, N, q)``, ``h_0 (N, m)`` (only when the net has a symbolic ``h_0``).  Returns the
+        gradients of ``Σ_n L_n`` (summed over the N sequences) in the shapes of ``params``, and
+        ``h_0`` as ``(N, m)`` (one row per sequence).
+    """
+    _check_net(net)
+    keys = list(grads)
+    exprs = [v for key in keys for v in grads[key]]
+    used = set().union(*[e.free_symbols for e in exprs]) if exprs else set()
+    defs = [(s, v) for s, v in net.definitions]
+    if not used & {s for s, _ in defs}:
+        defs = []  # an unrolled expression needs no intermediate symbols
+
+    def cse(expressions):
+        replacements, reduced = sp.cse(expressions, symbols=sp.numbered_symbols("cse_"), order="none")
+        return defs + replacements, reduced
+
+    compiled = sp.lambdify(_arguments(net), exprs, modules="numpy", cse=cse)
+    symbolic_h0 = "h_0" in net.params
+
+    def fn(params, xs, ps, h_0=None):
+        p = check_params(params)
+        xs, ps = as_float_array(xs, "xs"), as_float_array(ps, "ps")
+        check_shape(xs, (net.k, None, net.d), "xs", f"The network is unfolded over k = {net.k} steps.")
+        N = xs.shape[1]
+        check_shape(ps, (net.k, N, net.q), "ps", "Targets are shaped like the outputs ys.")
+        check_shape(p["w_x"], (net.m, net.d), "params['w_x']")
+        check_shape(p["w_y"], (net.q, net.m), "params['w_y']")
+        values = [p[w].reshape(-1)[i] for w in PARAMS for i in range(p[w].size)]
+        if symbolic_h0:
+            if h_0 is None:
+                raise ValueError(f"h_0: expected an array of shape ({N}, {net.m}) for this net, received None")
+            h_0 = as_float_array(h_0, "h_0")
+            check_shape(h_0, (N, net.m), "h_0")
+            values += [h_0[:, i] for i in range(net.m)]
+        values += [xs[t, :, i] for t in range(net.k) for i in range(net.d)]
+        values += [ps[t, :, j] for t in range(net.k) for j in range(net.q)]
+        flat = [np.broadcast_to(np.asarray(v, dtype=float), (N,)) for v in compiled(*values)]
+        out, start = {}, 0
+        for key in keys:
+            rows, cols = grads[key].shape
+            block = np.stack(flat[start:start + rows * cols], axis=1) if rows * cols else np.zeros((N, 0))
+            start += rows * cols
+            if key == "h_0":
+                out[key] = block  # (N, m): one gradient per sequence
+            else:
+                total = block.sum(axis=0)
+                out[key] = total.reshape(rows) if key in ("b_h", "b_y") else total.reshape(rows, cols)
+        return out
+
+    return fn
+
+
+def derive_and_verify(k: int, m: int = 1, f: str = "tanh", g: str = "identity", loss_at: str = "all",
+                      n_points: int = 3, symbolic: bool | None = None,
+                      rng: np.random.Generator | None = None) -> dict:
+    """Derive the gradients both ways, verify that they agree, and time each stage (a benchmark).
+
+    Both derivations are compiled with :func:`lambdify_grads` and evaluated at ``n_points`` random
+    parameter sets and sequences (drawn from ``rng``, default seed 0).  ``symbolic`` (default:
+    ``k ≤ 3``) also runs :func:`equal_symbolically`.
+
+    Returns
+    -------
+    dict with ``max_rel_error`` (float), ``symbolic_equal`` (bool or None) and ``seconds`` (a dict
+    of wall-clock times: ``unroll, direct, bptt, lambdify, evaluate, symbolic, total``).
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    symbolic = k <= 3 if symbolic is None else symbolic
+    seconds, t0 = {}, time.perf_counter()
+
+    def lap(name):
+        nonlocal t0
+        now = time.perf_counter()
+        seconds[name], t0 = now - t0, now
+
+    net = unroll(k, m, f=f, g=g, loss_at=loss_at)
+    lap("unroll")
+    direct = grads_direct(net)
+    lap("direct")
+    bptt = grads_bptt(net)
+    lap("bptt")
+    fa, fb = lambdify_grads(net, direct), lambdify_grads(net, bptt)
+    lap("lambdify")
+    from rnn_tutor.gradcheck import rel_error
+
+    worst = 0.0
+    for _ in range(n_points):
+        params = {"w_x": rng.normal(0, 0.7, (m, 1)), "w_h": rng.normal(0, 0.7, (m, m)), "b_h": rng.normal(0, 0.3, m),
+                  "w_y": rng.normal(0, 0.7, (1, m)), "b_y": rng.normal(0, 0.3, 1)}
+        xs, ps = rng.normal(size=(k, 2, 1)), rng.normal(size=(k, 2, 1))
+        ga, gb = fa(params, xs, ps), fb(params, xs, ps)
+        worst = max(worst, max(rel_error(ga[w], gb[w]) for w in ga))
+    lap("evaluate")
+    equal = equal_symbolically(net, direct, bptt) if symbolic else None
+    lap("symbolic")
+    seconds["total"] = sum(seconds.values())
+    return {"max_rel_error": worst, "symbolic_equal": equal, "seconds": seconds}

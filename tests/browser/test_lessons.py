@@ -1,0 +1,184 @@
+"""Every lesson in lessons/ runs in real JupyterLab, and its explorers respond.
+
+For each ``lessons/*.ipynb`` (collected from the glob, so new lessons are
+covered automatically) the lesson is opened in headless Chromium from a
+temporary copy, "Restart Kernel and Run All Cells" is run, and the test checks
+what a learner would see: no error output (except cells tagged
+``raises-exception``), every widget rendered, every figure a loaded image,
+every formula typeset.  A screenshot goes to ``test-artifacts/browser/``.
+
+The interaction tests move the explorers' controls with the keyboard and the
+mouse, as a learner would, and check that the readouts change.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+import labdriver
+
+LESSONS_DIR = labdriver.REPO / "lessons"
+LESSONS = sorted(p.stem for p in LESSONS_DIR.glob("*.ipynb"))
+
+_WIDGET_CODE = re.compile(r"\bipywidgets\b|\bwidgets\.|\binteract(?:ive)?\b|_explorer\b|Explorer\(")
+_PLOT_CODE = re.compile(r"\brnn_tutor\.plots\b|\bfrom rnn_tutor(?:\.plots)? import\b.*\b(?:plot|draw)_|\bplt\.|\bplots\.")
+_NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)"
+
+
+def _code(lesson: str) -> str:
+    nb = json.loads((LESSONS_DIR / f"{lesson}.ipynb").read_text(encoding="utf-8"))
+    return "\n".join(
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+    )
+
+
+def _lesson(pages, name: str):
+    if not (LESSONS_DIR / f"{name}.ipynb").exists():
+        pytest.skip(f"lessons/{name}.ipynb has not been written yet")
+    return pages.get(name)
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lesson_runs_and_renders_in_jupyterlab(lesson: str, lesson_pages, artifacts_dir: Path) -> None:
+    run = lesson_pages.get(lesson)
+    problems = run.wait_rendered(timeout=30)
+    run.screenshot(artifacts_dir / f"{lesson}.png")
+
+    cells = run.cells
+    images = [i for c in cells if c["type"] == "code" for i in c["images"] if i["complete"] and i["w"] > 0]
+    widget_views = sum(c["widgetViews"] for c in cells if c["type"] == "code")
+    code = _code(lesson)
+    if _WIDGET_CODE.search(code) and widget_views == 0:
+        problems.append("the lesson creates widgets, but no .jupyter-widgets view rendered")
+    if _PLOT_CODE.search(code) and not images:
+        problems.append("the lesson draws figures, but no image rendered")
+    stderr = [
+        f"cell {c['index']}: {o['text'][:200]!r}"
+        for c in cells
+        if c["type"] == "code"
+        for o in c["outputs"]
+        if o["type"] == "stream" and o["name"] == "stderr"
+    ]
+    if stderr:  # warnings a learner sees are worth knowing about, but not an error
+        warnings.warn(f"{lesson}: output on stderr: {stderr}", stacklevel=1)
+    if run.console_errors:
+        problems.append(f"JavaScript errors in the page: {run.console_errors[:5]}")
+
+    assert not problems, f"{lesson} in JupyterLab ({run.seconds:.1f} s):\n  " + "\n  ".join(problems)
+
+
+def test_repo_lessons_are_untouched(lesson_pages) -> None:
+    """The server serves a temporary copy with autosave off; the committed lessons stay byte-identical.
+
+    Runs after the lessons (see conftest's ordering), so every copy has been run.
+    """
+    server = lesson_pages.server
+    root = server.root.resolve()
+    assert root != labdriver.REPO and labdriver.REPO not in root.parents
+    ran = [f"lessons/{name}.ipynb" for name in lesson_pages.timings]
+    assert ran or not LESSONS, "no lesson ran before this test"
+    served = server.served_fingerprint()
+    for rel in ran:
+        # Autosave is off: not even the served copy was written by Restart and Run All.
+        assert served[rel] == server.copied[rel], f"JupyterLab wrote to its copy of {rel}"
+        committed = labdriver.fingerprint([labdriver.REPO / rel])[rel]
+        if committed != server.copied[rel]:
+            # The repository is not served, so only someone else's edit can change it --
+            # unless the file now holds outputs, i.e. a saved run.
+            nb = json.loads((labdriver.REPO / rel).read_text(encoding="utf-8"))
+            saved_run = any(
+                c.get("outputs") or c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code"
+            )
+            assert not saved_run, f"{rel} was saved with outputs while the browser tests ran"
+            warnings.warn(f"{rel} changed while the browser tests ran (edited by someone else?)", stacklevel=1)
+
+
+# --------------------------------------------------------------------------- explorers
+
+
+@pytest.mark.lesson("01_unfolding")
+def test_01_slider_t_changes_h_t(lesson_pages) -> None:
+    """Moving the explorer's "t" slider one step changes the displayed h_t, and back restores it."""
+    run = _lesson(lesson_pages, "01_unfolding")
+    slider = run.widget("slider", "t")
+    assert slider.count() >= 1, "no slider described 't' in lesson 01"
+    slider = slider.first
+    h_t = re.compile(r"h_t\s*=\s*" + _NUMBER)
+    t0, text0 = run.slider_value(slider), run.explorer_text(h_t)
+    key = "ArrowRight"
+    run.nudge_slider(slider, key)
+    text1 = run.wait_text_change(h_t, text0)
+    if run.slider_value(slider) == t0:  # already at the right end
+        key = "ArrowLeft"
+        run.nudge_slider(slider, key)
+        text1 = run.wait_text_change(h_t, text0)
+    t1 = run.slider_value(slider)
+    assert t1 != t0, f"the slider did not move (t = {t0})"
+    assert text1 != text0, f"h_t did not change when t went {t0} -> {t1}: {text0!r}"
+    assert h_t.search(text1), text1
+    run.nudge_slider(slider, "ArrowLeft" if key == "ArrowRight" else "ArrowRight")
+    text2 = run.wait_text_change(h_t, text1)
+    assert run.slider_value(slider) == t0
+    assert text2 == text0, f"back at t = {t0}, the readout differs: {text0!r} then {text2!r}"
+
+
+def _number(rx: re.Pattern, text: str) -> float:
+    m = rx.search(text)
+    assert m, f"{rx.pattern!r} not found in {text!r}"
+    return float(m.group(1))
+
+
+@pytest.mark.lesson("05_vanishing_gradients")
+def test_05_sigma_max_and_activation_move_the_gradient_norm(lesson_pages) -> None:
+    """Raising σ_max raises the bound (γσ_max)^(T-1); the readout's rate bound is γ·σ_max of the controls."""
+    run = _lesson(lesson_pages, "05_vanishing_gradients")
+    sigma = run.widget("slider", "σ_max")
+    activation = run.widget("dropdown", "activation")
+    assert sigma.count() >= 1 and activation.count() >= 1, "lesson 05 has no σ_max slider / activation dropdown"
+    sigma, select = sigma.first, activation.first.locator("select")
+    norm = re.compile(r"‖∂h_T/∂h_1‖\s*=\s*" + _NUMBER)
+    bound = re.compile(r"bound \(γσ_max\)\^\(T−1\)\s*=\s*" + _NUMBER)
+    rate = re.compile(r"bound γσ_max\s*=\s*" + _NUMBER)
+    gamma = {"tanh": 1.0, "relu": 1.0, "sigmoid": 0.25}  # max |f'|
+
+    run.settle()
+    text0, act0 = run.explorer_text(norm), select.input_value()
+    s0 = float(run.slider_value(sigma))
+    if act0 in gamma:
+        assert _number(rate, text0) == pytest.approx(gamma[act0] * s0, abs=1e-3), text0
+
+    run.nudge_slider(sigma, "ArrowRight", times=4)
+    run.wait_text_change(norm, text0)
+    run.settle()
+    text1, s1 = run.explorer_text(norm), float(run.slider_value(sigma))
+    assert s1 > s0, f"σ_max did not increase ({s0} -> {s1})"
+    assert _number(bound, text1) > _number(bound, text0), (text0, text1)
+    assert _number(norm, text1) != _number(norm, text0), (text0, text1)
+
+    other = "sigmoid" if act0 != "sigmoid" else "tanh"
+    select.select_option(other)
+    run.wait_text_change(norm, text1)
+    run.settle()
+    text2 = run.explorer_text(norm)
+    assert _number(rate, text2) == pytest.approx(gamma[other] * s1, abs=1e-3), text2
+
+    select.select_option(act0)  # leave the explorer as the lesson left it
+    run.nudge_slider(sigma, "ArrowLeft", times=4)
+    run.settle()
+    assert run.explorer_text(norm) == text0
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_control_changes_what_is_shown(lesson: str, lesson_pages) -> None:
+    """Each slider and dropdown of each explorer changes some text or image besides itself."""
+    run = lesson_pages.get(lesson)
+    results = run.probe_controls()
+    dead = [r for r in results if not r["changed"]]
+    assert not dead, f"{lesson}: controls that change nothing on screen: {dead}"

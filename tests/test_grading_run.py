@@ -1,0 +1,233 @@
+"""End-to-end tests of `rnn-tutor grade` with real kernels on adversarial submissions.
+
+The submissions are built in a temporary folder by tests/grading_fixtures.py.  To
+keep the run short, each course's whole set is graded once (``--jobs 2``) by a
+module-scoped fixture and the tests inspect the rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grading_fixtures import SYNTH_ID, Builder, build_adversarial, write, write_synthetic_course
+from rnn_tutor.checks.core import REGISTRY, CheckFailed, run_check
+from rnn_tutor.grading.cli import grade_all
+from rnn_tutor.grading.execute import Kernel
+from rnn_tutor.grading.grade import Options
+from rnn_tutor.grading.match import find_submissions, load_sources
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT / "solutions" / "01_unfolding.ipynb"
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _synthetic_checks(path: Path) -> list:
+    """Load the synthetic checks without leaving them in this process's registry."""
+    before = set(REGISTRY)
+    spec = importlib.util.spec_from_file_location("_synth_checks_for_tests", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    checks = [REGISTRY.pop(k) for k in set(REGISTRY) - before]
+    return checks or [module.SCALE, module.RUNNING_SUM]
+
+
+class Batch:
+    """The graded set: ``rows[case]`` maps task -> row; ``result[case]`` the submission result."""
+
+    def __init__(self, builder, files, results, before, after):
+        self.builder, self.files, self.before, self.after = builder, files, before, after
+        self.result = {r.student: r for r in results}
+        self.rows = {r.student: {row.task: row for row in r.rows} for r in results}
+
+    def points(self, case: str) -> float:
+        return self.result[case].points
+
+
+VICTIM = "check_running_sum"        # the target of every attack (a partial-credit check)
+OTHERS = {"check_scale": 2.0, "check_answer": 1.0}
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grading_synth")
+    course = write_synthetic_course(root)
+    builder = Builder(course.notebook, _synthetic_checks(course.checks_file))
+    subs_dir = root / "subs"
+    files = build_adversarial(builder, subs_dir, victim=VICTIM)
+    before = _snapshot(subs_dir)
+    subs = find_submissions([subs_dir], [SYNTH_ID])
+    results = grade_all(subs, course.source_dir, Options(timeout=8, memory_mb=1024, grace=2),
+                        jobs=2, checks=[str(course.checks_file)])
+    return Batch(builder, files, results, before, _snapshot(subs_dir))
+
+
+
+
+def test_every_submission_gets_rows(synth):
+    assert set(synth.result) == set(synth.files)
+
+
+def test_submissions_are_untouched(synth):
+    assert synth.after == synth.before            # byte-identical, and no file added next to them
+
+
+def test_solution_full_marks_exercise_zero_partial_exact(synth):
+    assert synth.points("solution") == synth.result["solution"].max_points == 6
+    assert all(r.status == "passed" for r in synth.rows["solution"].values())
+    assert synth.points("exercise") == 0
+    assert synth.rows["exercise"]["check_scale"].status == "not-implemented"
+    assert synth.points("partial") == 3 and synth.rows["partial"][VICTIM].status == "passed"
+
+
+def test_partial_credit_counts_fresh_cases(synth):
+    row = synth.rows["partial_credit"][VICTIM]
+    assert (row.status, row.points, row.max_points) == ("partial", 1.0, 3.0)
+    assert row.reason.startswith("1 of 3 fresh cases pass")
+
+
+@pytest.mark.parametrize("case", ["cheat_redefine_check", "cheat_monkeypatch_numpy", "cheat_fake_output",
+                                  "cheat_hard_coded", "cheat_forge_reply"])
+def test_cheats_score_nothing(synth, case):
+    assert synth.points(case) == 0, synth.rows[case]
+    assert synth.rows[case][VICTIM].status == "failed"
+
+
+def test_the_hard_coded_cheat_fools_the_visible_check_but_not_the_hidden_one(synth):
+    check = next(c for c in synth.builder.checks if c.grade_id == VICTIM)
+    ns: dict = {}
+    exec(synth.builder.hard_coded(check), ns)
+    assert run_check(check, ns[check.target], quiet=True) == check.n_cases
+    with pytest.raises(CheckFailed):
+        run_check(check, ns[check.target], hidden=True)
+
+
+def test_matching_by_embedded_id(synth):
+    assert synth.points("renamed") == 6
+    assert synth.points("no_id") == 6 and "matched by file name" in synth.result["no_id"].notes[0]
+    row = synth.rows["unknown_exercise"][""]
+    assert row.status == "unknown-exercise" and "99_no_such_exercise" in row.reason
+
+
+def test_unreadable_files_get_their_own_row(synth):
+    assert synth.rows["not_json"][""].status == "invalid"
+    assert "not valid JSON" in synth.rows["not_json"][""].reason
+    assert synth.rows["nbformat3"][""].status == "unsupported-format"
+
+
+def test_loops_time_out_and_the_rest_still_grades(synth):
+    rows = synth.rows["loop_in_function"]
+    assert rows[VICTIM].status == "timeout" and rows[VICTIM].points == 0
+    assert {t: rows[t].points for t in OTHERS} == OTHERS           # the interrupt worked
+    rows = synth.rows["loop_uninterruptible"]
+    assert rows["check_scale"].points == 2                           # scored before the loop
+    assert rows[VICTIM].status == rows["check_answer"].status == "timeout"
+    assert "could not be interrupted" in rows[VICTIM].reason
+
+
+@pytest.mark.parametrize("case, words", [("exit_kernel", "exited with code 3"), ("segfault", "SIGSEGV")])
+def test_kernel_death_is_reported(synth, case, words):
+    rows = synth.rows[case]
+    assert rows["check_scale"].points == 2
+    assert rows[VICTIM].status == rows["check_answer"].status == "kernel-died"
+    assert words in rows[VICTIM].reason
+
+
+def test_memory_limit(synth):
+    rows = synth.rows["memory_hog"]
+    assert rows[VICTIM].status == "failed" and "MemoryError" in rows[VICTIM].reason
+    assert "--memory" in rows[VICTIM].reason
+    assert {t: rows[t].points for t in OTHERS} == OTHERS
+
+
+@pytest.mark.parametrize("case", ["megabytes_output", "shadow_builtins", "deleted_cells", "reordered_cells"])
+def test_harmless_damage_keeps_full_marks(synth, case):
+    assert synth.points(case) == 6, synth.rows[case]
+
+
+def test_deleted_answer_scores_zero_for_that_task_only(synth):
+    rows = synth.rows["deleted_answer"]
+    assert rows[VICTIM].status == "not-implemented" and synth.points("deleted_answer") == 3
+
+
+def test_kernel_caps_output_and_survives_interrupts(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    with Kernel(work, output_limit=2**20) as k:
+        res = k.execute("print('a' * 100_000)", 20)
+        assert res.status == "ok" and res.output_chars > 100_000 and len(res.output) <= 20_000
+        res = k.execute("import sys\nwhile True:\n    sys.stdout.write('b' * 10_000)", 30)
+        assert res.status == "output-limit" and not res.killed
+        res = k.execute("while True:\n    pass", 1)
+        assert res.status == "timeout" and not res.killed
+        res = k.execute("x = 41", 10, user_expressions={"v": "x + 1"})
+        assert res.status == "ok" and res.user_expressions["v"]["data"]["text/plain"] == "42"
+        assert k.execute("import os\nos.getcwd()", 10).output.strip() == repr(str(work))
+
+
+def test_command_line_end_to_end(tmp_path):
+    course = write_synthetic_course(tmp_path)
+    nb = copy.deepcopy(load_solution(course.notebook))
+    write(nb, tmp_path / "subs" / "=HYPERLINK(1)" / "hw.ipynb")
+    (tmp_path / "subs" / "+bob").mkdir()
+    (tmp_path / "subs" / "+bob" / "hw.ipynb").write_text("garbage")
+    out = tmp_path / "report.csv"
+    proc = subprocess.run([sys.executable, "-m", "rnn_tutor", "grade", str(tmp_path / "subs"),
+                           "--source", str(course.source_dir), "--checks", str(course.checks_file),
+                           "--out", str(out), "--timeout", "30"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "[1/2]" in proc.stderr and "[2/2]" in proc.stderr and "report written" in proc.stderr
+    assert "6/6" in proc.stdout and "invalid: not a notebook" in proc.stdout
+    text = out.read_text()
+    assert "'=HYPERLINK(1)" in text and "'+bob" in text
+    assert "\n=" not in text and ",=" not in text and ",+" not in text
+
+
+def load_solution(path: Path):
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
+
+
+# ----------------------------------------------------------------------------- the real exercise 01
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    if not REAL.exists():
+        pytest.skip("solutions/01_unfolding.ipynb is not written yet")
+    import rnn_tutor.checks  # noqa: F401
+
+    checks = [c for c in REGISTRY.values() if c.notebook == "01_unfolding"]
+    builder = Builder(REAL, checks)
+    out = tmp_path_factory.mktemp("grading_real")
+    victim = builder.checks[0]
+    files = {"solution": write(builder.solution(), out / "solution" / "a.ipynb"),
+             "exercise": write(builder.exercise(), out / "exercise" / "b.ipynb"),
+             "partial": write(builder.partial([victim.grade_id]), out / "partial" / "c.ipynb"),
+             "hard_coded": write(builder.replace(builder.exercise(), victim, builder.hard_coded(victim)),
+                                 out / "hard_coded" / "d.ipynb")}
+    before = _snapshot(out)
+    results = grade_all(find_submissions([out]), REAL.parent, Options(timeout=60), jobs=2)
+    return Batch(builder, files, results, before, _snapshot(out))
+
+
+def test_real_exercise_solution_exercise_partial(real):
+    graded = real.builder.graded
+    victim = real.builder.checks[0]
+    assert real.points("solution") == sum(graded.values()), real.rows["solution"]
+    assert real.points("exercise") == 0, real.rows["exercise"]
+    assert real.points("partial") == graded[victim.grade_id], real.rows["partial"]
+    assert real.points("hard_coded") == 0, real.rows["hard_coded"]
+    assert real.after == real.before
+

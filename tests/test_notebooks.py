@@ -1,0 +1,116 @@
+"""The committed notebooks: in step with `release`, clean, well formed, and the exercises fail
+where the solutions pass.  (nbval, configured in pyproject.toml, executes lessons/ and
+solutions/; this file executes exercises/ as shipped.)"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from rnn_tutor.nbsource import notebook_id
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = ("lessons", "solutions", "exercises")
+NAME = re.compile(r"\d{2}_[a-z0-9]+(?:_[a-z0-9]+)*")
+
+
+def _notebooks(folder: str) -> list[Path]:
+    return sorted(p for p in (ROOT / folder).glob("*.ipynb") if not p.name.startswith("."))
+
+
+ALL = [p for folder in FOLDERS for p in _notebooks(folder)]
+LESSONS = _notebooks("lessons")
+EXERCISES = _notebooks("exercises")
+
+
+def _id(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+def _markdown(cells) -> str:
+    return "\n".join(c.source for c in cells if c.cell_type == "markdown")
+
+
+def test_course_has_lessons():
+    assert LESSONS, "lessons/ holds no notebooks"
+
+
+def test_release_check_passes_on_the_repository():
+    proc = subprocess.run([sys.executable, "-m", "rnn_tutor", "release", "--check"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_folder_has_the_same_numbered_names():
+    stems = {folder: {p.stem for p in _notebooks(folder)} for folder in FOLDERS}
+    bad = sorted(s for names in stems.values() for s in names if not NAME.fullmatch(s))
+    assert not bad, f"notebook names must look like NN_name (lowercase): {bad}"
+    for folder in ("solutions", "exercises"):
+        assert stems[folder] == stems["lessons"], (
+            f"{folder}/ differs from lessons/: missing {sorted(stems['lessons'] - stems[folder])},"
+            f" extra {sorted(stems[folder] - stems['lessons'])}")
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_committed_notebook_has_no_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells, 1) if c.cell_type == "code"
+             and (c.outputs or c.execution_count is not None)]
+    assert not dirty, f"{_id(path)}: cells {dirty} (1-based) hold outputs or execution counts"
+    assert "widgets" not in nb.metadata, f"{_id(path)} holds saved widget state"
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_notebook_id_equals_its_file_stem(path):
+    assert notebook_id(nbformat.read(path, as_version=4), path) == path.stem
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=_id)
+def test_lesson_opens_with_objectives_and_ends_with_key_points_and_exercise_link(path):
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells and cells[0].cell_type == "markdown" and cells[0].source.startswith("# "), (
+        f"{_id(path)} must open with a title cell ('# ...')")
+    heading = r"(^#+\s*{0}\b|\*\*{0}\*\*)"
+    assert re.search(heading.format("Objectives"), _markdown(cells[:3]), re.M | re.I), (
+        f"{_id(path)}: no Objectives in the first three cells")
+    end = _markdown(cells[-3:])
+    assert re.search(heading.format("Key points"), end, re.M | re.I), (
+        f"{_id(path)}: no Key points in the last three cells")
+    link = f"../exercises/{path.name}"
+    assert f"]({link})" in end, f"{_id(path)}: the last cells do not link to {link}"
+    assert (path.parent / link).resolve().is_file(), f"{link} does not exist"
+
+
+def _graded_code_cells(nb) -> dict[str, object]:
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def _errors(cell) -> list[str]:
+    return [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=_id)
+def test_graded_cells_fail_on_the_exercise_and_pass_on_the_solution(exercise, run_notebook):
+    solution = ROOT / "solutions" / exercise.name
+    assert solution.is_file(), f"{_id(exercise)} has no solutions/{exercise.name}"
+    ex = run_notebook(nbformat.read(exercise, as_version=4), exercise.parent)
+    sol = run_notebook(nbformat.read(solution, as_version=4), solution.parent)
+    ex_graded, sol_graded = _graded_code_cells(ex), _graded_code_cells(sol)
+    assert ex_graded, f"{_id(exercise)} has no graded code cells"
+    assert list(ex_graded) == list(sol_graded), "graded cells differ from the solution's"
+    for grade_id, cell in ex_graded.items():
+        errors = _errors(cell)
+        assert errors, f"{_id(exercise)}: graded cell {grade_id!r} passes on the stub"
+        assert not any(e.startswith(("SyntaxError", "IndentationError")) for e in errors), (
+            f"{_id(exercise)}: graded cell {grade_id!r} is broken: {errors}")
+    for grade_id, cell in sol_graded.items():
+        assert not _errors(cell), f"solutions: {grade_id!r} fails: {_errors(cell)}"
+        stderr = [o.text for o in cell.outputs
+                  if o.output_type == "stream" and o.name == "stderr"]
+        assert not stderr, f"solutions: {grade_id!r} writes to stderr: {stderr}"

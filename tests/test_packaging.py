@@ -1,0 +1,162 @@
+"""Packaging: pyproject.toml and environment.yml agree, the CLI is installed, and .ci/run
+runs exactly the README's test command."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+import rnn_tutor
+
+try:
+    import tomllib
+except ModuleNotFoundError:          # Python 3.10: pytest depends on tomli there
+    import tomli as tomllib          # type: ignore[no-redef]
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+# conda-forge names that differ from the PyPI ones
+CONDA_TO_PYPI = {"matplotlib-base": "matplotlib"}
+CONDA_ONLY = {"python", "pip"}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pyproject_deps() -> dict[str, SpecifierSet]:
+    project = PYPROJECT["project"]
+    deps: dict[str, SpecifierSet] = {}
+    for line in project["dependencies"] + project["optional-dependencies"]["test"]:
+        req = Requirement(line)
+        name = _norm(req.name)
+        assert name not in deps or deps[name] == req.specifier, (
+            f"{req.name} appears twice in pyproject.toml with different ranges")
+        deps[name] = req.specifier
+    return deps
+
+
+def _environment() -> tuple[dict[str, SpecifierSet], list[str]]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    assert env["channels"] == ["conda-forge"], env["channels"]
+    conda: dict[str, SpecifierSet] = {}
+    pip: list[str] = []
+    for item in env["dependencies"]:
+        if isinstance(item, dict):
+            pip.extend(item.get("pip", []))
+            continue
+        match = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)\s*(.*?)\s*", item)
+        assert match, f"cannot parse environment.yml dependency {item!r}"
+        name = _norm(CONDA_TO_PYPI.get(match[1], match[1]))
+        if name not in CONDA_ONLY:
+            conda[name] = SpecifierSet(match[2].replace(" ", ""))
+    return conda, pip
+
+
+def test_every_dependency_is_declared_with_a_range():
+    for name, spec in _pyproject_deps().items():
+        assert spec, f"{name} has no version range in pyproject.toml"
+        assert not any(s.operator in ("==", "===") for s in spec), f"{name} is pinned: {spec}"
+
+
+def test_environment_yml_names_the_same_dependencies_as_pyproject():
+    conda, _ = _environment()
+    deps = _pyproject_deps()
+    only_pyproject = sorted(set(deps) - set(conda))
+    only_env = sorted(set(conda) - set(deps))
+    assert not only_pyproject and not only_env, (
+        f"pyproject.toml only: {only_pyproject}; environment.yml only: {only_env}")
+    differ = {n: (str(deps[n]), str(conda[n])) for n in deps if deps[n] != conda[n]}
+    assert not differ, f"version ranges differ (pyproject, environment.yml): {differ}"
+
+
+def test_runtime_dependencies_are_those_of_the_course():
+    runtime = {_norm(Requirement(r).name) for r in PYPROJECT["project"]["dependencies"]}
+    assert {"jupyterlab", "numpy", "matplotlib", "sympy", "ipywidgets"} <= runtime
+    test = {_norm(Requirement(r).name)
+            for r in PYPROJECT["project"]["optional-dependencies"]["test"]}
+    assert {"pytest", "nbval", "nbformat", "nbclient", "ipykernel", "pyyaml"} <= test
+
+
+def test_environment_yml_installs_the_package_with_pip():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    _, pip = _environment()
+    assert any(re.fullmatch(r"(-e\s+)?\.(\[[a-z,]+\])?", p.strip()) for p in pip), pip
+    python = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")]
+    assert python == [f"python{PYPROJECT['project']['requires-python']}"]
+
+
+def test_console_script_and_version():
+    assert PYPROJECT["project"]["scripts"] == {"rnn-tutor": "rnn_tutor.cli:main"}
+    assert PYPROJECT["project"]["version"] == rnn_tutor.__version__
+    from importlib.metadata import entry_points, version
+
+    assert version("rnn-tutor") == rnn_tutor.__version__, "reinstall: pip install -e ."
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts.get("rnn-tutor") == "rnn_tutor.cli:main"
+
+
+def test_python_m_rnn_tutor_runs():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for args, expected in ((["--help"], "release"), (["--version"], rnn_tutor.__version__)):
+        proc = subprocess.run([sys.executable, "-m", "rnn_tutor", *args], capture_output=True,
+                              text=True, cwd=ROOT, env=env, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert expected in proc.stdout
+
+
+def test_pytest_runs_the_notebooks_with_nbval_lax():
+    opts = PYPROJECT["tool"]["pytest"]["ini_options"]
+    assert opts["testpaths"] == ["tests", "lessons", "solutions"]
+    assert "--nbval-lax" in opts["addopts"]
+    assert any("bak" in o for o in opts["addopts"] if o.startswith("--ignore-glob"))
+
+
+# ---------------------------------------------------------------- README and CI ----------
+
+def _readme_quickstart() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Quickstart\n(.*?)(?=^## )", text, re.M | re.S)
+    assert section, "README.md has no '## Quickstart' section"
+    quick = section[1].split("\n### ")[0]           # subsections (conda, Binder) excluded
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", quick, re.M | re.S)
+    return [line.strip() for block in blocks for line in block.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_readme_quickstart_has_exactly_two_commands():
+    commands = _readme_quickstart()
+    assert len(commands) == 2, commands
+    open_lab, run_tests = commands
+    assert "jupyter lab lessons/01_unfolding.ipynb" in open_lab and "pip install -e ." in open_lab
+    assert '.[test]' in run_tests and run_tests.endswith("-m pytest")
+    assert (ROOT / "lessons" / "01_unfolding.ipynb").exists(), "the quickstart opens a lesson"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert os.access(ROOT / ".ci" / "run", os.X_OK), ".ci/run is not executable"
+    assert "set -euo pipefail" in script
+    lines = [ln.strip() for ln in script.splitlines() if ln.strip() and not ln.startswith("#")]
+    assert lines[-1] == _readme_quickstart()[1]
+
+
+def test_readme_maps_every_lesson():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    lessons = sorted((ROOT / "lessons").glob("*.ipynb"))
+    assert lessons, "lessons/ holds no notebooks"
+    missing = [p.name for p in lessons if f"(lessons/{p.name})" not in text
+               or f"(exercises/{p.name})" not in text]
+    assert not missing, f"README.md's lesson map lacks {missing}"
+
+
+def test_backups_and_checkpoints_are_ignored_by_git():
+    patterns = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert "*.ipynb.bak*" in patterns and ".ipynb_checkpoints/" in patterns
