@@ -185,9 +185,9 @@ def hidden_dynamics(f: str | Activation = "tanh", w_h_scale: float = 1.0, T: int
 
 
 def dynamics_summary(hs: np.ndarray) -> str:
-    """One line describing a trajectory ``hs (T, N, m)``: ``"max |h_t| = 0.998 (bounded by 1)"``-style."""
+    """One line describing a trajectory ``hs (T, N, m)``: the largest ``|h_t|`` overall and at the last step."""
     hs = as_float_array(hs, "hs")
     with np.errstate(invalid="ignore"):
         peak = float(np.max(np.abs(hs))) if np.isfinite(hs).all() else float("inf")
     last = np.abs(hs[-1]).max() if hs.size else 0.0
-    return f"max |h_t| = {peak:.4g}, max |h_T| at the last step = {last:.4g}"
+    return f"max |h_t| = {peak:.6g}, max |h_T| at the last step = {last:.6g}"

@@ -44,7 +44,7 @@ from rnn_tutor.cells import Cell
 from rnn_tutor.validation import as_float_array, check_shape
 
 __all__ = ["GATES", "PARAM_KEYS", "TORCH_NAMES", "check_gated_params", "check_sequence", "check_state",
-           "init_gru_params", "gru_step", "gru_step_backward", "gru_forward", "gru_backward", "GRU"]
+           "init_gru_params", "gru_step", "gru_step_backward", "gru_forward", "gru_backward", "gru_step_jacobians", "GRU"]
 
 GATES = ("r", "z", "n")
 PARAM_KEYS = ("w_ih", "w_hh", "b_ih", "b_hh")
@@ -197,6 +197,8 @@ def gru_forward(xs, params: Mapping, h_0=None):
 
     The input projection ``W_ih x_t + b_ih`` does not depend on the state, so it is
     one matmul for all steps; only ``W_hh h_{t-1}`` is computed inside the loop.
+    (For speed, the loop evaluates ``σ(a) = (1 + tanh(a/2)) / 2`` with the halving
+    folded into copies of the weights; the result is the same function.)
 
     Parameters
     ----------
@@ -208,27 +210,28 @@ def gru_forward(xs, params: Mapping, h_0=None):
     -------
     hs : (T, N, m)    ``hs[t-1]`` is ``h_t``
     h_T : (N, m)      the final state (a view of ``hs[-1]``)
-    cache : dict for :func:`gru_backward`
+    cache : dict for :func:`gru_backward` (gates ``r_t, z_t, n_t`` for every step, ...)
     """
     p = check_gated_params(params, GATES)
     m, d = p["w_hh"].shape[1], p["w_ih"].shape[1]
     xs = check_sequence(xs, d)
     T, N, _ = xs.shape
     h_0 = check_state(h_0, N, m, "h_0")
-    gi = xs @ p["w_ih"].T + p["b_ih"]  # (T, N, d) @ (d, 3m) -> (T, N, 3m)
-    gi[..., :2 * m] += p["b_hh"][:2 * m]  # b_hr, b_hz add like input biases; b_hn must stay inside r ⊙ (.)
-    b_hn, w_hhT = p["b_hh"][2 * m:], np.ascontiguousarray(p["w_hh"].T)
+    half = np.r_[np.full(2 * m, 0.5), np.ones(m)]  # halve the r and z rows: σ(a) = (1 + tanh(a/2)) / 2
+    b_in = p["b_ih"] + np.r_[p["b_hh"][:2 * m], np.zeros(m)]  # b_hr, b_hz add like input biases; b_hn stays inside r ⊙ (.)
+    gi = xs @ (p["w_ih"].T * half) + b_in * half  # (T, N, d) @ (d, 3m) -> (T, N, 3m), all steps at once
+    w_hhT = p["w_hh"].T * half  # (m, 3m)
+    b_hn = p["b_hh"][2 * m:]
     rz, ns, hns, hs = np.empty((T, N, 2 * m)), np.empty((T, N, m)), np.empty((T, N, m)), np.empty((T, N, m))
     h = h_0
     for t in range(T):
         gh = h @ w_hhT  # (N, m) @ (m, 3m) -> (N, 3m)
-        g = rz[t]
-        np.add(gi[t, :, :2 * m], gh[:, :2 * m], out=g)
-        np.tanh(np.multiply(g, 0.5, out=g), out=g)  # [r_t, z_t] = σ(.) = (1 + tanh(./2)) / 2
+        g = np.add(gi[t, :, :2 * m], gh[:, :2 * m], out=rz[t])
+        np.tanh(g, out=g)
         g *= 0.5
-        g += 0.5
+        g += 0.5  # g = [r_t, z_t]
         hn = np.add(gh[:, 2 * m:], b_hn, out=hns[t])  # W_hn h_{t-1} + b_hn
-        n = np.multiply(g[:, :m], hn, out=ns[t])
+        n = np.multiply(g[:, :m], hn, out=ns[t])  # r_t sits outside the product W_hn h_{t-1}
         n += gi[t, :, 2 * m:]
         np.tanh(n, out=n)
         h_new = np.subtract(h, n, out=hs[t])  # h_t = n_t + z_t ⊙ (h_{t-1} - n_t)
@@ -241,6 +244,10 @@ def gru_forward(xs, params: Mapping, h_0=None):
 
 def gru_backward(dhs, cache, dh_T=None) -> dict[str, np.ndarray]:
     """Full BPTT through :func:`gru_forward` (the step rules of :func:`gru_step_backward`, unrolled).
+
+    Only ``∂L/∂h_t`` has to be carried backwards step by step: every gate gradient is
+    ``∂L/∂h_t`` times a factor known from the forward pass, so those factors are computed
+    for all steps at once, and so are the weight gradients after the loop.
 
     Parameters
     ----------
@@ -258,28 +265,25 @@ def gru_backward(dhs, cache, dh_T=None) -> dict[str, np.ndarray]:
     T, N, m = hs.shape
     dhs = np.zeros((T, N, m)) if dhs is None else as_float_array(dhs, "dhs")
     check_shape(dhs, (T, N, m), "dhs", "dhs holds ∂L/∂h_t for every step, shaped like hs.")
-    dh = np.zeros((N, m)) if dh_T is None else as_float_array(dh_T, "dh_T").copy()
+    dh = np.zeros((N, m)) if dh_T is None else as_float_array(dh_T, "dh_T")
     check_shape(dh, (N, m), "dh_T", "dh_T is ∂L/∂h_T, shaped like the final state.")
-    w_hh = p["w_hh"]
-    dgh = np.empty((T, N, 3 * m))  # ∂L/∂(W_hh h_{t-1} + b_hh) for every step
-    da_ns = np.empty((T, N, m))  # ∂L/∂(pre-activation of n_t)
-    for t in reversed(range(T)):
-        dh += dhs[t]  # total ∂L/∂h_t
-        r, z, n, hn = rz[t, :, :m], rz[t, :, m:], ns[t], hns[t]
-        h_prev = hs[t - 1] if t > 0 else h_0
-        da_n = np.multiply(dh, 1.0 - z, out=da_ns[t])
-        da_n *= 1.0 - n * n
-        g = dgh[t]
-        np.multiply(da_n, hn, out=g[:, :m])
-        g[:, :m] *= r * (1.0 - r)  # ∂L/∂a^r
-        np.multiply(dh, h_prev - n, out=g[:, m:2 * m])
-        g[:, m:2 * m] *= z * (1.0 - z)  # ∂L/∂a^z
-        np.multiply(da_n, r, out=g[:, 2 * m:])  # ∂L/∂(W_hn h + b_hn)
-        dh *= z
-        dh += g @ w_hh  # (N, 3m) @ (3m, m) -> (N, m): ∂L/∂h_{t-1}
-    dgi = dgh.copy()
-    dgi[..., 2 * m:] = da_ns
+    r, z = rz[..., :m], rz[..., m:]
     h_prevs = np.concatenate([h_0[None], hs[:-1]])  # (T, N, m): h_{t-1} for every t
+    a_n = (1.0 - z) * (1.0 - ns * ns)  # ∂L/∂a^n = ∂L/∂h_t ⊙ a_n
+    k = np.empty((T, N, 3, m))  # ∂L/∂(W_hh h_{t-1} + b_hh) = ∂L/∂h_t ⊙ k, gates (r, z, n)
+    np.multiply(a_n * hns, r * (1.0 - r), out=k[:, :, 0])
+    np.multiply(h_prevs - ns, z * (1.0 - z), out=k[:, :, 1])
+    np.multiply(a_n, r, out=k[:, :, 2])
+    w_hh = p["w_hh"]
+    dh_tot, dgh = np.empty((T, N, m)), np.empty((T, N, 3, m))
+    for t in reversed(range(T)):
+        d_t = np.add(dhs[t], dh, out=dh_tot[t])  # all of ∂L/∂h_t
+        g = np.multiply(d_t[:, None, :], k[t], out=dgh[t]).reshape(N, 3 * m)
+        dh = d_t * z[t]
+        dh += g @ w_hh  # (N, 3m) @ (3m, m) -> (N, m): ∂L/∂h_{t-1}
+    dgh = dgh.reshape(T, N, 3 * m)
+    dgi = dgh.copy()
+    np.multiply(dh_tot, a_n, out=dgi[..., 2 * m:])  # the input side of n has no r in front
     dgi2, dgh2 = dgi.reshape(T * N, 3 * m), dgh.reshape(T * N, 3 * m)
     return {
         "w_ih": dgi2.T @ xs.reshape(T * N, -1),  # (3m, TN) @ (TN, d) -> (3m, d)
@@ -289,6 +293,35 @@ def gru_backward(dhs, cache, dh_T=None) -> dict[str, np.ndarray]:
         "h_0": dh,
         "xs": dgi @ p["w_ih"],  # (T, N, 3m) @ (3m, d) -> (T, N, d)
     }
+
+
+def gru_step_jacobians(cache) -> np.ndarray:
+    """Step Jacobians ``J_t = ∂h_t/∂h_{t-1}`` of a :func:`gru_forward` pass, for :mod:`rnn_tutor.gradflow`.
+
+    Differentiating ``h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}`` gives::
+
+        J_t = diag(z_t) + diag(k^r_t) W_hr + diag(k^z_t) W_hz + diag(k^n_t) W_hn
+        k^z = (h_{t-1} - n_t) ⊙ z_t(1 - z_t)         k^n = (1 - z_t) ⊙ (1 - n_t²) ⊙ r_t
+        k^r = (1 - z_t) ⊙ (1 - n_t²) ⊙ (W_hn h_{t-1} + b_hn) ⊙ r_t(1 - r_t)
+
+    The first term is the update gate's direct path: with ``z_t ≈ 1`` the Jacobian is
+    close to the identity and gradients cross the step almost unchanged.
+
+    Returns
+    -------
+    (T, N, m, m) array; ``out[t-1, n]`` is ``J_t`` for sequence ``n``.
+    """
+    rz, ns, hns, hs, h_0 = (cache[k] for k in ("rz", "ns", "hns", "hs", "h_0"))
+    m = hs.shape[2]
+    r, z = rz[..., :m], rz[..., m:]
+    h_prevs = np.concatenate([h_0[None], hs[:-1]])
+    a_n = (1.0 - z) * (1.0 - ns * ns)
+    k = np.stack([a_n * hns * r * (1.0 - r), (h_prevs - ns) * z * (1.0 - z), a_n * r], axis=2)  # (T, N, 3, m)
+    w = cache["params"]["w_hh"].reshape(3, m, m)  # [W_hr, W_hz, W_hn]
+    jac = np.einsum("tngi,gij->tnij", k, w)  # Σ_g diag(k^g) W_hg: (T, N, m, m)
+    idx = np.arange(m)
+    jac[..., idx, idx] += z
+    return jac
 
 
 def _init_state(N: int, m: int) -> np.ndarray:

@@ -103,7 +103,7 @@ def check_mask(mask, shape: tuple, name: str = "mask", against: str = "labels") 
     bad = (mask_arr != 0) & (mask_arr != 1)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name}: expected only 0 (padding) and 1 (a real step), received {mask_arr[idx]!r} at index {idx}")
+        raise ValueError(f"{name}: expected only 0 (padding) and 1 (a real step), received {float(mask_arr[idx]):g} at index {idx}")
     return mask_arr
 
 

@@ -45,7 +45,7 @@ from rnn_tutor.gru import PARAM_KEYS, TORCH_NAMES, check_gated_params, check_seq
 from rnn_tutor.validation import as_float_array, check_shape
 
 __all__ = ["GATES", "PARAM_KEYS", "TORCH_NAMES", "init_lstm_params", "lstm_step", "lstm_step_backward",
-           "lstm_forward", "lstm_backward", "LSTM"]
+           "lstm_forward", "lstm_backward", "lstm_step_jacobians", "LSTM"]
 
 GATES = ("i", "f", "g", "o")
 
@@ -153,7 +153,10 @@ def lstm_forward(xs, params: Mapping, h_0=None, c_0=None):
     """Run the LSTM over a batch of sequences: :func:`lstm_step` for ``t = 1..T``.
 
     The input projection (and both biases) for all steps is one matmul; the loop
-    only adds ``W_hh h_{t-1}``.
+    only adds ``W_hh h_{t-1}``.  For speed the loop stores the gates internally in the
+    order ``(i, f, o, g)``, so that one ``tanh`` call per step serves all four gates
+    (``σ(a) = (1 + tanh(a/2)) / 2``, with the halving folded into copies of the
+    weights); parameters and gradients keep PyTorch's ``(i, f, g, o)`` layout.
 
     Parameters
     ----------
@@ -165,34 +168,40 @@ def lstm_forward(xs, params: Mapping, h_0=None, c_0=None):
     -------
     hs : (T, N, m)            ``hs[t-1]`` is ``h_t``
     (h_T, c_T) : (N, m) each  the final state
-    cache : dict for :func:`lstm_backward`
+    cache : dict for :func:`lstm_backward` (``ifog (T, N, 4m)``: the gates ``i_t, f_t, o_t, g_t``; ``cs``: ``c_t``)
     """
     p = check_gated_params(params, GATES)
     m, d = p["w_hh"].shape[1], p["w_ih"].shape[1]
     xs = check_sequence(xs, d)
     T, N, _ = xs.shape
     h_0, c_0 = _check_states(h_0, c_0, N, m, ("h_0", "c_0"))
-    gates = xs @ p["w_ih"].T + (p["b_ih"] + p["b_hh"])  # (T, N, d) @ (d, 4m) -> (T, N, 4m)
-    w_hhT = np.ascontiguousarray(p["w_hh"].T)
+    order = np.r_[0:2 * m, 3 * m:4 * m, 2 * m:3 * m]  # rows (i, f, g, o) -> (i, f, o, g)
+    half = np.r_[np.full(3 * m, 0.5), np.ones(m)]  # σ(a) = (1 + tanh(a/2)) / 2 for i, f, o
+    ifog = xs @ (p["w_ih"][order].T * half) + (p["b_ih"] + p["b_hh"])[order] * half  # (T, N, d) @ (d, 4m) -> (T, N, 4m)
+    w_hhT = p["w_hh"][order].T * half  # (m, 4m)
     cs, tcs, hs = np.empty((T, N, m)), np.empty((T, N, m)), np.empty((T, N, m))
     h, c = h_0, c_0
     for t in range(T):
-        a = gates[t]
-        a += h @ w_hhT  # (N, m) @ (m, 4m) -> (N, 4m); becomes [i_t, f_t, g_t, o_t] in place
-        _sigmoid_(a[:, :2 * m])
-        np.tanh(a[:, 2 * m:3 * m], out=a[:, 2 * m:3 * m])
-        _sigmoid_(a[:, 3 * m:])
-        c_new = np.multiply(a[:, m:2 * m], c, out=cs[t])  # f_t ⊙ c_{t-1}
-        c_new += a[:, :m] * a[:, 2 * m:3 * m]  # + i_t ⊙ g_t
-        tc = np.tanh(c_new, out=tcs[t])
-        h = np.multiply(a[:, 3 * m:], tc, out=hs[t])
-        c = c_new
-    cache = {"xs": xs, "h_0": h_0, "c_0": c_0, "gates": gates, "cs": cs, "tcs": tcs, "hs": hs, "params": p}
+        a = ifog[t]
+        a += h @ w_hhT  # (N, m) @ (m, 4m) -> (N, 4m)
+        np.tanh(a, out=a)
+        s = a[:, :3 * m]
+        s *= 0.5
+        s += 0.5  # a = [i_t, f_t, o_t, g_t]
+        c = np.multiply(a[:, m:2 * m], c, out=cs[t])  # c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+        c += a[:, :m] * a[:, 3 * m:]
+        tc = np.tanh(c, out=tcs[t])
+        h = np.multiply(a[:, 2 * m:3 * m], tc, out=hs[t])  # h_t = o_t ⊙ tanh(c_t)
+    cache = {"xs": xs, "h_0": h_0, "c_0": c_0, "ifog": ifog, "cs": cs, "tcs": tcs, "hs": hs, "params": p}
     return hs, (hs[-1], cs[-1]), cache
 
 
 def lstm_backward(dhs, cache, dh_T=None, dc_T=None) -> dict[str, np.ndarray]:
     """Full BPTT through :func:`lstm_forward` (the rules of :func:`lstm_step_backward`, unrolled).
+
+    Only ``∂L/∂h_t`` and ``∂L/∂c_t`` are carried backwards step by step; the factors that
+    turn them into gate gradients come from the forward pass and are computed for all
+    steps at once, and so are the weight gradients after the loop.
 
     Parameters
     ----------
@@ -206,32 +215,33 @@ def lstm_backward(dhs, cache, dh_T=None, dc_T=None) -> dict[str, np.ndarray]:
     -------
     dict with ``w_ih, w_hh, b_ih, b_hh``, ``h_0 (N, m)``, ``c_0 (N, m)`` and ``xs (T, N, d)``.
     """
-    p, xs, h_0, c_0, gates, cs, tcs, hs = (cache[k] for k in ("params", "xs", "h_0", "c_0", "gates", "cs", "tcs", "hs"))
+    p, xs, h_0, c_0, ifog, cs, tcs, hs = (cache[k] for k in ("params", "xs", "h_0", "c_0", "ifog", "cs", "tcs", "hs"))
     T, N, m = hs.shape
     dhs = np.zeros((T, N, m)) if dhs is None else as_float_array(dhs, "dhs")
     check_shape(dhs, (T, N, m), "dhs", "dhs holds ∂L/∂h_t for every step, shaped like hs.")
-    dh = np.zeros((N, m)) if dh_T is None else as_float_array(dh_T, "dh_T").copy()
+    dh = np.zeros((N, m)) if dh_T is None else as_float_array(dh_T, "dh_T")
     check_shape(dh, (N, m), "dh_T", "dh_T is ∂L/∂h_T, shaped like the final hidden state.")
-    dc = np.zeros((N, m)) if dc_T is None else as_float_array(dc_T, "dc_T").copy()
+    dc = np.zeros((N, m)) if dc_T is None else as_float_array(dc_T, "dc_T")
     check_shape(dc, (N, m), "dc_T", "dc_T is ∂L/∂c_T, shaped like the final cell state.")
+    i, f, o, g = ifog[..., :m], ifog[..., m:2 * m], ifog[..., 2 * m:3 * m], ifog[..., 3 * m:]
+    c_prevs = np.concatenate([c_0[None], cs[:-1]])  # (T, N, m): c_{t-1} for every t
+    to_c = o * (1.0 - tcs * tcs)  # ∂c-gradient from h: ∂L/∂c_t += ∂L/∂h_t ⊙ to_c
+    k_o = tcs * o * (1.0 - o)  # ∂L/∂a^o = ∂L/∂h_t ⊙ k_o
+    k = np.empty((T, N, 3, m))  # ∂L/∂a^{i, f, g} = ∂L/∂c_t ⊙ k
+    np.multiply(g, i * (1.0 - i), out=k[:, :, 0])
+    np.multiply(c_prevs, f * (1.0 - f), out=k[:, :, 1])
+    np.multiply(i, 1.0 - g * g, out=k[:, :, 2])
     w_hh = p["w_hh"]
-    das = np.empty((T, N, 4 * m))  # ∂L/∂(pre-activations) of [i, f, g, o] for every step
+    das = np.empty((T, N, 4, m))  # ∂L/∂(pre-activations), PyTorch's gate order (i, f, g, o)
+    dh_tot, dc_tot = np.empty((T, N, m)), np.empty((T, N, m))
     for t in reversed(range(T)):
-        dh += dhs[t]  # total ∂L/∂h_t
-        a, tc, da = gates[t], tcs[t], das[t]
-        i, f, g, o = a[:, :m], a[:, m:2 * m], a[:, 2 * m:3 * m], a[:, 3 * m:]
-        c_prev = cs[t - 1] if t > 0 else c_0
-        np.multiply(dh, tc, out=da[:, 3 * m:])
-        da[:, 3 * m:] *= o * (1.0 - o)  # ∂L/∂a^o
-        dc += dh * o * (1.0 - tc * tc)  # total ∂L/∂c_t
-        np.multiply(dc, g, out=da[:, :m])
-        da[:, :m] *= i * (1.0 - i)  # ∂L/∂a^i
-        np.multiply(dc, c_prev, out=da[:, m:2 * m])
-        da[:, m:2 * m] *= f * (1.0 - f)  # ∂L/∂a^f
-        np.multiply(dc, i, out=da[:, 2 * m:3 * m])
-        da[:, 2 * m:3 * m] *= 1.0 - g * g  # ∂L/∂a^g
-        dc *= f  # ∂L/∂c_{t-1}: the forget gate is the only factor on this path
-        dh = da @ w_hh  # (N, 4m) @ (4m, m) -> (N, m): ∂L/∂h_{t-1}
+        dh_t = np.add(dhs[t], dh, out=dh_tot[t])  # all of ∂L/∂h_t
+        dc_t = np.multiply(dh_t, to_c[t], out=dc_tot[t])
+        dc_t += dc  # all of ∂L/∂c_t
+        np.multiply(dc_t[:, None, :], k[t], out=das[t, :, :3])
+        np.multiply(dh_t, k_o[t], out=das[t, :, 3])
+        dc = dc_t * f[t]  # ∂L/∂c_{t-1}: the forget gate is the only factor on this path
+        dh = das[t].reshape(N, 4 * m) @ w_hh  # (N, 4m) @ (4m, m) -> (N, m): ∂L/∂h_{t-1}
     h_prevs = np.concatenate([h_0[None], hs[:-1]])  # (T, N, m): h_{t-1} for every t
     da2 = das.reshape(T * N, 4 * m)
     db = da2.sum(axis=0)
@@ -242,8 +252,42 @@ def lstm_backward(dhs, cache, dh_T=None, dc_T=None) -> dict[str, np.ndarray]:
         "b_hh": db.copy(),
         "h_0": dh,
         "c_0": dc,
-        "xs": das @ p["w_ih"],  # (T, N, 4m) @ (4m, d) -> (T, N, d)
+        "xs": das.reshape(T, N, 4 * m) @ p["w_ih"],  # (T, N, 4m) @ (4m, d) -> (T, N, d)
     }
+
+
+def lstm_step_jacobians(cache) -> np.ndarray:
+    """Step Jacobians of the full LSTM state ``s_t = (h_t, c_t)``, for :mod:`rnn_tutor.gradflow`.
+
+    ``J_t = ∂s_t/∂s_{t-1}`` is ``(2m, 2m)`` with blocks (rows ``h_t, c_t``; columns ``h_{t-1}, c_{t-1}``)::
+
+        ∂c_t/∂c_{t-1} = diag(f_t)                                  the cell state's direct path
+        ∂c_t/∂h_{t-1} = diag(k^i) W_hi + diag(k^f) W_hf + diag(k^g) W_hg
+        ∂h_t/∂c_{t-1} = diag(o_t ⊙ (1 - tanh²c_t) ⊙ f_t)
+        ∂h_t/∂h_{t-1} = diag(tanh c_t ⊙ o_t(1 - o_t)) W_ho + diag(o_t ⊙ (1 - tanh²c_t)) ∂c_t/∂h_{t-1}
+
+    with ``k^i = g_t ⊙ i_t(1 - i_t)``, ``k^f = c_{t-1} ⊙ f_t(1 - f_t)``, ``k^g = i_t ⊙ (1 - g_t²)``.
+    With ``f_t ≈ 1`` the ``c``-block is close to the identity.
+
+    Returns
+    -------
+    (T, N, 2m, 2m) array; ``out[t-1, n]`` is ``J_t`` for sequence ``n``, state order ``(h, c)``.
+    """
+    ifog, cs, tcs, c_0 = (cache[k] for k in ("ifog", "cs", "tcs", "c_0"))
+    T, N, m = cs.shape
+    i, f, o, g = ifog[..., :m], ifog[..., m:2 * m], ifog[..., 2 * m:3 * m], ifog[..., 3 * m:]
+    c_prevs = np.concatenate([c_0[None], cs[:-1]])
+    w = cache["params"]["w_hh"].reshape(4, m, m)  # [W_hi, W_hf, W_hg, W_ho]
+    k = np.stack([g * i * (1.0 - i), c_prevs * f * (1.0 - f), i * (1.0 - g * g)], axis=2)  # (T, N, 3, m)
+    dc_dh = np.einsum("tngi,gij->tnij", k, w[:3])  # (T, N, m, m)
+    to_h = o * (1.0 - tcs * tcs)  # ∂h_t/∂c_t (diagonal)
+    jac = np.zeros((T, N, 2 * m, 2 * m))
+    idx = np.arange(m)
+    jac[..., :m, :m] = (tcs * o * (1.0 - o))[..., None] * w[3] + to_h[..., None] * dc_dh
+    jac[..., m + idx, m + idx] = f
+    jac[..., idx, m + idx] = to_h * f
+    jac[..., m:, :m] = dc_dh
+    return jac
 
 
 def _init_state(N: int, m: int) -> tuple[np.ndarray, np.ndarray]:

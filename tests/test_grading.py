@@ -19,8 +19,7 @@ from rnn_tutor.checks.core import REGISTRY, compare_values
 from rnn_tutor.grading import serial
 from rnn_tutor.grading.cli import main as grade_main
 from rnn_tutor.grading.grade import Result, Row
-from rnn_tutor.grading.match import (Submission, Unreadable, find_submissions, match_source,
-                                     read_submission)
+from rnn_tutor.grading.match import Unreadable, find_submissions, match_source, read_submission
 from rnn_tutor.grading.report import csv_safe, summary, terminal_safe, write_csv, write_json
 from rnn_tutor.grading.restore import restore
 from rnn_tutor.grading.score import fraction_points

@@ -175,6 +175,17 @@ def test_kernel_caps_output_and_survives_interrupts(tmp_path):
         assert k.execute("import os\nos.getcwd()", 10).output.strip() == repr(str(work))
 
 
+def test_a_kernel_that_cannot_start_is_reported(tmp_path):
+    from rnn_tutor.grading.grade import grade_submission
+    from rnn_tutor.grading.match import Submission
+
+    course = write_synthetic_course(tmp_path)
+    sources = load_sources(course.source_dir)
+    res = grade_submission(Submission(course.notebook, "tiny"), sources, {}, Options(memory_mb=40))
+    assert {r.status for r in res.rows} == {"grader-error"}
+    assert all("did not start" in r.reason for r in res.rows)
+
+
 def test_command_line_end_to_end(tmp_path):
     course = write_synthetic_course(tmp_path)
     nb = copy.deepcopy(load_solution(course.notebook))

@@ -189,32 +189,40 @@ class Kernel:
                                  user_expressions=user_expressions or {}, stop_on_error=False)
         kept: list[str] = []
         n_chars, n_kept, error, why = 0, 0, "", ""
-        kill_at = None
+        reply: dict | None = None
+        kill_at = drain_until = None
         next_check = t0 + POLL
         while True:
             now = time.monotonic()
-            if not why and (now - t0 > timeout or n_chars > self.output_limit):
+            if not why and reply is None and (now - t0 > timeout or n_chars > self.output_limit):
                 why = "timeout" if now - t0 > timeout else "output-limit"
                 self._interrupt()
                 kill_at = now + self.grace
-            if kill_at is not None and now > kill_at:
-                self._kill(f"it could not be interrupted after {timeout:g} s" if why == "timeout"
-                           else "it could not be interrupted after too much output")
-                return ExecResult(why, self.dead_reason, "".join(kept), n_chars, now - t0, killed=True)
             if now >= next_check:
-                next_check = now + POLL
-                if not self._alive():
-                    reason = self._death_reason()
-                    self.dead_reason = reason
-                    return ExecResult("died", reason, "".join(kept), n_chars, now - t0, killed=True)
+                next_check = now + POLL / 4
+                if reply is None:          # the reply travels on its own channel: no output backlog
+                    reply = self._poll_reply(msg_id, 0)
+                    if reply is not None:
+                        drain_until = now + 3.0      # outputs may still be in flight on IOPub
+                if reply is None and kill_at is not None and now > kill_at:
+                    self._kill(f"it could not be interrupted after {timeout:g} s" if why == "timeout"
+                               else "it could not be interrupted after too much output")
+                    return ExecResult(why, self.dead_reason, "".join(kept), n_chars, now - t0, killed=True)
+                if reply is None and not self._alive():
+                    self.dead_reason = self._death_reason()
+                    return ExecResult("died", self.dead_reason, "".join(kept), n_chars, now - t0, killed=True)
+            if drain_until is not None and now > drain_until:
+                break
             try:
-                msg = self.kc.get_iopub_msg(timeout=POLL)
+                msg = self.kc.get_iopub_msg(timeout=POLL / 4)
             except queue.Empty:
                 continue
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
             if kind == "status" and content.get("execution_state") == "idle":
+                if reply is None:
+                    reply = self._poll_reply(msg_id, 10.0)
                 break
             text = ""
             if kind == "stream":
@@ -228,7 +236,6 @@ class Kernel:
             if n_kept < KEEP_CHARS:
                 kept.append(text[:KEEP_CHARS - n_kept])
                 n_kept += len(kept[-1])
-        reply = self._reply(msg_id)
         seconds = time.monotonic() - t0
         output = "".join(kept)
         if why == "timeout":
@@ -254,15 +261,15 @@ class Kernel:
         except Exception:  # noqa: BLE001 - a dead kernel is noticed by the caller
             pass
 
-    def _reply(self, msg_id: str, wait: float = 10.0) -> dict | None:
+    def _poll_reply(self, msg_id: str, wait: float) -> dict | None:
+        """The execute reply to ``msg_id`` if it arrives within ``wait`` seconds (others are dropped)."""
         end = time.monotonic() + wait
-        while time.monotonic() < end:
+        while True:
             try:
-                msg = self.kc.get_shell_msg(timeout=POLL)
+                msg = self.kc.get_shell_msg(timeout=max(0.0, min(POLL, end - time.monotonic())))
             except queue.Empty:
-                if not self._alive():
+                if time.monotonic() >= end or not self._alive():
                     return None
                 continue
             if msg.get("parent_header", {}).get("msg_id") == msg_id:
                 return msg.get("content", {})
-        return None

@@ -88,6 +88,8 @@ def encode(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in _NUMERIC_KINDS:
             return _opaque(value)
+        if value.nbytes > MAX_BYTES * 3 // 4:      # base64 grows data by 4/3
+            raise SerialError(f"an array of {value.nbytes} bytes is larger than the limit {MAX_BYTES}")
         arr = np.ascontiguousarray(value)
         return {"$a": [arr.dtype.str, list(arr.shape), _b64(arr.tobytes())]}
     if isinstance(value, np.generic):

@@ -547,12 +547,17 @@ class NotebookRun:
         return problems_in(self.snapshot)
 
     def wait_rendered(self, timeout: float = 30.0) -> list[str]:
-        """Poll until widgets, images and math have rendered; return remaining problems."""
+        """Poll until widgets, images and math have rendered; return remaining problems.
+
+        Errors and cells that did not run are final; only rendering (widgets,
+        images, MathJax) is worth waiting for.
+        """
         deadline = time.monotonic() + timeout
         while True:
             self.refresh()
             probs = self.problems()
-            if not probs or time.monotonic() > deadline:
+            pending = [p for p in probs if any(k in p for k in _STILL_RENDERING)]
+            if not pending or time.monotonic() > deadline:
                 return probs
             time.sleep(0.5)
 
@@ -732,6 +737,10 @@ class NotebookRun:
         raise AssertionError(f"kernel not idle after {timeout} s")
 
 
+#: Problems that may go away by themselves while the page is still rendering.
+_STILL_RENDERING = ("rendered as .jupyter-widgets", "loaded <img>", "no typeset math", "is not rendered")
+
+
 def problems_in(snapshot: dict) -> list[str]:
     """Describe every error, unrendered widget, broken figure and untypeset formula."""
     out: list[str] = []
@@ -787,9 +796,13 @@ def new_context(browser: Any) -> Any:
     return browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
 
 
+#: Longest time Run All may take for one notebook (seconds); override with RNN_TUTOR_BROWSER_TIMEOUT.
+RUN_ALL_TIMEOUT = float(os.environ.get("RNN_TUTOR_BROWSER_TIMEOUT", "150"))
+
+
 @contextlib.contextmanager
 def open_notebook(
-    browser: Any, server: LabServer, relpath: str, timeout: float = 150.0, run_all: bool = True
+    browser: Any, server: LabServer, relpath: str, timeout: float | None = None, run_all: bool = True
 ) -> Iterator[NotebookRun]:
     """Open ``relpath`` (relative to the served root), restart and run all; close on exit.
 
@@ -806,6 +819,7 @@ def open_notebook(
     page = context.new_page()
     console_errors: list[str] = []
     page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    timeout = RUN_ALL_TIMEOUT if timeout is None else timeout
     phases: dict[str, float] = {}
     t0 = time.monotonic()
 

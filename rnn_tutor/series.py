@@ -1,0 +1,97 @@
+"""A tiny forecasting task: a noisy sum of sines, and the naive baseline a model must beat.
+
+The series is generated, not downloaded, so the course needs no data files:
+
+    s_t = Σ_i A_i sin(2π t / P_i + φ_i) + ε_t,      ε_t ~ N(0, σ²),   t = 0 … n-1
+
+One-step-ahead forecasting pairs each value with the next one: the input at step t is
+``x_t = s_{t-1}`` and the target is ``p_t = s_t`` (inputs indexed from 1, as in :mod:`rnn_tutor`).
+The *persistence* baseline predicts "tomorrow equals today", ``ŷ_t = x_t``; its error is what a
+model has to beat.  Because the noise is independent, no model can get below ``σ²`` in mean
+squared error: the ``noise_floor``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnn_tutor.validation import as_float_array
+
+__all__ = ["noisy_sines", "forecasting_pairs", "split", "mse", "persistence_mse"]
+
+
+def noisy_sines(n: int, rng: np.random.Generator, periods=(16.0, 6.5), amplitudes=(1.0, 0.5),
+                noise: float = 0.1, random_phase: bool = True) -> np.ndarray:
+    """A sum of sines plus Gaussian noise, ``(n,)`` values.
+
+    Parameters
+    ----------
+    n : number of values (≥ 2)
+    rng : numpy Generator (phases and noise)
+    periods, amplitudes : sequences of equal length, periods in steps (> 0)
+    noise : standard deviation σ ≥ 0 of the additive noise
+    random_phase : draw each φ_i uniformly in [0, 2π) (otherwise φ_i = 0)
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), "
+                         f"received {type(rng).__name__}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n: expected an integer number of values >= 2, received {n!r}")
+    periods, amplitudes = as_float_array(periods, "periods"), as_float_array(amplitudes, "amplitudes")
+    if periods.ndim != 1 or periods.shape != amplitudes.shape or periods.size == 0:
+        raise ValueError(f"periods, amplitudes: expected two 1-D sequences of the same non-zero length, "
+                         f"received shapes {periods.shape} and {amplitudes.shape}")
+    if not (periods > 0).all():
+        raise ValueError(f"periods: expected positive periods (in steps), received {periods.tolist()}")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise: expected a standard deviation >= 0, received {noise!r}")
+    t = np.arange(n)
+    phases = rng.uniform(0, 2 * np.pi, periods.size) if random_phase else np.zeros(periods.size)
+    clean = (amplitudes[:, None] * np.sin(2 * np.pi * t[None] / periods[:, None] + phases[:, None])).sum(axis=0)
+    return clean + noise * rng.normal(size=n)
+
+
+def forecasting_pairs(series) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets for one-step-ahead forecasting of a 1-D series ``s_0 … s_{n-1}``.
+
+    Returns
+    -------
+    xs : (n-1, 1, 1) with ``xs[t-1] = s_{t-1}``
+    ps : (n-1, 1, 1) with ``ps[t-1] = s_t``  (the value after the input)
+    """
+    s = as_float_array(series, "series")
+    if s.ndim != 1 or s.size < 2:
+        raise ValueError(f"series: expected a 1-D array of at least 2 values, received shape {s.shape}")
+    return s[:-1, None, None].copy(), s[1:, None, None].copy()
+
+
+def split(series, n_train: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split a series into its first ``n_train`` values (training) and the rest (test), in time order."""
+    s = as_float_array(series, "series")
+    if s.ndim != 1:
+        raise ValueError(f"series: expected a 1-D array, received shape {s.shape}")
+    if isinstance(n_train, bool) or not isinstance(n_train, (int, np.integer)) or not 2 <= n_train <= s.size - 2:
+        raise ValueError(f"n_train: expected an integer 2 <= n_train <= {s.size - 2} (len(series) - 2), "
+                         f"received {n_train!r}")
+    return s[:n_train].copy(), s[n_train:].copy()
+
+
+def mse(predictions, targets) -> float:
+    """Mean squared error ``mean((ŷ - p)²)`` over all entries; shapes must match."""
+    a, b = as_float_array(predictions, "predictions"), as_float_array(targets, "targets")
+    if a.shape != b.shape:
+        raise ValueError(f"predictions: expected shape {b.shape} (the shape of targets), received {a.shape}")
+    return float(np.mean((a - b) ** 2))
+
+
+def persistence_mse(xs, ps, k: int = 1) -> float:
+    """MSE of the naive forecast ``ŷ_t = x_t`` ("the next value equals the last one").
+
+    Scored on the same targets as a window model of length ``k``: ``ps[k-1:]``.
+    """
+    xs, ps = as_float_array(xs, "xs"), as_float_array(ps, "ps")
+    if xs.shape != ps.shape:
+        raise ValueError(f"ps: expected shape {xs.shape} (the shape of xs), received {ps.shape}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= xs.shape[0]:
+        raise ValueError(f"k: expected an integer 1 <= k <= T = {xs.shape[0]}, received {k!r}")
+    return mse(xs[k - 1:], ps[k - 1:])
