@@ -49,6 +49,16 @@ def _nonfinite_message(g: Mapping[str, np.ndarray]) -> str:
             "rescue this step. Clip earlier, lower the learning rate, or check for an overflow in the forward pass.")
 
 
+def _check_max_norm(max_norm) -> float:
+    """``max_norm`` as a float > 0 (a Python or NumPy number, or a 0-d array), else ``ValueError``."""
+    ok = not isinstance(max_norm, (bool, np.bool_, str, bytes)) and np.ndim(max_norm) == 0 \
+        and np.asarray(max_norm).dtype.kind in "iuf"
+    value = float(max_norm) if ok else float("nan")
+    if not value > 0:  # also refuses NaN
+        raise ValueError(f"max_norm: expected a clipping threshold > 0, received {max_norm!r}")
+    return value
+
+
 def global_norm(grads: Mapping) -> float:
     """The global norm ``sqrt(Σ_k ‖∂L/∂θ_k‖_F²)`` of a dict of gradients of any shapes.
 
@@ -86,9 +96,7 @@ def clip_grad_norm(grads: Mapping, max_norm: float) -> tuple[dict[str, np.ndarra
     FloatingPointError
         If any gradient holds ``inf`` or NaN; the message names the parameters.
     """
-    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.integer, np.floating)) \
-            or np.isnan(max_norm) or max_norm <= 0:
-        raise ValueError(f"max_norm: expected a clipping threshold > 0, received {max_norm!r}")
+    max_norm = _check_max_norm(max_norm)
     g = _as_grads(grads)
     if not all(np.all(np.isfinite(v)) for v in g.values()):
         raise FloatingPointError(_nonfinite_message(g))
@@ -98,4 +106,4 @@ def clip_grad_norm(grads: Mapping, max_norm: float) -> tuple[dict[str, np.ndarra
     if total <= max_norm:
         return {k: v.copy() for k, v in g.items()}, total
     # g · max_norm / (s r) = (g / s) · (max_norm / r): no overflow even if s r does not fit in float64
-    return {k: (v / s) * (float(max_norm) / r) for k, v in g.items()}, total
+    return {k: (v / s) * (max_norm / r) for k, v in g.items()}, total

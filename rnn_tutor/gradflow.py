@@ -43,6 +43,8 @@ def check_square(w_h, name: str = "w_h") -> np.ndarray:
     if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
         raise ValueError(f"{name}: expected a square (m, m) recurrent matrix with m >= 1, received shape {w.shape}; "
                          "the recurrence h_t = f(w_x x_t + w_h h_(t-1) + b_h) maps m hidden units to m hidden units")
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{name}: expected finite numbers, received a matrix holding NaN or inf")
     return w
 
 
@@ -258,6 +260,8 @@ def fit_decay_rate(norms, start: int = 0, log10: bool = False) -> float:
         raise ValueError(f"norms: expected a 1-D array of norms by distance, received shape {v.shape}")
     if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start < v.size:
         raise ValueError(f"start: expected an integer in [0, {v.size - 1}], received {start!r}")
+    if not log10 and np.any(v < 0):
+        raise ValueError("norms: expected norms >= 0 (or pass log10=True for log10 values), received negative values")
     k = np.arange(v.size)[start:]
     with np.errstate(divide="ignore"):
         y = v[start:] if log10 else np.log10(v[start:])

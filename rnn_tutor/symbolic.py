@@ -272,8 +272,8 @@ def equal_symbolically(net: UnrolledRNN, a, b) -> bool:
     ``a`` and ``b`` are dicts of matrices (as returned by ``grads_*``), matrices or expressions.
     A fast sufficient test runs first: with every function application (``tanh(…)``, ``exp(…)``,
     ...) and every reciprocal of a sum replaced by an independent symbol, the difference must
-    expand to the zero polynomial.  Only when it does not is the slow, general ``sympy.simplify``
-    called (so a ``False`` is always simplify's verdict).
+    expand to the zero polynomial.  When it does not, a difference that is clearly non-zero at a
+    random point (30-digit arithmetic) gives ``False`` at once; otherwise ``sympy.simplify`` decides.
     """
     if isinstance(a, Mapping) or isinstance(b, Mapping):
         if not (isinstance(a, Mapping) and isinstance(b, Mapping)) or set(a) != set(b):
@@ -287,9 +287,21 @@ def equal_symbolically(net: UnrolledRNN, a, b) -> bool:
         diff = unrolled(net, u) - unrolled(net, v)
         if diff == 0 or sp.expand(_atoms_as_symbols(diff)) == 0:
             continue
-        if sp.simplify(diff) != 0:
+        if _differs_numerically(diff) or sp.simplify(diff) != 0:
             return False
     return True
+
+
+def _differs_numerically(expr: sp.Expr, n: int = 3) -> bool:
+    """True if ``expr`` is clearly non-zero (|value| > 1e-20) at one of ``n`` random points (30 digits)."""
+    rng = np.random.default_rng(0)
+    symbols = sorted(expr.free_symbols, key=str)
+    for _ in range(n):
+        point = {s: sp.Float(rng.uniform(-1, 1), 30) for s in symbols}
+        value = expr.xreplace(point).evalf(30)
+        if value.is_number and abs(complex(value)) > 1e-20:
+            return True
+    return False
 
 
 def _arguments(net: UnrolledRNN) -> list:

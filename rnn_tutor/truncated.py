@@ -120,7 +120,7 @@ def window_loss_and_grads(xs_window, ps_window, params: Mapping, f: str | Activa
 
 
 def _nonfinite(where: str, lr: float, clip) -> FloatingPointError:
-    advice = "clip the gradient norm (e.g. clip=1.0)" if clip is None else f"a smaller clip than {clip}"
+    advice = "gradient clipping (e.g. clip=1.0)" if clip is None else f"a smaller clip than {clip}"
     return FloatingPointError(f"training diverged at {where}: the loss, a gradient or a parameter is NaN or inf. "
                               f"Try {advice} or a smaller learning rate than lr = {lr}.")
 

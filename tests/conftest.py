@@ -76,17 +76,26 @@ def _current_env_kernel_manager():
     return KernelManager(kernel_name="python3", kernel_spec_manager=CurrentEnvSpecs())
 
 
-def execute_notebook(nb: Any, cwd: Path, *, timeout: int = 300) -> Any:
-    """Execute ``nb`` in place (allow_errors) in this environment's kernel, cwd ``cwd``."""
+def execute_notebooks(*jobs: tuple[Any, Path], timeout: int = 300) -> list[Any]:
+    """Execute notebook nodes in memory, concurrently, each in its own kernel of this
+    environment with errors allowed; ``jobs`` are ``(nb, cwd)`` pairs.  Returns the nbs."""
+    import asyncio
+
     from nbclient import NotebookClient
 
-    client = NotebookClient(nb, km=_current_env_kernel_manager(), timeout=timeout,
-                            allow_errors=True, resources={"metadata": {"path": str(cwd)}})
-    client.execute()
-    return nb
+    clients = [NotebookClient(nb, km=_current_env_kernel_manager(), timeout=timeout,
+                              allow_errors=True, resources={"metadata": {"path": str(cwd)}})
+               for nb, cwd in jobs]
+
+    async def run_all() -> None:
+        await asyncio.gather(*(c.async_execute() for c in clients))
+
+    asyncio.run(run_all())
+    return [nb for nb, _ in jobs]
 
 
 @pytest.fixture(scope="session")
-def run_notebook() -> Callable[..., Any]:
-    """``run_notebook(nb, cwd)`` executes a notebook node in memory and returns it."""
-    return execute_notebook
+def run_notebooks() -> Callable[..., list[Any]]:
+    """``run_notebooks((nb, cwd), ...)`` executes notebook nodes concurrently in memory
+    (outputs land in the nodes; no file is written) and returns them."""
+    return execute_notebooks

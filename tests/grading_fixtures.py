@@ -261,9 +261,9 @@ def _broken(b: Builder, check: Check) -> dict[str, Callable[[], Any]]:
     sol = b.solution()
     body = b.source.cells[b.cell_of[check.grade_id]].source
     return {
-        "loop_in_function": lambda: b.replace(sol, check, body.replace(
-            f"def {check.target}(", f"def {check.target}(*_a, **_k):\n    while True:\n        pass\n"
-            f"def _unused_{check.target}(", 1)),
+        "loop_in_function": lambda: b.replace(sol, check, body.replace(     # (idle: no CPU burnt)
+            f"def {check.target}(", f"def {check.target}(*_a, **_k):\n    import time\n    while True:\n"
+            f"        time.sleep(0.01)\ndef _unused_{check.target}(", 1)),
         "loop_uninterruptible": lambda: b.append_to(sol, check, (
             "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
             "    except BaseException:\n        pass")),
@@ -272,10 +272,10 @@ def _broken(b: Builder, check: Check) -> dict[str, Callable[[], Any]]:
         "memory_hog": lambda: b.replace(sol, check, body.replace(
             f"def {check.target}(", f"def {check.target}(*_a, **_k):\n    _hog = bytearray(8 * 2**30)\n"
             f"def _unused_{check.target}(", 1)),
-        "megabytes_output": lambda: b.append_to(sol, check, "print('x' * 3_000_000)\n"
-                                                "for _ in range(2000):\n    print('y' * 500)"),
-        "shadow_builtins": lambda: b.append_to(sol, check, "print = None\njson = None\nrepr = None\n"
-                                               "globals = None\nget_ipython = None"),
+        # megabytes of output, and a learner who shadows the names a runner might use
+        "noisy_and_shadowing": lambda: b.append_to(sol, check, (
+            "print('x' * 3_000_000)\nfor _ in range(2000):\n    print('y' * 500)\n"
+            "print = None\njson = None\nrepr = None\nglobals = None\nget_ipython = None")),
     }
 
 

@@ -110,6 +110,15 @@ def test_bad_threshold_raises_value_error(bad):
         clip_grad_norm(_grads(0), bad)
 
 
+def test_numpy_thresholds_are_accepted():
+    g = {"a": np.array([3.0, 4.0])}
+    for t in (np.float32(1.0), np.int64(1), np.array(1.0)):
+        clipped, total = clip_grad_norm(g, t)
+        assert total == 5.0 and np.allclose(clipped["a"], [0.6, 0.8])
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_grad_norm(g, np.array([1.0]))
+
+
 def test_bad_grads_raise_value_error():
     with pytest.raises(ValueError, match="grads: expected a dict"):
         clip_grad_norm([np.ones(3)], 1.0)

@@ -185,6 +185,11 @@ def test_non_square_w_h_raises_with_the_shape(fn, bad):
         fn(bad)
 
 
+def test_non_finite_w_h_raises():
+    with pytest.raises(ValueError, match="w_h.*NaN or inf"):
+        G.singular_values(np.array([[np.nan, 0.0], [0.0, 1.0]]))
+
+
 def test_non_square_w_h_in_elman_gradient_norms():
     p = {"w_x": np.zeros((3, 1)), "w_h": np.zeros((3, 4)), "b_h": np.zeros(3)}
     with pytest.raises(ValueError, match=r"w_h.*\(3, 4\)"):
@@ -248,6 +253,9 @@ def test_fit_decay_rate():
         G.fit_decay_rate(norms, start=30)
     with pytest.raises(ValueError, match="1-D"):
         G.fit_decay_rate(np.ones((3, 3)))
+    with pytest.raises(ValueError, match=">= 0"):
+        G.fit_decay_rate([1.0, -0.5, 0.25])
+    assert G.fit_decay_rate([0.0, -1.0, -2.0], log10=True) == pytest.approx(0.1)
 
 
 # ----------------------------------------------------------------------------- the theory (Pascanu et al., 2013)
@@ -349,6 +357,7 @@ def test_explorer_controls_and_readout():
     assert set(w.activation.options) >= {"tanh", "sigmoid"}
     first = w.readout.value
     assert "‖∂h_T/∂h_1‖ = " in first and w.image.value[:4] == b"\x89PNG"
+    assert w.text.startswith("‖∂h_T/∂h_1‖ = ") and w.text in first
     w.sigma_max.value = 2.0
     assert w.readout.value != first and w.state["rate_bound"] == pytest.approx(2.0)
     w.activation.value = "sigmoid"
@@ -384,3 +393,20 @@ def test_plots_return_axes_and_leave_rcparams_alone():
     assert dict(matplotlib.rcParams) == before
     for a in (ax, ax2, ax3, ax4, ax5):
         plt.close(a.figure)
+
+
+def test_plot_bad_input():
+    from rnn_tutor import plots
+
+    with pytest.raises(ValueError, match="norms"):
+        plots.plot_norms_by_distance(np.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="bound"):
+        plots.plot_norms_by_distance(np.ones(5), bound=np.ones(4))
+    with pytest.raises(ValueError, match="measured_rates"):
+        plots.plot_rate_scatter({"tanh": [1.0]}, {"sigmoid": [1.0]})
+    with pytest.raises(ValueError, match="runs"):
+        plots.plot_training_runs({})
+    with pytest.raises(ValueError, match="table"):
+        plots.plot_accuracy_by_lag({})
+    with pytest.raises(ValueError, match=r"w_h.*\(2, 3\)"):
+        plots.plot_spectrum(np.ones((2, 3)))

@@ -161,6 +161,7 @@ def test_find_submissions_names_students(tmp_path):
         ("erin", "01_unfolding.ipynb")]
     with pytest.raises(FileNotFoundError, match="nope"):
         find_submissions([tmp_path / "nope"])
+    assert [s.student for s in find_submissions([tmp_path / "subs/alice"], ["01_unfolding"])] == ["alice"]
 
 
 @pytest.mark.parametrize("content, status, message", [
@@ -353,3 +354,12 @@ def test_solutions_are_valid_nbgrader_sources(path):
         assert graded[check.grade_id].nbgrader.points == check.points, key
         assert any(c.is_solution and f"def {check.target}(" in c.source for c in src.cells), key
 
+
+
+def test_compare_values_accepts_nan_only_where_nan_is_expected():
+    """(core.py) The grader compares in its own process: NaN must equal NaN, and nothing else."""
+    assert compare_values(np.array([np.nan, 1.0]), np.array([np.nan, 1.0])) == []
+    assert compare_values(np.array([np.nan, 1.0]), np.array([0.0, 1.0]))
+    assert compare_values(np.array([2.0, 1.0]), np.array([np.nan, 1.0]))
+    assert compare_values(np.array([np.inf]), np.array([np.inf])) == []
+    assert compare_values(np.array([-np.inf]), np.array([np.inf]))

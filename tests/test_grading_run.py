@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from grading_fixtures import SYNTH_ID, Builder, build_adversarial, write, write_synthetic_course
+from grading_fixtures import (CHEAT_PRELUDE, SYNTH_ID, Builder, build_adversarial, write,
+                              write_synthetic_course)
 from rnn_tutor.checks.core import REGISTRY, CheckFailed, run_check
 from rnn_tutor.grading.cli import grade_all
 from rnn_tutor.grading.execute import Kernel
 from rnn_tutor.grading.grade import Options
 from rnn_tutor.grading.match import find_submissions, load_sources
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "solutions" / "01_unfolding.ipynb"
@@ -150,7 +153,7 @@ def test_memory_limit(synth):
     assert {t: rows[t].points for t in OTHERS} == OTHERS
 
 
-@pytest.mark.parametrize("case", ["megabytes_output", "shadow_builtins", "deleted_cells", "reordered_cells"])
+@pytest.mark.parametrize("case", ["noisy_and_shadowing", "deleted_cells", "reordered_cells"])
 def test_harmless_damage_keeps_full_marks(synth, case):
     assert synth.points(case) == 6, synth.rows[case]
 
@@ -184,6 +187,24 @@ def test_a_kernel_that_cannot_start_is_reported(tmp_path):
     res = grade_submission(Submission(course.notebook, "tiny"), sources, {}, Options(memory_mb=40))
     assert {r.status for r in res.rows} == {"grader-error"}
     assert all("did not start" in r.reason for r in res.rows)
+
+
+def test_whole_notebook_time_limit(tmp_path):
+    from rnn_tutor.grading.grade import grade_submission
+    from rnn_tutor.grading.match import Submission
+
+    course = write_synthetic_course(tmp_path)
+    checks = _synthetic_checks(course.checks_file)
+    b = Builder(course.notebook, checks)
+    nb = b.solution()
+    for check in b.checks:                                 # every answer takes 2 s
+        nb = b.append_to(nb, check, "import time\ntime.sleep(2)")
+    path = write(nb, tmp_path / "slow" / "hw.ipynb")
+    res = grade_submission(Submission(path, "slow"), load_sources(course.source_dir),
+                           {c.key: c for c in checks}, Options(timeout=3, notebook_timeout=3))
+    last = res.rows[-1]
+    assert (last.task, last.status) == ("check_answer", "timeout")
+    assert "the notebook ran longer than 3 s" in last.reason
 
 
 def test_command_line_end_to_end(tmp_path):
@@ -227,7 +248,10 @@ def real(tmp_path_factory):
              "exercise": write(builder.exercise(), out / "exercise" / "b.ipynb"),
              "partial": write(builder.partial([victim.grade_id]), out / "partial" / "c.ipynb"),
              "hard_coded": write(builder.replace(builder.exercise(), victim, builder.hard_coded(victim)),
-                                 out / "hard_coded" / "d.ipynb")}
+                                 out / "hard_coded" / "d.ipynb"),
+             "monkeypatch": write(builder.replace(builder.exercise(), victim,
+                                                  CHEAT_PRELUDE + builder.function_body(victim, "return 0")),
+                                  out / "monkeypatch" / "e.ipynb")}
     before = _snapshot(out)
     results = grade_all(find_submissions([out]), REAL.parent, Options(timeout=60), jobs=2)
     return Batch(builder, files, results, before, _snapshot(out))
@@ -240,5 +264,6 @@ def test_real_exercise_solution_exercise_partial(real):
     assert real.points("exercise") == 0, real.rows["exercise"]
     assert real.points("partial") == graded[victim.grade_id], real.rows["partial"]
     assert real.points("hard_coded") == 0, real.rows["hard_coded"]
+    assert real.points("monkeypatch") == 0, real.rows["monkeypatch"]
     assert real.after == real.before
 

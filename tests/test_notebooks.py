@@ -5,13 +5,12 @@ solutions/; this file executes exercises/ as shipped.)"""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from rnn_tutor import cli
 from rnn_tutor.nbsource import notebook_id
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,10 +39,10 @@ def test_course_has_lessons():
     assert LESSONS, "lessons/ holds no notebooks"
 
 
-def test_release_check_passes_on_the_repository():
-    proc = subprocess.run([sys.executable, "-m", "rnn_tutor", "release", "--check"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_release_check_passes_on_the_repository(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    code = cli.main(["release", "--check"])
+    assert code == 0, capsys.readouterr().err
 
 
 def test_every_folder_has_the_same_numbered_names():
@@ -96,11 +95,11 @@ def _errors(cell) -> list[str]:
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=_id)
-def test_graded_cells_fail_on_the_exercise_and_pass_on_the_solution(exercise, run_notebook):
+def test_graded_cells_fail_on_the_exercise_and_pass_on_the_solution(exercise, run_notebooks):
     solution = ROOT / "solutions" / exercise.name
     assert solution.is_file(), f"{_id(exercise)} has no solutions/{exercise.name}"
-    ex = run_notebook(nbformat.read(exercise, as_version=4), exercise.parent)
-    sol = run_notebook(nbformat.read(solution, as_version=4), solution.parent)
+    ex, sol = run_notebooks((nbformat.read(exercise, as_version=4), exercise.parent),
+                            (nbformat.read(solution, as_version=4), solution.parent))
     ex_graded, sol_graded = _graded_code_cells(ex), _graded_code_cells(sol)
     assert ex_graded, f"{_id(exercise)} has no graded code cells"
     assert list(ex_graded) == list(sol_graded), "graded cells differ from the solution's"

@@ -87,7 +87,9 @@ def softmax_ce_reference(logits, labels):
 def _ce_inputs(rng) -> dict:
     N, q, _ = _sizes(rng)
     logits = rng.normal(0.0, 2.0, size=(N, q))
-    logits[int(rng.integers(N))] *= 400.0  # one example with huge scores: exp() of them overflows
+    k = int(rng.integers(N))  # one example with huge scores: exp() of them overflows float64
+    logits[k] *= 300.0
+    logits[k, int(rng.integers(q))] = rng.uniform(750.0, 1000.0)
     return {"logits": logits, "labels": rng.integers(0, q, size=N)}
 
 

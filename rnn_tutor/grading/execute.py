@@ -6,7 +6,8 @@
 * the kernel starts through :mod:`rnn_tutor.grading.launch`, which limits its
   address space (``memory_mb``) and file sizes before it becomes the kernel;
 * sockets are Unix domain sockets and the connection file lives in the grader's
-  temporary folder; the working directory is an empty temporary folder;
+  temporary folder; the working directory is an empty temporary folder; IPython
+  runs without history and with a temporary profile (no instructor startup files);
 * :meth:`Kernel.execute` interrupts a cell that runs longer than its timeout or
   prints more than ``output_limit`` characters, and kills the kernel if the
   interrupt does not work within ``grace`` seconds (default :data:`GRACE`);
@@ -92,7 +93,8 @@ class Kernel:
 
         argv = [sys.executable, "-m", "rnn_tutor.grading.launch",
                 str(self.memory_mb * 2**20), str(self.file_mb * 2**20), "--",
-                sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+                sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                "--HistoryManager.enabled=False"]     # the learner's code is not kept in any history
 
         class _Specs(KernelSpecManager):
             def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
@@ -105,7 +107,8 @@ class Kernel:
                                 transport="ipc", ip=str(run / "s"))
         self.km.connection_file = str(run / "connection.json")
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+               "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+               "IPYTHONDIR": str(run / "ipython")}    # no profile or startup files of the instructor
         self._log_path = run / "kernel-stderr.log"
         self._log = open(self._log_path, "wb")
         try:

@@ -67,10 +67,11 @@ def find_submissions(paths: Iterable[str | Path], exercise_ids: Iterable[str] = 
     """Expand files and folders into submissions with student identifiers.
 
     A folder contributes every ``*.ipynb`` below it (hidden folders such as
-    ``.ipynb_checkpoints`` skipped); the student is the first folder under it, or
-    the file stem for a file directly inside.  A file given by name is taken
-    whatever its extension; its student is its stem, or its folder's name when the
-    stem is just an exercise id.  Raises ``FileNotFoundError`` for a missing path.
+    ``.ipynb_checkpoints`` skipped); the student is the first folder under it.  A
+    file directly inside the folder, or given by name (then whatever its
+    extension), belongs to the student named by its stem, or by the folder that
+    holds it when the stem is just an exercise id (``alice/01_unfolding.ipynb``).
+    Raises ``FileNotFoundError`` for a missing path.
     """
     ids = set(exercise_ids)
     found: list[Submission] = []
@@ -82,7 +83,10 @@ def find_submissions(paths: Iterable[str | Path], exercise_ids: Iterable[str] = 
                 if not path.is_file() or not _visible(path, root):
                     continue
                 rel = path.relative_to(root)
-                student = rel.parts[0] if len(rel.parts) > 1 else path.stem
+                if len(rel.parts) > 1:
+                    student = rel.parts[0]
+                else:       # a student's own folder (alice/01_unfolding.ipynb), or a flat one
+                    student = root.resolve().name if path.stem in ids and root.resolve().name else path.stem
                 if path.resolve() not in seen:
                     seen.add(path.resolve())
                     found.append(Submission(path, student))

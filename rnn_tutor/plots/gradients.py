@@ -28,8 +28,12 @@ def plot_norms_by_distance(norms, bound=None, labels=None, ax=None, title: str |
     labels : str or list of n str, optional
     log10 : the inputs are ``log10`` of the norms (for values outside float64's range)
     """
-    ax = _axes(ax)
     y = np.asarray(norms, dtype=float)
+    if y.ndim not in (1, 2) or y.shape[0] == 0:
+        raise ValueError(f"norms: expected shape (K,) or (K, n) with K >= 1 distances, received shape {y.shape}")
+    if bound is not None and np.shape(bound) != (y.shape[0],):
+        raise ValueError(f"bound: expected shape ({y.shape[0]},) like the distances of norms, received shape {np.shape(bound)}")
+    ax = _axes(ax)
     y = y[:, None] if y.ndim == 1 else y
     if log10:
         y = 10.0 ** y
@@ -64,6 +68,11 @@ def plot_rate_scatter(bound_rates: Mapping, measured_rates: Mapping, ax=None):
     ----------
     bound_rates, measured_rates : dicts ``{group name: (n,) array}`` with the same keys
     """
+    if not isinstance(bound_rates, Mapping) or not isinstance(measured_rates, Mapping) or not bound_rates \
+            or set(bound_rates) != set(measured_rates):
+        raise ValueError("measured_rates: expected a dict with the same keys as bound_rates "
+                         f"{sorted(bound_rates) if isinstance(bound_rates, Mapping) else bound_rates!r}, "
+                         f"received {sorted(measured_rates) if isinstance(measured_rates, Mapping) else measured_rates!r}")
     ax = _axes(ax, figsize=(5.6, 4.4))
     lo, hi = np.inf, 0.0
     markers = "os^Dv"
@@ -118,6 +127,8 @@ def plot_spectrum(w_h, ax=None):
 
 def plot_training_runs(runs: Mapping, ax=None, ylabel: str = "training loss", log: bool = True):
     """One curve per run ``{label: (steps,) values}``; a run that stopped early ends in a red ×."""
+    if not isinstance(runs, Mapping) or not runs:
+        raise ValueError(f"runs: expected a non-empty dict label -> (steps,) values, received {runs!r}")
     ax = _axes(ax)
     longest = max((len(v) for v in runs.values()), default=0)
     for label, values in runs.items():
@@ -141,6 +152,8 @@ def plot_accuracy_by_lag(table: Mapping, chance: float = 0.5, ax=None):
     ----------
     table : ``{lag: (n_seeds,) accuracies}`` as returned by :func:`rnn_tutor.longlag.accuracy_by_lag`
     """
+    if not isinstance(table, Mapping) or not table:
+        raise ValueError(f"table: expected a non-empty dict lag -> accuracies, received {table!r}")
     ax = _axes(ax, figsize=(5.6, 3.6))
     lags = np.array(sorted(table), dtype=float)
     means = np.array([np.mean(table[k]) for k in sorted(table)])

@@ -70,32 +70,33 @@ def draw_gru_cell(ax=None, title: str | None = "GRU cell (PyTorch's equations)")
     top, bus = 4.2, 0.9
     _path(ax, [(0.2, top), (6.0 - 0.22, top)], _HIGHWAY, 3.0)  # h_{t-1} along the top
     _op(ax, 6.0, top, "⊙")
-    _path(ax, [(6.22, top), (8.3 - 0.22, top)], _HIGHWAY, 3.0)
-    _op(ax, 8.3, top, "+")
-    _path(ax, [(8.52, top), (10.6, top)], _HIGHWAY, 3.0)
+    _path(ax, [(6.22, top), (8.6 - 0.22, top)], _HIGHWAY, 3.0)
+    _op(ax, 8.6, top, "+")
+    _path(ax, [(8.82, top), (10.6, top)], _HIGHWAY, 3.0)
     ax.text(0.15, top + 0.3, "$h_{t-1}$", fontsize=12, ha="left")
     ax.text(10.6, top + 0.3, "$h_t$", fontsize=12, ha="right")
-    _path(ax, [(1.2, top), (1.2, bus), (6.9, bus)], arrow=False)  # h_{t-1} joins the input bus
+    _path(ax, [(1.2, top), (1.2, bus), (8.1, bus)], arrow=False)  # h_{t-1} joins x_t on the input bus
     _path(ax, [(1.9, -0.2), (1.9, bus)], arrow=False)
     ax.text(1.9, -0.45, "$x_t$", fontsize=12, ha="center")
     _layer(ax, 2.8, 2.0, "σ  $r_t$", _GATE)
     _layer(ax, 4.3, 2.0, "σ  $z_t$", _GATE)
-    _layer(ax, 7.4, 2.6, "tanh  $n_t$", _TANH, w=1.35)
+    _layer(ax, 7.6, 2.6, "tanh  $n_t$", _TANH, w=1.35)
     for x in (2.8, 4.3):
         _path(ax, [(x, bus), (x, 2.0 - 0.3)])
     _layer(ax, 5.6, 1.45, "$W_{hn}h+b_{hn}$", "#eeeeee", w=1.55, h=0.45)
     _path(ax, [(5.6, bus), (5.6, 1.45 - 0.25)])
     _op(ax, 6.7, 1.9, "⊙")
-    _path(ax, [(2.8, 2.3), (2.8, 3.05), (6.7, 3.05), (6.7, 1.9 + 0.22)])  # r_t meets W_hn h + b_hn
+    _path(ax, [(2.8, 2.3), (2.8, 2.75), (6.7, 2.75), (6.7, 1.9 + 0.22)])  # r_t meets W_hn h + b_hn ...
     _path(ax, [(6.38, 1.45), (6.7, 1.45), (6.7, 1.9 - 0.22)])
-    _path(ax, [(6.92, 1.9), (7.4, 1.9), (7.4, 2.6 - 0.3)])  # ... inside the tanh, with W_in x + b_in
-    _path(ax, [(6.9, bus), (7.9, bus), (7.9, 2.6 - 0.3)])
-    _path(ax, [(4.3, 2.3), (4.3, 3.6), (6.0, 3.6), (6.0, top - 0.22)])  # z_t ⊙ h_{t-1}
-    _op(ax, 5.1, 3.6, "1−")
-    _op(ax, 8.3, 3.25, "⊙")
-    _path(ax, [(5.1, 3.6 + 0.22), (5.1, 3.82), (8.3, 3.82)], arrow=False)
-    _path(ax, [(7.4, 2.9), (7.4, 3.25), (8.3 - 0.22, 3.25)])  # (1 - z_t) ⊙ n_t
-    _path(ax, [(8.3, 3.47), (8.3, top - 0.22)])
+    _path(ax, [(6.92, 1.9), (7.3, 1.9), (7.3, 2.6 - 0.3)])  # ... inside the tanh, beside W_in x + b_in
+    _path(ax, [(8.1, bus), (8.1, 2.6 - 0.3)])
+    _path(ax, [(4.3, 2.3), (4.3, 3.55), (6.0, 3.55), (6.0, top - 0.22)])  # z_t ⊙ h_{t-1}
+    _op(ax, 5.0, 3.1, "1−")
+    _path(ax, [(5.0, 3.55), (5.0, 3.1 + 0.22)])
+    _op(ax, 8.6, 3.1, "⊙")
+    _path(ax, [(5.22, 3.1), (8.6 - 0.22, 3.1)])  # (1 - z_t) ⊙ n_t
+    _path(ax, [(8.27, 2.6), (8.6, 2.6), (8.6, 3.1 - 0.22)])
+    _path(ax, [(8.6, 3.32), (8.6, top - 0.22)])
     ax.text(5.45, -0.55, r"$n_t = \tanh(W_{in}x_t + b_{in} + r_t \odot (W_{hn}h_{t-1} + b_{hn}))$" "\n"
             r"$h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}$", fontsize=9.5, ha="center", va="top")
     _frame(ax, (-0.3, 11.0), (-1.6, 5.0), title)
@@ -148,23 +149,27 @@ def draw_bidirectional(T: int = 4, ax=None, title: str | None = "bidirectional R
     other right to left (``h←``); each output sees ``[h→_t ; h←_t]``, i.e. the whole sequence."""
     if isinstance(T, (bool, np.bool_)) or not isinstance(T, (int, np.integer)) or not 2 <= T <= 8:
         raise ValueError(f"T: expected an integer number of steps in 2..8, received {T!r}")
-    ax = _axes(ax, (1.6 * T + 1.2, 3.6))
+    ax = _axes(ax, (1.6 * T + 3.0, 3.6))
     face = {"x": "#dbe9f6", "f": "#fde0c5", "b": "#e5d8f0", "y": "#d9f0d3"}
+    w, h, s = 0.7, 0.46, 0.36  # box size, sideways shift of the two hidden rows
     for t in range(T):
-        x = 1.5 * t
-        _layer(ax, x, 0.0, f"$x_{t + 1}$", face["x"], w=0.8, h=0.5)
-        _layer(ax, x, 1.2, f"$h^{{→}}_{t + 1}$", face["f"], w=0.8, h=0.5)
-        _layer(ax, x, 2.4, f"$h^{{←}}_{t + 1}$", face["b"], w=0.8, h=0.5)
-        _layer(ax, x, 3.7, f"$y_{t + 1}$", face["y"], w=0.8, h=0.5)
-        _path(ax, [(x - 0.15, 0.25), (x - 0.15, 1.2 - 0.25)], lw=1.1)
-        _path(ax, [(x + 0.25, 0.25), (x + 0.25, 0.6), (x + 0.5, 0.6), (x + 0.5, 2.4 - 0.1), (x + 0.4, 2.4 - 0.1)], lw=1.1)
-        _path(ax, [(x - 0.3, 1.45), (x - 0.3, 1.8), (x - 0.55, 1.8), (x - 0.55, 3.7 - 0.1), (x - 0.4, 3.7 - 0.1)], "#c4661f", 1.1)
-        _path(ax, [(x, 2.65), (x, 3.7 - 0.25)], "#7d4fa8", 1.1)
+        x = 1.6 * t
+        _layer(ax, x, 0.0, f"$x_{t + 1}$", face["x"], w=w, h=h)
+        _layer(ax, x - s, 1.25, f"$h^{{→}}_{t + 1}$", face["f"], w=w, h=h)
+        _layer(ax, x + s, 2.45, f"$h^{{←}}_{t + 1}$", face["b"], w=w, h=h)
+        _layer(ax, x, 3.7, f"$y_{t + 1}$", face["y"], w=w, h=h)
+        _path(ax, [(x - 0.12, h / 2), (x - s, 1.25 - h / 2)], lw=1.1)  # x_t feeds both directions
+        _path(ax, [(x + 0.12, h / 2), (x + s, 2.45 - h / 2)], lw=1.1)
+        _path(ax, [(x - s, 1.25 + h / 2), (x - 0.12, 3.7 - h / 2)], "#c4661f", 1.1)  # y_t reads both
+        _path(ax, [(x + s, 2.45 + h / 2), (x + 0.12, 3.7 - h / 2)], "#7d4fa8", 1.1)
         if t < T - 1:
-            _path(ax, [(x + 0.4, 1.2), (x + 1.5 - 0.4, 1.2)], "#c4661f", 2.0)
-            _path(ax, [(x + 1.5 - 0.4, 2.4), (x + 0.4, 2.4)], "#7d4fa8", 2.0)
-    ax.set_xlim(-0.9, 1.5 * (T - 1) + 0.9)
-    ax.set_ylim(-0.5, 4.2)
+            _path(ax, [(x - s + w / 2, 1.25), (x + 1.6 - s - w / 2, 1.25)], "#c4661f", 2.0)
+            _path(ax, [(x + 1.6 + s - w / 2, 2.45), (x + s + w / 2, 2.45)], "#7d4fa8", 2.0)
+    ax.text(-s - w / 2 - 0.15, 1.25, "reads left to right", ha="right", va="center", fontsize=9, color="#c4661f")
+    ax.text(1.6 * (T - 1) + s + w / 2 + 0.15, 2.45, "reads right to left", ha="left", va="center", fontsize=9,
+            color="#7d4fa8")
+    ax.set_xlim(-2.6, 1.6 * (T - 1) + 2.6)
+    ax.set_ylim(-0.4, 4.1)
     ax.set_aspect("equal")
     ax.axis("off")
     if title:

@@ -51,7 +51,8 @@ def decay_readout(curve: dict, T: int) -> str:
 
 class GradientDecayExplorer(widgets.VBox):
     """A ``VBox`` with the controls ``sigma_max`` ("σ_max"), ``activation``, ``T``, ``kind`` ("w_h"),
-    ``input_scale``, the ``readout`` (HTML holding "‖∂h_T/∂h_1‖ = ...") and the ``image`` (the plot).
+    ``input_scale``, the ``readout`` (HTML holding "‖∂h_T/∂h_1‖ = ..."; the plain text is in ``text``)
+    and the ``image`` (the plot).
 
     Changing any control (from the browser or from Python) recomputes
     :func:`rnn_tutor.gradflow.gradient_decay_curve` and redraws; ``state`` holds the last curve.
@@ -74,8 +75,9 @@ class GradientDecayExplorer(widgets.VBox):
                                                description="input scale", continuous_update=False, style=style)
         self.readout = widgets.HTML(layout=widgets.Layout(margin="4px 0 4px 8px"))
         self.readout.add_class("rnn-tutor-readout")
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+        self.image = widgets.Image(format="png", layout=widgets.Layout(width="600px", max_width="100%", height="auto"))
         self.state: dict = {}
+        self.text = ""
         controls = (self.sigma_max, self.activation, self.T, self.kind, self.input_scale)
         for c in controls:
             c.observe(self._on_change, names="value")
@@ -89,14 +91,14 @@ class GradientDecayExplorer(widgets.VBox):
         T = self.T.value
         self.state = gradient_decay_curve(self.sigma_max.value, self.activation.value, T, m=self._m,
                                           seed=self._seed, kind=self.kind.value, input_scale=self.input_scale.value)
-        text = decay_readout(self.state, T)
-        self.readout.value = f'<span style="font-family: monospace">{html.escape(text)}</span>'
+        self.text = decay_readout(self.state, T)
+        self.readout.value = f'<span style="font-family: monospace">{html.escape(self.text)}</span>'
         fig = Figure(figsize=(6.0, 3.6), layout="constrained")  # not pyplot: nothing leaks into the notebook
         ax = fig.add_subplot()
         plot_norms_by_distance(self.state["log10_norms"], self.state["log10_bound"], labels="measured", ax=ax,
                                log10=True, title=f"{self.activation.value}, σ_max = {self.sigma_max.value:.2f}, T = {T}")
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80)
+        fig.savefig(buf, format="png", dpi=100)
         self.image.value = buf.getvalue()
 
     def _on_change(self, _change) -> None:
@@ -116,6 +118,6 @@ def gradient_decay_explorer(m: int = 16, seed: int = 0, sigma_max: float = 0.9, 
     Returns
     -------
     :class:`GradientDecayExplorer` -- attributes ``sigma_max``, ``activation``, ``T``, ``kind``,
-    ``input_scale``, ``readout``, ``image``, ``state``.
+    ``input_scale``, ``readout``, ``text``, ``image``, ``state``.
     """
     return GradientDecayExplorer(m, seed, sigma_max, activation, T, kind, input_scale)

@@ -78,8 +78,10 @@ class LessonPages:
     def __init__(self, server: labdriver.LabServer, browser: object) -> None:
         self.server = server
         self.browser = browser
-        # One context for all lessons: JupyterLab's scripts are cached after the first.
+        # One page for all lessons: JupyterLab loads once and opens one lesson after
+        # the other (each with a fresh kernel, closed before the next one opens).
         self.context = labdriver.new_context(browser)
+        self.page = self.context.new_page()
         self.name: str | None = None
         self.run: labdriver.NotebookRun | None = None
         self.error: BaseException | None = None
@@ -94,7 +96,7 @@ class LessonPages:
             self.name = name
             try:
                 self.run = self._stack.enter_context(
-                    labdriver.open_notebook(self.context, self.server, f"lessons/{name}.ipynb")
+                    labdriver.open_notebook(self.page, self.server, f"lessons/{name}.ipynb")
                 )
                 self.timings[name] = self.run.seconds
                 self.phases[name] = self.run.phases

@@ -461,12 +461,13 @@ _SNAPSHOT_JS = r"""
   return {path: panel.context.path, kernelStatus: kernel ? kernel.status : 'none',
           busy: nb.widgets.some(c => c.model.type === 'code' &&
                                      ((c.node.querySelector('.jp-InputPrompt') || {}).innerText || '').includes('*')),
-          indicator: (document.querySelector('.jp-Notebook-ExecutionIndicator') || {dataset: {}}).dataset.status || null,
           cells};
 }
 """
 
 
+#: CSS selector of the notebook panel under test (marked when it opens).
+CURRENT = "[data-rnn-current]"
 _CONTROL_CLASSES = ("widget-slider", "widget-dropdown", "widget-toggle-buttons", "widget-radio", "widget-checkbox")
 
 # Text and images of all widget outputs, leaving out the control marked data-rnn-probe.
@@ -474,7 +475,8 @@ _VIEW_STATE_JS = r"""
 () => {
   const hash = (s) => { let h = 5381; for (let i = 0; i < s.length; i++) h = ((h * 33) ^ s.charCodeAt(i)) >>> 0;
                         return s.length + ':' + h; };
-  return [...document.querySelectorAll('.jp-OutputArea-output')]
+  const root = document.querySelector('[data-rnn-current]') || document;
+  return [...root.querySelectorAll('.jp-OutputArea-output')]
     .filter(n => n.querySelector('.jupyter-widgets') || n.classList.contains('jupyter-widgets'))
     .map(n => {
       const clone = n.cloneNode(true);
@@ -594,7 +596,7 @@ class NotebookRun:
     def widget(self, kind: str, description: str) -> Any:
         """Locator of the widget ``kind`` ('slider', 'dropdown', ...) whose label matches."""
         label = re.compile(rf"^\s*{re.escape(description)}\s*:?\s*$")
-        loc = self.page.locator(f".jp-OutputArea .widget-{kind}").filter(
+        loc = self.page.locator(f"{CURRENT} .jp-OutputArea .widget-{kind}").filter(
             has=self.page.locator(".widget-label", has_text=label)
         )
         return loc
@@ -605,7 +607,8 @@ class NotebookRun:
         deadline = time.monotonic() + timeout
         while True:
             texts = self.page.evaluate(
-                "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                "() => [...(document.querySelector('[data-rnn-current]') || document)"
+                ".querySelectorAll('.jp-OutputArea-output')]"
                 ".filter(n => n.querySelector('.jupyter-widgets') || n.classList.contains('jupyter-widgets'))"
                 ".map(n => n.innerText)"
             )
@@ -673,7 +676,7 @@ class NotebookRun:
         itself* are compared before and after, and the control is moved back.
         """
         page = self.page
-        sel = ", ".join(f".jp-OutputArea-output .{c}" for c in _CONTROL_CLASSES)
+        sel = ", ".join(f"{CURRENT} .jp-OutputArea-output .{c}" for c in _CONTROL_CLASSES)
         controls = page.locator(sel)
         results = []
         for i in range(controls.count()):
@@ -802,23 +805,33 @@ RUN_ALL_TIMEOUT = float(os.environ.get("RNN_TUTOR_BROWSER_TIMEOUT", "150"))
 
 @contextlib.contextmanager
 def open_notebook(
-    browser: Any, server: LabServer, relpath: str, timeout: float | None = None, run_all: bool = True
+    target: Any, server: LabServer, relpath: str, timeout: float | None = None, run_all: bool = True
 ) -> Iterator[NotebookRun]:
     """Open ``relpath`` (relative to the served root), restart and run all; close on exit.
 
-    ``browser`` is a playwright ``Browser`` (the page gets a context of its own)
-    or a ``BrowserContext`` (the page shares it, and its cache, with others).
+    ``target`` is a playwright ``Browser`` (the notebook gets a context and a page
+    of its own), a ``BrowserContext`` (a new page in it), or a ``Page``: then a
+    JupyterLab already loaded in that page opens the notebook itself, which
+    saves loading JupyterLab again (the fastest way through many notebooks).
 
-    On exit the page is closed and every kernel of the server is shut down.
-    With ``run_all=False`` the notebook is only opened (its kernel started).
+    On exit the notebook is closed (its page too, unless it was given) and every
+    kernel of the server is shut down.  With ``run_all=False`` the notebook is
+    only opened (its kernel started).
     """
-    # A Browser gets a context of its own; a BrowserContext (shared HTTP cache, so
-    # JupyterLab loads faster the second time) only gets a new page.
-    own_context = hasattr(browser, "new_context")
-    context = new_context(browser) if own_context else browser
-    page = context.new_page()
+    own_context = own_page = False
+    if hasattr(target, "goto"):
+        page = target
+    else:
+        own_context = hasattr(target, "new_context")
+        context = new_context(target) if own_context else target
+        page = context.new_page()
+        own_page = True
     console_errors: list[str] = []
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+
+    def on_error(exc: Any) -> None:
+        console_errors.append(str(exc))
+
+    page.on("pageerror", on_error)
     timeout = RUN_ALL_TIMEOUT if timeout is None else timeout
     phases: dict[str, float] = {}
     t0 = time.monotonic()
@@ -827,7 +840,11 @@ def open_notebook(
         phases[name] = round(time.monotonic() - t0, 2)
 
     try:
-        page.goto(server.notebook_url(relpath), wait_until="domcontentloaded", timeout=60_000)
+        lab_loaded = page.url.startswith(server.url) and page.evaluate("() => !!window.jupyterapp")
+        if lab_loaded:
+            page.evaluate("(p) => window.jupyterapp.commands.execute('docmanager:open', {path: p})", relpath)
+        else:
+            page.goto(server.notebook_url(relpath), wait_until="domcontentloaded", timeout=60_000)
         page.wait_for_function(
             "(p) => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
             " window.jupyterapp.shell.currentWidget.context &&"
@@ -835,6 +852,10 @@ def open_notebook(
             " window.jupyterapp.shell.currentWidget.context.isReady",
             arg=relpath,
             timeout=60_000,
+        )
+        page.evaluate(
+            "() => { document.querySelectorAll('[data-rnn-current]').forEach(e => e.removeAttribute('data-rnn-current'));"
+            " window.jupyterapp.shell.currentWidget.node.setAttribute('data-rnn-current', '1'); }"
         )
         mark("notebook open")
         # Wait for the kernel that opening the notebook started, then hide the side bar.
@@ -868,6 +889,17 @@ def open_notebook(
         yield run
     finally:
         with contextlib.suppress(Exception):
-            (context if own_context else page).close()
+            page.remove_listener("pageerror", on_error)
+        if own_page:
+            with contextlib.suppress(Exception):
+                (context if own_context else page).close()
+        else:
+            # Close the notebook without the "save your work?" dialog (nothing is saved).
+            with contextlib.suppress(Exception):
+                page.evaluate(
+                    "(p) => { for (const w of [...window.jupyterapp.shell.widgets('main')])"
+                    " if (w.context && w.context.path === p) w.dispose(); }",
+                    relpath,
+                )
         with contextlib.suppress(Exception):
             server.shutdown_kernels()

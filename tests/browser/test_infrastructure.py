@@ -26,13 +26,18 @@ def demo_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def demo_lab(browser_ready, demo_dir):
+    """A server and one page that opens one notebook after the other, as for the lessons."""
     with labdriver.jupyter_lab(copy_dirs=(), extra={"demo": demo_dir}) as server, labdriver.chromium() as browser:
-        yield server, browser
+        context = labdriver.new_context(browser)
+        try:
+            yield server, context.new_page()
+        finally:
+            context.close()
 
 
 def test_healthy_notebook_passes_every_check(demo_lab, demo_dir, artifacts_dir) -> None:
-    server, browser = demo_lab
-    with labdriver.open_notebook(browser, server, "demo/good.ipynb") as run:
+    server, page = demo_lab
+    with labdriver.open_notebook(page, server, "demo/good.ipynb") as run:
         assert run.wait_rendered(timeout=30) == []
         run.screenshot(artifacts_dir / "_selftest_good.png")
         cells = run.cells
@@ -58,8 +63,8 @@ def test_healthy_notebook_passes_every_check(demo_lab, demo_dir, artifacts_dir) 
 
 
 def test_broken_notebook_problems_are_all_reported(demo_lab) -> None:
-    server, browser = demo_lab
-    with labdriver.open_notebook(browser, server, "demo/bad.ipynb") as run:
+    server, page = demo_lab
+    with labdriver.open_notebook(page, server, "demo/bad.ipynb") as run:
         problems = "\n".join(run.wait_rendered(timeout=8))
         expected = {
             "TeX error": "MathJax error",
@@ -72,5 +77,6 @@ def test_broken_notebook_problems_are_all_reported(demo_lab) -> None:
         }
         missing = [k for k, v in expected.items() if v not in problems]
         assert not missing, f"not reported: {missing}\n{problems}"
+        # Only this notebook's controls count (the healthy one opened before in the same page).
         probes = run.probe_controls(timeout=3)
         assert probes == [{"control": "widget-slider", "label": "dead", "changed": False}]
