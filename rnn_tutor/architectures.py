@@ -21,13 +21,13 @@ forward, loss and backward and return ``(L, grads)``, ready for :func:`fit`.
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
 from rnn_tutor.bptt import squared_error
 from rnn_tutor.cells import ELMAN, Cell
-from rnn_tutor.heads import (check_head, dense_backward, dense_forward, init_head, softmax,
+from rnn_tutor.heads import (check_head, check_labels, dense_backward, dense_forward, init_head, softmax,
                              softmax_cross_entropy, softmax_vjp)
 from rnn_tutor.masking import (last_valid, last_valid_backward, masked_cell_backward, masked_cell_forward,
                                resolve_lengths)
@@ -117,7 +117,7 @@ def _check_rows(x, name: str = "x") -> np.ndarray:
 
 # ----------------------------------------------------------------------------- one-to-one
 
-def one_to_one_forward(cell: Cell, x, params):
+def one_to_one_forward(cell: Cell, x, params: Mapping) -> tuple[np.ndarray, dict]:
     """A feedforward network: the cell run for a single step from the zero state.
 
     ``h = cell(x, 0)`` (for the Elman cell ``h = tanh(w_x x + b_h)``), ``o = w_y h + b_y``.
@@ -154,7 +154,7 @@ def _feed(o, feedback):
     return (o == o.max(axis=-1, keepdims=True)).astype(float)  # argmax as one-hot (ties: all maxima)
 
 
-def one_to_many_forward(cell: Cell, x, params, T: int, feedback: str = "softmax"):
+def one_to_many_forward(cell: Cell, x, params: Mapping, T: int, feedback: str = "softmax") -> tuple[np.ndarray, dict]:
     """Generate ``T`` outputs from one input, feeding each output back in as the next input.
 
         u_1 = [x; 0],   u_t = [0; y_{t-1}]  (t >= 2),   h_t = cell(u_t, h_{t-1}),   o_t = w_y h_t + b_y
@@ -236,7 +236,7 @@ def one_to_many_loss(cell: Cell, x, params, targets, feedback: str = "softmax") 
             raise ValueError(f"targets: expected a 2-D array (T, N) of classes for feedback='softmax', "
                              f"received shape {np.shape(targets)}")
         os, cache = one_to_many_forward(cell, x, params, T, "softmax")
-        L, dos = softmax_cross_entropy(os, targets)
+        L, dos = softmax_cross_entropy(os, check_labels(targets, os.shape[2], os.shape[:2], name="targets"))
     else:
         raise ValueError(f"feedback: expected 'softmax' or 'identity' for training, received {feedback!r}")
     return L, one_to_many_backward(dos, cache)
@@ -244,7 +244,7 @@ def one_to_many_loss(cell: Cell, x, params, targets, feedback: str = "softmax") 
 
 # ----------------------------------------------------------------------------- many-to-one
 
-def many_to_one_forward(cell: Cell, xs, params, lengths=None, mask=None, state_0=None):
+def many_to_one_forward(cell: Cell, xs, params: Mapping, lengths=None, mask=None, state_0=None) -> tuple[np.ndarray, dict]:
     """Read a whole sequence, answer once: ``o = w_y h_last + b_y`` with ``h_last`` at each sequence's last real step.
 
     Parameters
@@ -280,7 +280,7 @@ def many_to_one_loss(cell: Cell, xs, params, labels, lengths=None, mask=None) ->
 
 # ----------------------------------------------------------------------------- many-to-many (aligned)
 
-def many_to_many_forward(cell: Cell, xs, params, lengths=None, mask=None, state_0=None):
+def many_to_many_forward(cell: Cell, xs, params: Mapping, lengths=None, mask=None, state_0=None) -> tuple[np.ndarray, dict]:
     """One output per input step: ``o_t = w_y h_t + b_y`` for every real step (0 at padding).
 
     Returns ``os (T, N, q)`` and a cache (``xs``, ``lengths``/``mask`` as in :func:`many_to_one_forward`).

@@ -39,10 +39,40 @@ from rnn_tutor.cells import ELMAN, Cell
 from rnn_tutor.masking import check_lengths, masked_cell_backward, masked_cell_forward
 from rnn_tutor.validation import as_float_array, check_shape
 
-__all__ = ["SUFFIX", "reverse_sequences", "split_params", "init_bidirectional_params",
+__all__ = ["SUFFIX", "CAUSAL_PEAK_CEILING", "peak_task", "reverse_sequences", "split_params", "init_bidirectional_params",
            "bidirectional_forward", "bidirectional_backward", "bidirectional", "BIDIRECTIONAL_ELMAN"]
 
 SUFFIX = "_reverse"
+
+CAUSAL_PEAK_CEILING = 7 / 8
+"""The best accuracy of any model that reads only ``x_1 .. x_t`` on :func:`peak_task` (any ``T >= 2``)."""
+
+
+def peak_task(N: int, T: int, rng: np.random.Generator):
+    """A task that needs the future: label every step that is a *peak*, larger than both neighbours.
+
+    ``x_t ~ U(0, 1)`` independently; ``label_t = 1`` if ``x_t > x_{t-1}`` and ``x_t > x_{t+1}``
+    (a missing neighbour at ``t = 1`` or ``t = T`` counts as smaller).  Whether ``x_t`` is a
+    peak depends on ``x_{t+1}``, which a left-to-right RNN has not read yet.  The best such
+    model predicts "peak" when ``x_t > x_{t-1}`` and ``x_t > 1/2`` and is right with probability
+    3/4 at ``t = 1``, 7/8 inside and 1 at ``t = T``: on average exactly
+    :data:`CAUSAL_PEAK_CEILING` = 7/8 for every ``T >= 2``.
+
+    Returns
+    -------
+    xs : (T, N, 1)
+    labels : (T, N) ints in {0, 1}
+    """
+    for name, value in (("N", N), ("T", T)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < (2 if name == "T" else 1):
+            raise ValueError(f"{name}: expected an integer >= {2 if name == 'T' else 1}, received {value!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
+    x = rng.uniform(size=(T, N))
+    edge = np.full((1, N), -np.inf)
+    padded = np.concatenate([edge, x, edge])  # (T + 2, N): neighbours beyond the ends count as smaller
+    labels = ((x > padded[:-2]) & (x > padded[2:])).astype(int)
+    return x[..., None], labels
 
 
 def reverse_sequences(xs, lengths=None) -> np.ndarray:

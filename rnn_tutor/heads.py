@@ -176,5 +176,7 @@ def accuracy(logits, labels, mask=None) -> float:
     logits = as_float_array(logits, "logits")
     mask_arr = np.ones(logits.shape[:-1]) if mask is None else check_mask(mask, logits.shape[:-1], against="logits without its last axis")
     labels = check_labels(labels, logits.shape[-1], logits.shape[:-1], mask_arr)
+    if mask_arr.sum() == 0:
+        raise ValueError("mask: expected at least one real position (a 1), received a mask of zeros only")
     hits = (logits.argmax(axis=-1) == labels) * mask_arr
     return float(hits.sum() / mask_arr.sum())

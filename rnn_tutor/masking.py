@@ -20,7 +20,7 @@ whose state holds more than ``h`` (the LSTM's ``(h, c)``), and it never reads th
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -203,7 +203,7 @@ def state_put(full: Any, idx, part: Any, N: int) -> Any:
     return full
 
 
-def masked_cell_forward(cell, xs, params, lengths=None, state_0=None, mask=None):
+def masked_cell_forward(cell, xs, params: Mapping, lengths=None, state_0: Any = None, mask=None) -> tuple[np.ndarray, Any, dict]:
     """Run ``cell`` over a right-padded batch, stopping each sequence at its last real step.
 
     Parameters
@@ -241,7 +241,7 @@ def masked_cell_forward(cell, xs, params, lengths=None, state_0=None, mask=None)
     return hs, state_last, cache
 
 
-def masked_cell_backward(dhs, cache, dstate_last=None):
+def masked_cell_backward(dhs, cache: dict, dstate_last: Any = None) -> tuple[dict, np.ndarray, Any]:
     """Backward pass of :func:`masked_cell_forward`.
 
     Parameters

@@ -20,11 +20,14 @@ decoder use the same kind of cell (their states must match), with separate weigh
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 
 from rnn_tutor.architectures import _check_batch, check_cell
 from rnn_tutor.cells import Cell
-from rnn_tutor.heads import check_head, dense_backward, dense_forward, init_head, softmax_cross_entropy
+from rnn_tutor.heads import (check_head, check_labels, dense_backward, dense_forward, init_head,
+                             softmax_cross_entropy)
 from rnn_tutor.masking import (check_lengths, masked_cell_backward, masked_cell_forward, one_hot,
                                resolve_lengths)
 
@@ -70,7 +73,7 @@ def teacher_forcing_inputs(targets, q: int) -> np.ndarray:
     return one_hot(prev.astype(np.int64), q + 1, name="targets")
 
 
-def encode(cell: Cell, xs, params, lengths=None, mask=None):
+def encode(cell: Cell, xs, params: Mapping, lengths=None, mask=None) -> tuple[Any, dict]:
     """Run the encoder; return its state at each sequence's last real step and the cache."""
     enc, _, _, _ = split_seq2seq_params(cell, params)
     xs = _check_batch(xs)
@@ -78,7 +81,7 @@ def encode(cell: Cell, xs, params, lengths=None, mask=None):
     return state, cache
 
 
-def encoder_decoder_forward(cell: Cell, xs, dec_xs, params, lengths=None, mask=None):
+def encoder_decoder_forward(cell: Cell, xs, dec_xs, params: Mapping, lengths=None, mask=None) -> tuple[np.ndarray, dict]:
     """Encode ``xs (S, N, d)``, then decode ``dec_xs (U, N, q + 1)`` (teacher forcing) from the encoder's state.
 
     ``lengths (N,)`` or ``mask (S, N)`` describe the padding of the *input*.
@@ -123,7 +126,8 @@ def encoder_decoder_loss(cell: Cell, xs, targets, params, lengths=None, target_l
     U, N = targets.shape
     tl = np.full(N, U) if target_lengths is None else check_lengths(target_lengths, U, N, "target_lengths")
     out_mask = (np.arange(U)[:, None] < tl[None, :]).astype(float)
-    safe = np.where(out_mask > 0, targets, 0).astype(np.int64)  # padding tokens may be anything
+    targets = check_labels(targets, q, (U, N), out_mask, name="targets")
+    safe = np.where(out_mask > 0, targets, 0)  # padding tokens may be anything
     os, cache = encoder_decoder_forward(cell, xs, teacher_forcing_inputs(safe, q), params, lengths)
     L, dos = softmax_cross_entropy(os, targets, mask=out_mask, reduction=reduction)
     return L, encoder_decoder_backward(dos, cache)
@@ -155,6 +159,9 @@ def decode_greedy(cell: Cell, params, state_0, eos: int, max_len: int) -> tuple[
     if isinstance(max_len, (bool, np.bool_)) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
         raise ValueError(f"max_len: expected a positive integer, received {max_len!r}")
     first = state_0[0] if isinstance(state_0, tuple) else state_0
+    if first is None or np.ndim(first) != 2:
+        raise ValueError(f"state_0: expected the decoder's initial state, an (N, m) array or a tuple of them, "
+                         f"received {type(state_0).__name__} with shape {np.shape(first)}")
     N = np.shape(first)[0]
     tokens = np.full((max_len, N), eos, dtype=np.int64)
     z, done, state = np.full(N, q, dtype=np.int64), np.zeros(N, bool), state_0
@@ -170,7 +177,8 @@ def decode_greedy(cell: Cell, params, state_0, eos: int, max_len: int) -> tuple[
     return tokens, lengths
 
 
-def greedy_decode(cell: Cell, xs, params, eos: int, max_len: int, lengths=None, mask=None):
+def greedy_decode(cell: Cell, xs, params: Mapping, eos: int, max_len: int, lengths=None,
+                  mask=None) -> tuple[np.ndarray, np.ndarray]:
     """Encode ``xs (S, N, d)`` and generate up to ``max_len`` tokens greedily; see :func:`decode_greedy`."""
     state, _ = encode(cell, xs, params, lengths, mask)
     return decode_greedy(cell, params, state, eos, max_len)

@@ -17,7 +17,7 @@ import numpy as np
 
 from rnn_tutor.validation import as_float_array
 
-__all__ = ["noisy_sines", "forecasting_pairs", "split", "mse", "persistence_mse"]
+__all__ = ["noisy_sines", "noisy_sines_batch", "forecasting_pairs", "split", "mse", "persistence_mse"]
 
 
 def noisy_sines(n: int, rng: np.random.Generator, periods=(16.0, 6.5), amplitudes=(1.0, 0.5),
@@ -51,18 +51,29 @@ def noisy_sines(n: int, rng: np.random.Generator, periods=(16.0, 6.5), amplitude
     return clean + noise * rng.normal(size=n)
 
 
+def noisy_sines_batch(n: int, N: int, rng: np.random.Generator, **kwargs) -> np.ndarray:
+    """``N`` independent :func:`noisy_sines` series (same periods, own phases and noise), shape ``(n, N)``."""
+    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
+        raise ValueError(f"N: expected a positive number of series, received {N!r}")
+    return np.stack([noisy_sines(n, rng, **kwargs) for _ in range(N)], axis=1)
+
+
 def forecasting_pairs(series) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and targets for one-step-ahead forecasting of a 1-D series ``s_0 … s_{n-1}``.
+    """Inputs and targets for one-step-ahead forecasting of a series ``s_0 … s_{n-1}``.
+
+    ``series`` is ``(n,)`` (one series) or ``(n, N)`` (N series side by side).
 
     Returns
     -------
-    xs : (n-1, 1, 1) with ``xs[t-1] = s_{t-1}``
-    ps : (n-1, 1, 1) with ``ps[t-1] = s_t``  (the value after the input)
+    xs : (n-1, N, 1) with ``xs[t-1] = s_{t-1}``
+    ps : (n-1, N, 1) with ``ps[t-1] = s_t``  (the value after the input)
     """
     s = as_float_array(series, "series")
-    if s.ndim != 1 or s.size < 2:
-        raise ValueError(f"series: expected a 1-D array of at least 2 values, received shape {s.shape}")
-    return s[:-1, None, None].copy(), s[1:, None, None].copy()
+    if s.ndim not in (1, 2) or s.shape[0] < 2:
+        raise ValueError(f"series: expected a 1-D (n,) or 2-D (n, N) array with n >= 2 values, "
+                         f"received shape {s.shape}")
+    s = s.reshape(s.shape[0], -1)  # (n, N)
+    return s[:-1, :, None].copy(), s[1:, :, None].copy()
 
 
 def split(series, n_train: int) -> tuple[np.ndarray, np.ndarray]:

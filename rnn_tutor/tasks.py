@@ -161,7 +161,7 @@ def number_words(n: int) -> list[str]:
     return words
 
 
-def numbers_task(rng: np.random.Generator, n_train: int = 700):
+def numbers_task(rng: np.random.Generator, n_train: int = 700) -> tuple[tuple[list, list], tuple[list, list]]:
     """All numbers 1..999 as (words, digit tokens + EOS), split at random into train and test.
 
     Returns ``(train_words, train_digits), (test_words, test_digits)``; digits are lists of

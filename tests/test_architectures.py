@@ -361,6 +361,14 @@ def test_bad_inputs_raise_value_errors_that_name_the_argument():
         S.greedy_decode(ELMAN, np.zeros((2, 1, 2)), ps, eos=4, max_len=3)
     with pytest.raises(ValueError, match=r"target_lengths: expected every length in 1\.\.2"):
         S.encoder_decoder_loss(ELMAN, np.zeros((2, 1, 2)), np.zeros((2, 1), int), ps, target_lengths=[3])
+    with pytest.raises(ValueError, match=r"targets: expected class indices in 0\.\.3 \(q = 4 classes\), received 4 at index \(1, 0\)"):
+        S.encoder_decoder_loss(ELMAN, np.zeros((2, 1, 2)), np.array([[1], [4]]), ps)
+    with pytest.raises(ValueError, match=r"state_0: expected the decoder's initial state"):
+        S.decode_greedy(ELMAN, ps, None, eos=1, max_len=3)
+    with pytest.raises(ValueError, match=r"targets: expected class indices in 0\.\.1 .* received 7"):
+        A.one_to_many_loss(ELMAN, np.zeros((1, 2)), A.init_params(ELMAN, 4, 3, 2, rng), np.array([[0], [7]]))
+    with pytest.raises(ValueError, match=r"mask: expected at least one real position"):
+        accuracy(np.zeros((2, 3)), np.zeros(2, int), mask=np.zeros(2))
 
 
 def test_inputs_are_not_modified():
@@ -411,3 +419,16 @@ def test_draw_architecture_every_kind_and_bad_kinds():
         plots.draw_architecture("many-to-many", n_in=2, n_out=3)
     with pytest.raises(ValueError, match=r"n_in: expected an integer number of steps in 1\.\.12"):
         plots.draw_architecture("many-to-one", n_in=0)
+
+
+def test_softmax_cross_entropy_gradient_matches_sympy():
+    """∂(-log softmax(o)_c)/∂o_k = p_k - [k = c], derived symbolically for q = 3 and evaluated."""
+    sp = pytest.importorskip("sympy")
+    o = sp.symbols("o0:3")
+    values = {o[0]: 0.3, o[1]: -1.2, o[2]: 2.0}
+    for c in range(3):
+        loss = -sp.log(sp.exp(o[c]) / sum(sp.exp(v) for v in o))
+        symbolic = np.array([float(sp.diff(loss, v).subs(values)) for v in o])
+        _, d = softmax_cross_entropy(np.array([[0.3, -1.2, 2.0]]), np.array([c]))
+        np.testing.assert_allclose(d[0], symbolic, rtol=1e-12)
+        assert float(loss.subs(values)) == pytest.approx(softmax_cross_entropy(np.array([[0.3, -1.2, 2.0]]), np.array([c]))[0])

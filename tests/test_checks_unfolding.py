@@ -11,7 +11,7 @@ import pytest
 
 from rnn_tutor.checks import REGISTRY
 from rnn_tutor.checks import unfolding as U
-from rnn_tutor.checks.core import CheckFailed, run_check
+from rnn_tutor.checks.core import CheckFailed, evaluate_case
 from rnn_tutor.rnn import count_params, rnn_forward
 
 CHECKS = {"rnn_step": (U.RNN_STEP, U.check_rnn_step), "rnn_forward": (U.RNN_FORWARD, U.check_rnn_forward),
@@ -122,6 +122,18 @@ def test_each_mistake_fails_with_its_hint(name, i):
         with pytest.raises(CheckFailed) as info:
             friendly(wrong, hidden=hidden)
         assert f"likely cause: {mistake.hint}" in str(info.value)
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_every_hint_is_unambiguous_on_many_inputs(name):
+    """On 60 random cases, a mistake is never blamed on another mistake's hint."""
+    check, _ = CHECKS[name]
+    for seed in range(60):
+        inputs = check.make_inputs(np.random.default_rng(10_000 + seed))
+        for mistake in check.mistakes:
+            result = evaluate_case(check, inputs, mistake.fn.wrong(**inputs))
+            if not result.passed:
+                assert result.problems[-1] == f"likely cause: {mistake.hint}", (seed, result.problems)
 
 
 @pytest.mark.parametrize("name", CHECKS)
@@ -245,6 +257,8 @@ def test_make_inputs_are_adversarial():
         N, d = step["x_t"].shape
         m = step["w_h"].shape[0]
         assert d != m and N != m and np.abs(step["h_prev"]).min() > 0
+        a_t = step["x_t"] @ step["w_x"].T + step["h_prev"] @ step["w_h"].T + step["b_h"]
+        assert (a_t < 0).any() and (a_t > 0).any()  # tanh, ReLU and identity all disagree
         fwd = U.RNN_FORWARD.make_inputs(rng)
         assert fwd["params"]["w_y"].shape[0] != fwd["params"]["w_h"].shape[0]
         assert np.abs(fwd["h_0"]).min() > 0

@@ -68,6 +68,11 @@ def synth(tmp_path_factory):
     builder = Builder(course.notebook, _synthetic_checks(course.checks_file))
     subs_dir = root / "subs"
     files = build_adversarial(builder, subs_dir, victim=VICTIM)
+    # Kills its grading worker: never grade it with in_process=True (it would kill pytest).
+    # Named to be graded last, so that few other submissions are in flight when the pool breaks.
+    files["zz_kills_worker"] = write(
+        builder.append_to(builder.solution(), builder.checks[0], "import os, signal\n"
+                          "os.kill(os.getppid(), signal.SIGKILL)"), subs_dir / "zz_kills_worker" / "hw.ipynb")
     before = _snapshot(subs_dir)
     subs = find_submissions([subs_dir], [SYNTH_ID])
     results = grade_all(subs, course.source_dir, Options(timeout=8, memory_mb=1024, grace=2),
@@ -79,6 +84,12 @@ def synth(tmp_path_factory):
 
 def test_every_submission_gets_rows(synth):
     assert set(synth.result) == set(synth.files)
+
+
+def test_a_submission_that_kills_its_worker_costs_only_itself(synth):
+    row = synth.rows["zz_kills_worker"][""]
+    assert row.status == "grader-error" and "worker process died" in row.reason
+    assert synth.points("solution") == 6          # (all other tests use the rows of the same run)
 
 
 def test_submissions_are_untouched(synth):

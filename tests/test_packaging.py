@@ -119,6 +119,27 @@ def test_pytest_runs_the_notebooks_with_nbval_lax():
     assert any("bak" in o for o in opts["addopts"] if o.startswith("--ignore-glob"))
 
 
+def test_pytest_collects_tests_and_notebooks_but_no_backups(tmp_path):
+    """The repository's pytest configuration, applied to a miniature course."""
+    import nbformat
+
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text("utf-8"))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    for name in ("lessons/01_a.ipynb", "solutions/01_a.ipynb", "exercises/01_a.ipynb",
+                 "lessons/01_a.ipynb.bak-20250101-120000", "lessons/01_a.bak.ipynb",
+                 "lessons/.ipynb_checkpoints/01_a-checkpoint.ipynb"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, tmp_path / name)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text("def test_x():\n    pass\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
+                           "-p", "no:cacheprovider"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    items = sorted(line for line in proc.stdout.splitlines() if "::" in line)
+    assert items == ["lessons/01_a.ipynb::Cell 0", "solutions/01_a.ipynb::Cell 0",
+                     "tests/test_x.py::test_x"], proc.stdout + proc.stderr
+
+
 # ---------------------------------------------------------------- README and CI ----------
 
 def _readme_quickstart() -> list[str]:

@@ -273,6 +273,11 @@ def test_series_generation_and_pairs():
     np.testing.assert_array_equal(ps[:, 0, 0], [2.0, 4.0])
     assert series.persistence_mse(xs, ps) == pytest.approx((1 + 4) / 2)
     assert series.persistence_mse(xs, ps, k=2) == pytest.approx(4.0)
+    batch = series.noisy_sines_batch(30, 3, np.random.default_rng(2), noise=0.0)
+    assert batch.shape == (30, 3) and not np.allclose(batch[:, 0], batch[:, 1])  # own phases
+    xs, ps = series.forecasting_pairs(batch)
+    assert xs.shape == (29, 3, 1)
+    np.testing.assert_array_equal(ps[:-1], xs[1:])
     a, b = series.split(np.arange(10.0), 6)
     assert a.tolist() == [0, 1, 2, 3, 4, 5] and b.tolist() == [6, 7, 8, 9]
 
@@ -289,8 +294,10 @@ def test_series_bad_input():
         series.noisy_sines(10, rng, periods=(3.0, 4.0), amplitudes=(1.0,))
     with pytest.raises(ValueError, match="noise: expected a standard deviation"):
         series.noisy_sines(10, rng, noise=-1)
-    with pytest.raises(ValueError, match="series: expected a 1-D array of at least 2 values"):
+    with pytest.raises(ValueError, match=r"series: expected a 1-D \(n,\) or 2-D \(n, N\) array with n >= 2"):
         series.forecasting_pairs([1.0])
+    with pytest.raises(ValueError, match="N: expected a positive number of series"):
+        series.noisy_sines_batch(10, 0, rng)
     with pytest.raises(ValueError, match="n_train: expected an integer 2 <= n_train <= 8"):
         series.split(np.arange(10.0), 9)
     with pytest.raises(ValueError, match="predictions: expected shape"):

@@ -83,10 +83,14 @@ def step_reference(x_t, h_prev, w_x, w_h, b_h):
 
 
 def _step_inputs(rng: np.random.Generator) -> dict:
-    N, d, m, _ = _sizes(rng)
-    p = _params(rng, d, m, 1)
-    return {"x_t": rng.normal(size=(N, d)), "h_prev": rng.uniform(-0.9, 0.9, (N, m)),
-            "w_x": p["w_x"], "w_h": p["w_h"], "b_h": p["b_h"]}
+    while True:  # pre-activations of both signs, so that ReLU, identity and tanh all differ
+        N, d, m, _ = _sizes(rng)
+        p = _params(rng, d, m, 1)
+        inputs = {"x_t": rng.normal(size=(N, d)), "h_prev": rng.uniform(-0.9, 0.9, (N, m)),
+                  "w_x": p["w_x"], "w_h": p["w_h"], "b_h": p["b_h"]}
+        a_t = inputs["x_t"] @ p["w_x"].T + inputs["h_prev"] @ p["w_h"].T + p["b_h"]
+        if (a_t < -0.05).any() and (a_t > 0.05).any():
+            return inputs
 
 
 RNN_STEP = register(Check(

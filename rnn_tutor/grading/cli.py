@@ -114,36 +114,47 @@ def _failed(sub: Submission, message: str) -> Result:
     return Result(sub.student, str(sub.path), "", [row], "grader-error")
 
 
+def _run_pool(subs: list[Submission], todo: list[int], source: Path, opts: Options, jobs: int,
+              checks: Sequence[str], report) -> list[int]:
+    """Grade ``todo`` in a pool of ``jobs`` workers; return those lost to a dead worker."""
+    ctx = multiprocessing.get_context("spawn")    # no fork of a process holding ZMQ sockets
+    broken: list[int] = []
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init,
+                             initargs=(str(source), list(checks))) as pool:
+        futures = {pool.submit(_grade_one, subs[i], opts): i for i in todo}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                report(i, fut.result())
+            except BrokenProcessPool:
+                broken.append(i)
+            except Exception as exc:  # noqa: BLE001
+                report(i, _failed(subs[i], f"the grading worker failed: {type(exc).__name__}: {exc}"))
+    return sorted(broken)
+
+
 def _pool(subs: list[Submission], source: Path, opts: Options, jobs: int, checks: Sequence[str],
           report) -> None:
-    """Grade in ``jobs`` worker processes; if a worker dies, retry the unfinished ones once."""
-    ctx = multiprocessing.get_context("spawn")    # no fork of a process holding ZMQ sockets
-    todo, attempts = list(range(len(subs))), {}
-    while todo:
-        broken: list[int] = []
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init,
-                                 initargs=(str(source), list(checks))) as pool:
-            futures = {pool.submit(_grade_one, subs[i], opts): i for i in todo}
-            for fut in as_completed(futures):
-                i = futures[fut]
-                try:
-                    report(i, fut.result())
-                except BrokenProcessPool:
-                    broken.append(i)
-                except Exception as exc:  # noqa: BLE001
-                    report(i, _failed(subs[i], f"the grading worker failed: {type(exc).__name__}: {exc}"))
-        todo = []
-        for i in sorted(broken):
-            attempts[i] = attempts.get(i, 0) + 1
-            if attempts[i] > 1:
-                report(i, _failed(subs[i], "a grading worker process died twice on this submission"))
-            else:
-                todo.append(i)
+    """Grade in ``jobs`` worker processes.
+
+    A submission can kill its worker (it runs as the same user), which breaks the
+    whole pool.  The submissions lost that way are then graded one by one, each in
+    a pool of its own, so only the culprit ends as a ``grader-error``.
+    """
+    lost = _run_pool(subs, list(range(len(subs))), source, opts, jobs, checks, report)
+    for i in lost:
+        if _run_pool(subs, [i], source, opts, 1, checks, report):
+            report(i, _failed(subs[i], "the grading worker process died while grading this "
+                                       "submission (did it kill its parent process?)"))
 
 
 def grade_all(subs: list[Submission], source: Path, opts: Options, *, jobs: int = 1,
-              checks: Sequence[str] = (), progress=None) -> list[Result]:
-    """Grade ``subs`` (in parallel when ``jobs > 1``); results in the order of ``subs``."""
+              checks: Sequence[str] = (), progress=None, in_process: bool = False) -> list[Result]:
+    """Grade ``subs`` in ``jobs`` worker processes; results in the order of ``subs``.
+
+    Workers protect the run from a submission that kills its kernel's parent.
+    ``in_process=True`` grades here instead, one at a time (for tests and scripts).
+    """
     results: dict[int, Result] = {}
     done = 0
 
@@ -154,12 +165,12 @@ def grade_all(subs: list[Submission], source: Path, opts: Options, *, jobs: int 
         if progress is not None:
             progress(progress_line(done, len(subs), res))
 
-    if jobs <= 1 or len(subs) <= 1:
+    if in_process:
         _init(str(source), checks)
         for i, sub in enumerate(subs):
             report(i, _grade_one(sub, opts))
-    else:
-        _pool(subs, source, opts, min(jobs, len(subs)), checks, report)
+    elif subs:
+        _pool(subs, source, opts, max(1, min(jobs, len(subs))), checks, report)
     return [results[i] for i in range(len(subs))]
 
 

@@ -82,8 +82,8 @@ def call_in_kernel(kernel: Kernel, target: str, inputs: dict, timeout: float) ->
     code = (f"def {var}():\n"
             f"    from rnn_tutor.grading.serial import kernel_call\n"
             f"    return kernel_call({target!r}, {serial.pack(inputs)!r}, {nonce!r})\n"
-            f"{var} = {var}()\n")
-    res = kernel.execute(code, timeout, user_expressions={"r": var}, store_history=False)
+            f"{var} = [{var}()]\n")          # popped by the user expression: nothing stays behind
+    res = kernel.execute(code, timeout, user_expressions={"r": f"{var}.pop()"}, store_history=False)
     if res.status != "ok":
         return res, None
     expr = res.user_expressions.get("r", {})

@@ -13,7 +13,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.patches import Circle, FancyBboxPatch
 
-__all__ = ["draw_gru_cell", "draw_lstm_cell", "draw_bidirectional", "plot_peak_predictions", "plot_gate_traces"]
+__all__ = ["draw_gru_cell", "draw_lstm_cell", "draw_bidirectional", "plot_accuracy_by_lag_bins", "plot_peak_predictions",
+           "plot_gate_traces"]
 
 _GATE, _TANH, _OP = "#fff2b3", "#fdd0a2", "white"
 _HIGHWAY, _LINE = "#c0392b", "#444444"
@@ -174,6 +175,27 @@ def draw_bidirectional(T: int = 4, ax=None, title: str | None = "bidirectional R
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=11)
+    return ax
+
+
+def plot_accuracy_by_lag_bins(bins: Sequence[str], accuracies: Mapping[str, Sequence[float]], chance: float = 0.5,
+                              ax=None):
+    """Grouped bars: test accuracy of each model (``{name: (n_bins,)}``) in each lag bin, chance dashed."""
+    ax = _axes(ax, (6.4, 3.4))
+    n = len(accuracies)
+    width = 0.8 / max(n, 1)
+    x = np.arange(len(bins))
+    for j, (name, acc) in enumerate(accuracies.items()):
+        acc = np.asarray(acc, dtype=float).ravel()
+        if acc.size != len(bins):
+            raise ValueError(f"accuracies[{name!r}]: expected {len(bins)} values (one per bin), received {acc.size}")
+        ax.bar(x - 0.4 + width * (j + 0.5), acc, width=width, color=f"C{j}", label=name)
+    ax.axhline(chance, color="grey", ls="--", lw=1.2, label=f"chance ({chance:g})")
+    ax.set_xticks(x, list(bins))
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("lag (steps between the marked input and the answer)")
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=8, loc="lower left")
     return ax
 
 

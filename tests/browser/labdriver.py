@@ -601,10 +601,18 @@ class NotebookRun:
         )
         return loc
 
-    def explorer_text(self, pattern: str | re.Pattern, timeout: float = 10.0) -> str:
-        """First text in a rendered widget area that matches ``pattern`` (waits for it)."""
+    def explorer_text(
+        self, pattern: str | re.Pattern, until: Any = None, timeout: float = 20.0
+    ) -> str:
+        """The first line of widget output matching ``pattern``; waits until ``until(line)`` holds.
+
+        Widget updates reach the page asynchronously (and slowly on a busy
+        machine), so tests wait for the state they expect -- e.g. a readout that
+        agrees with the slider -- instead of sleeping.
+        """
         rx = re.compile(pattern) if isinstance(pattern, str) else pattern
         deadline = time.monotonic() + timeout
+        line = None
         while True:
             texts = self.page.evaluate(
                 "() => [...(document.querySelector('[data-rnn-current]') || document)"
@@ -612,21 +620,18 @@ class NotebookRun:
                 ".filter(n => n.querySelector('.jupyter-widgets') || n.classList.contains('jupyter-widgets'))"
                 ".map(n => n.innerText)"
             )
-            for t in texts:
-                for line in t.splitlines():
-                    if rx.search(line):
-                        return line.strip()
+            line = next((ln.strip() for t in texts for ln in t.splitlines() if rx.search(ln)), None)
+            if line is not None and (until is None or until(line)):
+                return line
             if time.monotonic() > deadline:
-                raise AssertionError(f"no widget text matches {rx.pattern!r}; widget texts: {texts!r}"[:3000])
+                if line is None:
+                    raise AssertionError(f"no widget text matches {rx.pattern!r}; widget texts: {texts!r}"[:3000])
+                raise AssertionError(f"after {timeout} s the widget text is still {line!r}")
             time.sleep(0.2)
 
-    def wait_text_change(self, pattern: str | re.Pattern, old: str, timeout: float = 15.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            new = self.explorer_text(pattern, timeout=timeout)
-            if new != old or time.monotonic() > deadline:
-                return new
-            time.sleep(0.2)
+    def wait_text_change(self, pattern: str | re.Pattern, old: str, timeout: float = 20.0) -> str:
+        """The matching widget text once it differs from ``old``."""
+        return self.explorer_text(pattern, until=lambda line: line != old, timeout=timeout)
 
     def nudge_slider(self, slider: Any, key: str = "ArrowRight", times: int = 1) -> None:
         """Move a slider with the keyboard, as a learner would (focus the handle, press keys)."""
@@ -799,6 +804,8 @@ def new_context(browser: Any) -> Any:
     return browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
 
 
+#: Longest time to load JupyterLab, open a notebook or start its kernel (ms).
+OPEN_TIMEOUT_MS = 120_000
 #: Longest time Run All may take for one notebook (seconds); override with RNN_TUTOR_BROWSER_TIMEOUT.
 RUN_ALL_TIMEOUT = float(os.environ.get("RNN_TUTOR_BROWSER_TIMEOUT", "150"))
 
@@ -842,16 +849,16 @@ def open_notebook(
     try:
         lab_loaded = page.url.startswith(server.url) and page.evaluate("() => !!window.jupyterapp")
         if lab_loaded:
-            page.evaluate("(p) => window.jupyterapp.commands.execute('docmanager:open', {path: p})", relpath)
+            page.evaluate("(p) => { window.jupyterapp.commands.execute('docmanager:open', {path: p}); }", relpath)
         else:
-            page.goto(server.notebook_url(relpath), wait_until="domcontentloaded", timeout=60_000)
+            page.goto(server.notebook_url(relpath), wait_until="domcontentloaded", timeout=OPEN_TIMEOUT_MS)
         page.wait_for_function(
             "(p) => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
             " window.jupyterapp.shell.currentWidget.context &&"
             " window.jupyterapp.shell.currentWidget.context.path === p &&"
             " window.jupyterapp.shell.currentWidget.context.isReady",
             arg=relpath,
-            timeout=60_000,
+            timeout=OPEN_TIMEOUT_MS,
         )
         page.evaluate(
             "() => { document.querySelectorAll('[data-rnn-current]').forEach(e => e.removeAttribute('data-rnn-current'));"
@@ -862,7 +869,7 @@ def open_notebook(
         page.wait_for_function(
             "() => { const s = window.jupyterapp.shell.currentWidget.sessionContext;"
             " return s.session && s.session.kernel && s.session.kernel.status === 'idle'; }",
-            timeout=60_000,
+            timeout=OPEN_TIMEOUT_MS,
         )
         page.evaluate(
             "() => { const a = window.jupyterapp; if (!a.shell.leftCollapsed)"

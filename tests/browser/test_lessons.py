@@ -103,40 +103,50 @@ def test_repo_lessons_are_untouched(lesson_pages) -> None:
 # --------------------------------------------------------------------------- explorers
 
 
-@pytest.mark.lesson("01_unfolding")
-def test_01_slider_t_changes_h_t(lesson_pages) -> None:
-    """Moving the explorer's "t" slider one step changes the displayed h_t, and back restores it."""
-    run = _lesson(lesson_pages, "01_unfolding")
-    slider = run.widget("slider", "t")
-    assert slider.count() >= 1, "no slider described 't' in lesson 01"
-    slider = slider.first
-    h_t = re.compile(r"h_t\s*=\s*" + _NUMBER)
-    t0, text0 = run.slider_value(slider), run.explorer_text(h_t)
-    key, back = "ArrowRight", "ArrowLeft"
-    run.nudge_slider(slider, key)
-    if not labdriver._wait_for(lambda: run.slider_value(slider) != t0, 3.0):  # already at the right end
-        key, back = back, key
-        run.nudge_slider(slider, key)
-    text1 = run.wait_text_change(h_t, text0)
-    t1 = run.slider_value(slider)
-    assert t1 != t0, f"the slider did not move (t = {t0})"
-    assert text1 != text0, f"h_t did not change when t went {t0} -> {t1}: {text0!r}"
-    assert h_t.search(text1), text1
-    run.nudge_slider(slider, back)
-    text2 = run.wait_text_change(h_t, text1)
-    assert run.slider_value(slider) == t0
-    assert text2 == text0, f"back at t = {t0}, the readout differs: {text0!r} then {text2!r}"
-
-
 def _number(rx: re.Pattern, text: str) -> float:
     m = rx.search(text)
     assert m, f"{rx.pattern!r} not found in {text!r}"
     return float(m.group(1))
 
 
+@pytest.mark.lesson("01_unfolding")
+def test_01_slider_t_changes_h_t(lesson_pages) -> None:
+    """Moving the explorer's "t" slider one step changes the displayed h_t; moving back restores it.
+
+    The readout must agree with the slider ("t = <slider value>: ... h_t = ...").
+    """
+    run = _lesson(lesson_pages, "01_unfolding")
+    slider = run.widget("slider", "t")
+    assert slider.count() >= 1, "no slider described 't' in lesson 01"
+    slider = slider.first
+    h_t = re.compile(r"h_t\s*=\s*" + _NUMBER)
+    t_of = re.compile(r"\bt\s*=\s*(\d+)")
+
+    def agrees(line: str) -> bool:  # the readout shows the slider's step
+        m = t_of.search(line)
+        return m is None or m.group(1) == run.slider_value(slider)
+
+    t0 = run.slider_value(slider)
+    text0 = run.explorer_text(h_t, until=agrees)
+    key, back = "ArrowRight", "ArrowLeft"
+    run.nudge_slider(slider, key)
+    if not labdriver._wait_for(lambda: run.slider_value(slider) != t0, 3.0):  # already at the right end
+        key, back = back, key
+        run.nudge_slider(slider, key)
+    assert labdriver._wait_for(lambda: run.slider_value(slider) != t0, 3.0), f"the slider did not move (t = {t0})"
+    t1 = run.slider_value(slider)
+    text1 = run.explorer_text(h_t, until=lambda line: line != text0 and agrees(line))
+    assert _number(h_t, text1) != _number(h_t, text0), f"h_t did not change when t went {t0} -> {t1}"
+    run.nudge_slider(slider, back)
+    text2 = run.explorer_text(h_t, until=lambda line: line != text1 and agrees(line))
+    assert run.slider_value(slider) == t0
+    assert text2 == text0, f"back at t = {t0}, the readout differs: {text0!r} then {text2!r}"
+
+
 @pytest.mark.lesson("05_vanishing_gradients")
 def test_05_sigma_max_and_activation_move_the_gradient_norm(lesson_pages) -> None:
-    """Raising σ_max raises the bound (γσ_max)^(T-1); the readout's rate bound is γ·σ_max of the controls."""
+    """The readout follows σ_max and the activation: its rate bound is γ·σ_max of the controls,
+    and raising σ_max raises the bound (γσ_max)^(T-1)."""
     run = _lesson(lesson_pages, "05_vanishing_gradients")
     sigma = run.widget("slider", "σ_max")
     activation = run.widget("dropdown", "activation")
@@ -147,31 +157,28 @@ def test_05_sigma_max_and_activation_move_the_gradient_norm(lesson_pages) -> Non
     rate = re.compile(r"bound γσ_max\s*=\s*" + _NUMBER)
     gamma = {"tanh": 1.0, "relu": 1.0, "sigmoid": 0.25}  # max |f'|
 
-    run.settle()
-    text0, act0 = run.explorer_text(norm), select.input_value()
+    def agrees(line: str) -> bool:  # the readout belongs to what the controls show
+        act, s = select.input_value(), float(run.slider_value(sigma))
+        return abs(_number(rate, line) - gamma[act] * s) < 1e-3
+
+    act0 = select.input_value()
+    assert act0 in gamma, act0
     s0 = float(run.slider_value(sigma))
-    if act0 in gamma:
-        assert _number(rate, text0) == pytest.approx(gamma[act0] * s0, abs=1e-3), text0
+    text0 = run.explorer_text(norm, until=agrees)
 
     run.nudge_slider(sigma, "ArrowRight", times=4)
-    run.wait_text_change(norm, text0)
-    run.settle()
-    text1, s1 = run.explorer_text(norm), float(run.slider_value(sigma))
-    assert s1 > s0, f"σ_max did not increase ({s0} -> {s1})"
+    assert labdriver._wait_for(lambda: float(run.slider_value(sigma)) > s0 + 0.1, 5.0), "σ_max did not move"
+    text1 = run.explorer_text(norm, until=lambda line: line != text0 and agrees(line))
     assert _number(bound, text1) > _number(bound, text0), (text0, text1)
     assert _number(norm, text1) != _number(norm, text0), (text0, text1)
 
     other = "sigmoid" if act0 != "sigmoid" else "tanh"
     select.select_option(other)
-    run.wait_text_change(norm, text1)
-    run.settle()
-    text2 = run.explorer_text(norm)
-    assert _number(rate, text2) == pytest.approx(gamma[other] * s1, abs=1e-3), text2
+    run.explorer_text(norm, until=lambda line: line != text1 and agrees(line))
 
     select.select_option(act0)  # leave the explorer as the lesson left it
     run.nudge_slider(sigma, "ArrowLeft", times=4)
-    run.settle()
-    assert run.explorer_text(norm) == text0
+    assert run.explorer_text(norm, until=lambda line: line == text0 and agrees(line))
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
