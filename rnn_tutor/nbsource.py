@@ -95,7 +95,7 @@ class Nbgrader:
 class Region:
     """A ``### BEGIN ...`` / ``### END ...`` region of a cell's source.
 
-    ``begin`` and ``end`` are 0-based indices into ``source.splitlines()`` of the two
+    ``begin`` and ``end`` are 0-based indices into ``source.split("\\n")`` of the two
     marker lines (inclusive); ``indent`` is the BEGIN marker's leading whitespace.
     """
 
@@ -258,7 +258,7 @@ def find_regions(source: str, path: str | Path | None = None,
     """
     regions: list[Region] = []
     open_at: tuple[str, int, str] | None = None     # (kind, line index, indent)
-    for i, line in enumerate(source.splitlines()):
+    for i, line in enumerate(source.split("\n")):
         marker = MARKERS.get(line.strip())
         if marker is None:
             if _NEAR_MARKER.match(line):

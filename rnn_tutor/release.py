@@ -74,7 +74,7 @@ def exercise_source(cell: SourceCell) -> str:
         return "\n".join(stub)
     if not cell.regions:
         return cell.source
-    lines = cell.source.splitlines()
+    lines = cell.source.split("\n")
     out: list[str] = []
     pos = 0
     for region in cell.regions:
@@ -82,12 +82,12 @@ def exercise_source(cell: SourceCell) -> str:
         if region.kind == SOLUTION:
             out.extend(region.indent + s for s in stub)
         pos = region.end + 1
-    out.extend(lines[pos:])
-    if cell.regions[-1].kind != SOLUTION and pos >= len(lines):
+    tail = lines[pos:]
+    if cell.regions[-1].kind != SOLUTION and not "".join(tail).strip():
         while out and not out[-1].strip():     # no blank tail where hidden tests were
             out.pop()
-    text = "\n".join(out)
-    return text + "\n" if cell.source.endswith("\n") and text else text
+        tail = [""] if cell.source.endswith("\n") and out else []
+    return "\n".join(out + tail)
 
 
 def content_hash(nb: Any) -> str:

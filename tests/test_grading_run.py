@@ -7,13 +7,13 @@ module-scoped fixture and the tests inspect the rows.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from grading_fixtures import (CHEAT_PRELUDE, SYNTH_ID, Builder, build_adversarial, write,
@@ -220,8 +220,7 @@ def test_whole_notebook_time_limit(tmp_path):
 
 def test_command_line_end_to_end(tmp_path):
     course = write_synthetic_course(tmp_path)
-    nb = copy.deepcopy(load_solution(course.notebook))
-    write(nb, tmp_path / "subs" / "=HYPERLINK(1)" / "hw.ipynb")
+    write(nbformat.read(course.notebook, as_version=4), tmp_path / "subs" / "=HYPERLINK(1)" / "hw.ipynb")
     (tmp_path / "subs" / "+bob").mkdir()
     (tmp_path / "subs" / "+bob" / "hw.ipynb").write_text("garbage")
     out = tmp_path / "report.csv"
@@ -235,12 +234,6 @@ def test_command_line_end_to_end(tmp_path):
     text = out.read_text()
     assert "'=HYPERLINK(1)" in text and "'+bob" in text
     assert "\n=" not in text and ",=" not in text and ",+" not in text
-
-
-def load_solution(path: Path):
-    import nbformat
-
-    return nbformat.read(path, as_version=4)
 
 
 # ----------------------------------------------------------------------------- the real exercise 01

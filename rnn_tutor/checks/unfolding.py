@@ -15,6 +15,7 @@ matters, so that a missing transpose or a forgotten initial state cannot pass by
 from __future__ import annotations
 
 import numbers
+from typing import Callable
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def _mistakes(reference, *pairs) -> tuple:
     return tuple(Mistake(hint, _unless_correct(wrong, reference)) for hint, wrong in pairs)
 
 
-def _run(check: Check, fn, hidden: bool) -> int:
+def _run(check: Check, fn: Callable, hidden: bool) -> int:
     """``run_check``, plus a hint on the row/column convention when the learner's code fails on a matmul shape."""
     try:
         return run_check(check, fn, hidden=hidden)
@@ -119,7 +120,7 @@ RNN_STEP = register(Check(
 ))
 
 
-def check_rnn_step(fn, hidden: bool = False) -> int:
+def check_rnn_step(fn: Callable, hidden: bool = False) -> int:
     """Check your ``rnn_step(x_t, h_prev, w_x, w_h, b_h)`` against the reference (``hidden=True``: fresh random cases)."""
     return _run(RNN_STEP, fn, hidden)
 
@@ -194,7 +195,7 @@ RNN_FORWARD = register(Check(
 ))
 
 
-def check_rnn_forward(fn, hidden: bool = False) -> int:
+def check_rnn_forward(fn: Callable, hidden: bool = False) -> int:
     """Check your ``rnn_forward(xs, params, h_0) -> (hs, ys)`` (``hidden=True``: fresh random cases)."""
     return _run(RNN_FORWARD, fn, hidden)
 
@@ -254,7 +255,7 @@ N_PARAMS = register(Check(
 ))
 
 
-def check_n_params(fn, hidden: bool = False) -> int:
+def check_n_params(fn: Callable, hidden: bool = False) -> int:
     """Check your ``n_params(d, m, q, T)`` (``hidden=True``: fresh random sizes)."""
     return _run(N_PARAMS, fn, hidden)
 
@@ -323,6 +324,6 @@ FINAL_STATES = register(Check(
 ))
 
 
-def check_final_states(fn, hidden: bool = False) -> int:
+def check_final_states(fn: Callable, hidden: bool = False) -> int:
     """Check your ``final_states(xs, lengths, params) -> (N, m)`` (``hidden=True``: fresh random cases)."""
     return _run(FINAL_STATES, fn, hidden)

@@ -9,10 +9,12 @@ scores), 2 a usage error (no submissions, a missing path, a broken source notebo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import importlib.util
 import multiprocessing
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -165,12 +167,16 @@ def grade_all(subs: list[Submission], source: Path, opts: Options, *, jobs: int 
         if progress is not None:
             progress(progress_line(done, len(subs), res))
 
-    if in_process:
-        _init(str(source), checks)
-        for i, sub in enumerate(subs):
-            report(i, _grade_one(sub, opts))
-    elif subs:
-        _pool(subs, source, opts, max(1, min(jobs, len(subs))), checks, report)
+    # One folder for the whole run, removed at the end even if a worker was killed
+    # before it could remove its own temporary folders.
+    with tempfile.TemporaryDirectory(prefix="rnn-tutor-grade-run-", ignore_cleanup_errors=True) as tmp:
+        opts = dataclasses.replace(opts, tmp_root=Path(tmp))
+        if in_process:
+            _init(str(source), checks)
+            for i, sub in enumerate(subs):
+                report(i, _grade_one(sub, opts))
+        elif subs:
+            _pool(subs, source, opts, max(1, min(jobs, len(subs))), checks, report)
     return [results[i] for i in range(len(subs))]
 
 

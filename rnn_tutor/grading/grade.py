@@ -40,6 +40,7 @@ class Options:
     memory_mb: int = 2048             # address-space limit of the kernel
     keep: Path | None = None          # keep the restored notebooks here (debugging)
     grace: float = 5.0                # seconds an interrupted cell gets before the kernel is killed
+    tmp_root: Path | None = None      # where the temporary folders go (default: the system's)
 
 
 @dataclass
@@ -113,7 +114,7 @@ def grade_submission(sub: Submission, sources: Mapping[str, Any], registry: Mapp
 def _run(restored: Restored, nb_id: str, registry: Mapping, opts: Options) -> dict[str, TaskScore]:
     """Execute the rebuilt notebook in a fresh kernel; return a score per graded ``grade_id``."""
     scores: dict[str, TaskScore] = {}
-    with tempfile.TemporaryDirectory(prefix="rnn-tutor-grade-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rnn-tutor-grade-", dir=opts.tmp_root) as tmp:
         work = Path(tmp) / "work"
         work.mkdir()
         nb = to_notebook(restored, nb_id)

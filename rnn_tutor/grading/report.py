@@ -119,7 +119,7 @@ def summary(results: list[Result], seconds: float) -> str:
             if r.status not in ("passed",):
                 reason = r.reason.strip().splitlines()[0] if r.reason.strip() else ""
                 task = f"{terminal_safe(r.task, 40)}: " if r.task else ""
-                lines.append(f"    {task}{r.status}: {terminal_safe(reason, 160)}")
+                lines.append(f"    {task}{r.status}: {terminal_safe(reason, 220)}")
         if res.notes:
             lines.append(f"    note: {terminal_safe('; '.join(res.notes), 160)}")
     graded = [r for r in results if r.status == "graded"]

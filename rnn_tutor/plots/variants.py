@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.patches import Circle, FancyBboxPatch
 
 __all__ = ["draw_gru_cell", "draw_lstm_cell", "draw_bidirectional", "plot_accuracy_by_lag_bins", "plot_peak_predictions",
-           "plot_gate_traces"]
+           "plot_unit_traces"]
 
 _GATE, _TANH, _OP = "#fff2b3", "#fdd0a2", "white"
 _HIGHWAY, _LINE = "#c0392b", "#444444"
@@ -229,19 +229,23 @@ def plot_peak_predictions(x, labels, probs: Mapping[str, Sequence[float]], ax=No
     return ax
 
 
-def plot_gate_traces(traces: Mapping[str, Sequence[float]], marks=(), ax=None, title: str | None = None):
-    """Mean gate values against time, e.g. ``{"GRU z_t": (T,), "LSTM f_t": (T,)}``; ``marks`` shade steps."""
+def plot_unit_traces(traces: Mapping[str, Sequence[float]], marks: Sequence[int] = (), ax=None,
+                     title: str | None = None, ylabel: str = "value", ylim=None, colors: Sequence[str] | None = None):
+    """One line per entry of ``traces`` (``{label: (T,) values}``, e.g. a unit's state or gate along a
+    sequence) against the step ``t = 1..T``; the steps in ``marks`` are shaded."""
     ax = _axes(ax, (6.4, 3.2))
     for j, (name, v) in enumerate(traces.items()):
         v = np.asarray(v, dtype=float).ravel()
-        ax.plot(np.arange(1, v.size + 1), v, lw=1.8, color=f"C{j}", label=name)
+        color = colors[j] if colors is not None else f"C{j}"
+        ax.plot(np.arange(1, v.size + 1), v, lw=1.6, color=color, label=name)
     for k, s in enumerate(marks):
-        ax.axvspan(s - 0.5, s + 0.5, color="grey", alpha=0.25, label="marked step" if k == 0 else None)
-    ax.set_ylim(0, 1.02)
+        ax.axvspan(s - 0.5, s + 0.5, color="grey", alpha=0.2, label="marked step" if k == 0 else None)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_xlabel("step $t$")
-    ax.set_ylabel("gate value (mean over units)")
+    ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     if title:
         ax.set_title(title)
     return ax

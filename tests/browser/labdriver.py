@@ -476,15 +476,15 @@ _VIEW_STATE_JS = r"""
   const hash = (s) => { let h = 5381; for (let i = 0; i < s.length; i++) h = ((h * 33) ^ s.charCodeAt(i)) >>> 0;
                         return s.length + ':' + h; };
   const root = document.querySelector('[data-rnn-current]') || document;
-  return [...root.querySelectorAll('.jp-OutputArea-output')]
-    .filter(n => n.querySelector('.jupyter-widgets') || n.classList.contains('jupyter-widgets'))
-    .map(n => {
-      const clone = n.cloneNode(true);
-      clone.querySelectorAll('[data-rnn-probe]').forEach(e => e.remove());
-      const imgs = [...n.querySelectorAll('img')].filter(i => !i.closest('[data-rnn-probe]'))
-                     .map(i => hash(i.getAttribute('src') || ''));
-      return clone.textContent + '|' + imgs.join(',');
-    }).join('\n');
+  const text = [], imgs = [];
+  for (const n of root.querySelectorAll('.jp-OutputArea-output')) {
+    if (!(n.querySelector('.jupyter-widgets') || n.classList.contains('jupyter-widgets'))) continue;
+    const clone = n.cloneNode(true);
+    clone.querySelectorAll('[data-rnn-probe]').forEach(e => e.remove());
+    text.push(clone.textContent);
+    for (const i of n.querySelectorAll('img')) if (!i.closest('[data-rnn-probe]')) imgs.push(hash(i.getAttribute('src') || ''));
+  }
+  return {text: text.join('\n'), imgs: imgs.join(',')};
 }
 """
 
@@ -645,11 +645,11 @@ class NotebookRun:
         return slider.locator(".widget-readout").first.inner_text().strip()
 
     # ---- generic probe: does every control change something?
-    def view_state(self) -> str:
-        """What the widget outputs show, minus the control being probed (text and images)."""
+    def view_state(self) -> dict:
+        """What the widget outputs show, minus the control being probed: ``{"text", "imgs"}``."""
         return self.page.evaluate(_VIEW_STATE_JS)
 
-    def settle(self, timeout: float = 30.0, quiet: float = 0.4) -> str:
+    def settle(self, timeout: float = 30.0, quiet: float = 0.4) -> dict:
         """Wait until the kernel is idle and the widget outputs stop changing."""
         deadline = time.monotonic() + timeout
         last = self.view_state()
@@ -698,6 +698,8 @@ class NotebookRun:
                 undo = self._move(ctl, kind)
                 changed = self._wait_change(before, timeout)
                 undo()
+                # Deterministic explorers show the same text again once the undo has arrived.
+                _wait_for(lambda: self.view_state()["text"] == before["text"], 10.0)
                 self.settle()
             finally:
                 ctl.evaluate("e => e.removeAttribute('data-rnn-probe')")

@@ -1,0 +1,176 @@
+"""A character-level language model: the course's capstone (lesson 07).
+
+The model reads one character at a time and predicts the next one:
+
+    x_t = onehot(c_t)  (V,)           h_t = cell(x_t, h_{t-1})        o_t = w_y h_t + b_y  (V,)
+    P(c_{t+1} = j | c_1 .. c_t) = softmax(o_t)_j
+    L = -(1/TN) Σ_t Σ_n log P(c_{t+1} | c_1 .. c_t)                    (mean cross-entropy, in nats)
+
+Any :class:`~rnn_tutor.cells.Cell` works (Elman, GRU, LSTM).  Training uses truncated BPTT
+with the hidden state *carried* across windows (the practical variant of lesson 03): the
+text is cut into ``N`` parallel streams, and each update reads the next ``k`` characters
+of every stream.  Sampling draws from ``softmax(o_t / τ)`` with a temperature ``τ > 0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from rnn_tutor.cells import Cell
+from rnn_tutor.clipping import clip_grad_norm
+from rnn_tutor.heads import dense_backward, dense_forward, init_head, log_softmax, softmax_cross_entropy
+from rnn_tutor.masking import one_hot
+from rnn_tutor.optim import adam_init, adam_step
+
+__all__ = ["Vocab", "load_text", "build_vocab", "make_streams", "init_charlm", "window_loss_and_grads",
+           "train_charlm", "softmax_with_temperature", "sample", "unigram_entropy"]
+
+
+def load_text(name: str = "sonnets.txt") -> str:
+    """A text shipped in ``rnn_tutor/data`` (see its README for sources and licences)."""
+    try:
+        return resources.files("rnn_tutor").joinpath("data", name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        shipped = sorted(p.name for p in resources.files("rnn_tutor").joinpath("data").iterdir() if p.name.endswith(".txt"))
+        raise ValueError(f"name: expected one of the shipped texts {shipped}, received {name!r}") from None
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """The characters of a text, sorted; ``encode``/``decode`` map between text and ids ``0 .. V-1``."""
+
+    chars: tuple
+
+    @property
+    def V(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> np.ndarray:
+        index = {c: i for i, c in enumerate(self.chars)}
+        unknown = sorted(set(text) - set(index))
+        if unknown:
+            raise ValueError(f"text: expected only characters of the vocabulary ({self.V} characters), "
+                             f"received unknown character(s) {unknown}")
+        return np.array([index[c] for c in text], dtype=np.int64)
+
+    def decode(self, ids) -> str:
+        ids = np.asarray(ids)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.V):
+            raise ValueError(f"ids: expected ids in 0..{self.V - 1}, received {int(ids.min())}..{int(ids.max())}")
+        return "".join(self.chars[int(i)] for i in ids.reshape(-1))
+
+
+def build_vocab(text: str) -> Vocab:
+    """The sorted set of characters in ``text``."""
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"text: expected a non-empty string, received {text!r:.40}")
+    return Vocab(tuple(sorted(set(text))))
+
+
+def make_streams(ids, N: int) -> np.ndarray:
+    """Cut the id sequence into ``N`` contiguous streams of equal length: ``(L, N)``, ``L = len(ids) // N``.
+
+    Stream ``n`` is ``ids[n L : (n + 1) L]``; the last ``len(ids) mod N`` ids are dropped.
+    """
+    ids = np.asarray(ids)
+    if not isinstance(N, (int, np.integer)) or N < 1 or N > ids.size // 2:
+        raise ValueError(f"N: expected an integer from 1 to {ids.size // 2} (two ids per stream), received {N!r}")
+    L = ids.size // N
+    return ids[: N * L].reshape(N, L).T.copy()  # (N, L) -> (L, N)
+
+
+def init_charlm(cell: Cell, V: int, m: int, rng: np.random.Generator) -> dict:
+    """Cell parameters for ``d = V`` one-hot inputs and ``m`` hidden units, plus ``w_y (V, m)``, ``b_y (V,)``."""
+    return {**cell.init_params(V, m, rng), **init_head(m, V, rng)}
+
+
+def window_loss_and_grads(cell: Cell, params: dict, window, V: int, state_0=None):
+    """Loss and gradients on one window of ids ``(k + 1, N)``: inputs ``window[:-1]``, targets ``window[1:]``.
+
+    Returns ``(L, grads, state_k)``; ``state_k`` is the state after the ``k`` inputs,
+    to carry into the next window (as a constant: no gradient flows back across windows).
+    """
+    window = np.asarray(window)
+    if window.ndim != 2 or window.shape[0] < 2:
+        raise ValueError(f"window: expected ids (k + 1, N) with k >= 1, received shape {window.shape}")
+    cell_params = {k: params[k] for k in cell.param_names}
+    xs = one_hot(window[:-1], V, "window")  # (k, N) -> (k, N, V)
+    hs, state_k, cache = cell.forward(xs, cell_params, state_0)
+    os_ = dense_forward(hs, params["w_y"], params["b_y"])  # (k, N, m) -> (k, N, V)
+    L, dos = softmax_cross_entropy(os_, window[1:])
+    dw_y, db_y, dhs = dense_backward(dos, hs, params["w_y"])
+    grads, _, _ = cell.backward(dhs, cache)
+    return L, {**grads, "w_y": dw_y, "b_y": db_y}, state_k
+
+
+def train_charlm(cell: Cell, params: dict, streams, V: int, k: int = 32, epochs: int = 1,
+                 lr: float = 1e-2, clip: float = 5.0, max_updates: int | None = None):
+    """Truncated BPTT with the state carried across windows, Adam and gradient-norm clipping.
+
+    Each epoch starts from a zero state and walks through ``streams (L, N)`` in windows of
+    ``k`` inputs.  Stops early after ``max_updates`` updates.  A non-finite loss raises
+    ``FloatingPointError`` naming the update (lower ``lr`` or ``clip``).
+
+    Returns ``(params, losses)`` with one loss per update.
+    """
+    streams = np.asarray(streams)
+    if streams.ndim != 2:
+        raise ValueError(f"streams: expected ids (L, N) from make_streams, received shape {streams.shape}")
+    if not isinstance(k, (int, np.integer)) or not 1 <= k < streams.shape[0]:
+        raise ValueError(f"k: expected a window length from 1 to {streams.shape[0] - 1}, received {k!r}")
+    state_opt, losses = adam_init(params), []
+    for _ in range(epochs):
+        state = None
+        for start in range(0, streams.shape[0] - k, k):
+            L, grads, state = window_loss_and_grads(cell, params, streams[start:start + k + 1], V, state)
+            if not np.isfinite(L):
+                raise FloatingPointError(f"loss is {L} at update {len(losses)}; lower lr (now {lr}) or clip (now {clip})")
+            grads, _ = clip_grad_norm({key: grads[key] for key in params}, clip)
+            params, state_opt = adam_step(params, grads, state_opt, lr)
+            losses.append(L)
+            if max_updates is not None and len(losses) >= max_updates:
+                return params, np.array(losses)
+    return params, np.array(losses)
+
+
+def softmax_with_temperature(logits, temperature: float) -> np.ndarray:
+    """``softmax(o / τ)`` along the last axis; ``τ < 1`` sharpens, ``τ > 1`` flattens the distribution.
+
+    Raises ``ValueError`` unless ``τ > 0`` (``τ → 0`` is greedy decoding: use ``argmax`` instead).
+    """
+    ok = isinstance(temperature, (int, float, np.floating, np.integer)) and not isinstance(temperature, bool)
+    if not ok or not np.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature: expected a finite number > 0, received {temperature!r}")
+    return np.exp(log_softmax(np.asarray(logits, dtype=float) / temperature))
+
+
+def sample(cell: Cell, params: dict, vocab: Vocab, prime: str, n: int, temperature: float,
+           rng: np.random.Generator) -> str:
+    """Generate ``n`` characters after reading ``prime``, drawing each from ``softmax(o_t / τ)``."""
+    softmax_with_temperature(np.zeros(1), temperature)  # validate τ before any work
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
+    if not prime:
+        raise ValueError("prime: expected at least one character to start from, received ''")
+    cell_params = {k: params[k] for k in cell.param_names}
+    ids = vocab.encode(prime)
+    hs, state, _ = cell.forward(one_hot(ids[:, None], vocab.V), cell_params)  # read the prime: (len, 1, V)
+    h = hs[-1]
+    out = []
+    for _ in range(n):
+        p = softmax_with_temperature(dense_forward(h, params["w_y"], params["b_y"])[0], temperature)
+        nxt = int(rng.choice(vocab.V, p=p))
+        out.append(nxt)
+        hs, state, _ = cell.forward(one_hot(np.array([[nxt]]), vocab.V), cell_params, state)
+        h = hs[-1]
+    return vocab.decode(out)
+
+
+def unigram_entropy(ids, V: int) -> float:
+    """Cross-entropy (nats per character) of the best model that ignores context: character frequencies."""
+    counts = np.bincount(np.asarray(ids).reshape(-1), minlength=V).astype(float)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
