@@ -125,9 +125,14 @@ def _nonfinite(where: str, lr: float, clip) -> FloatingPointError:
                               f"Try {advice} or a smaller learning rate than lr = {lr}.")
 
 
+def _all_finite(arrays) -> bool:
+    """True if no array holds NaN or inf (one reduction per array: NaN and inf survive a sum)."""
+    return bool(np.isfinite(sum(float(np.sum(v)) for v in arrays)))
+
+
 def _update(params, grads, state, lr, optimizer, clip, where):
     grads = {name: grads[name] for name in PARAM_NAMES}
-    if not all(np.isfinite(v).all() for v in grads.values()):
+    if not _all_finite(grads.values()):
         raise _nonfinite(where, lr, clip)
     if clip is not None:
         grads, _ = clip_grad_norm(grads, clip)
@@ -135,7 +140,7 @@ def _update(params, grads, state, lr, optimizer, clip, where):
         new, state = adam_step(params, grads, state, lr=lr)
     else:
         new = sgd_step(params, grads, lr)
-    if not all(np.isfinite(v).all() for v in new.values()):
+    if not _all_finite(new.values()):
         raise _nonfinite(where, lr, clip)
     return new, state
 

@@ -236,10 +236,16 @@ def test_command_line_end_to_end(tmp_path):
     assert "\n=" not in text and ",=" not in text and ",+" not in text
 
 
-# ----------------------------------------------------------------------------- the real exercise 01
+# ----------------------------------------------------------------------------- the course's exercises
+
+def _course_ids() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))
+
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
+    """Every solutions notebook and every released exercise, plus partial and cheating
+    variants of exercise 01, graded in one run against the real solutions/."""
     if not REAL.exists():
         pytest.skip("solutions/01_unfolding.ipynb is not written yet")
     import rnn_tutor.checks  # noqa: F401
@@ -248,26 +254,37 @@ def real(tmp_path_factory):
     builder = Builder(REAL, checks)
     out = tmp_path_factory.mktemp("grading_real")
     victim = builder.checks[0]
-    files = {"solution": write(builder.solution(), out / "solution" / "a.ipynb"),
-             "exercise": write(builder.exercise(), out / "exercise" / "b.ipynb"),
-             "partial": write(builder.partial([victim.grade_id]), out / "partial" / "c.ipynb"),
+    files = {"partial": write(builder.partial([victim.grade_id]), out / "partial" / "c.ipynb"),
              "hard_coded": write(builder.replace(builder.exercise(), victim, builder.hard_coded(victim)),
                                  out / "hard_coded" / "d.ipynb"),
              "monkeypatch": write(builder.replace(builder.exercise(), victim,
                                                   CHEAT_PRELUDE + builder.function_body(victim, "return 0")),
                                   out / "monkeypatch" / "e.ipynb")}
+    for nb_id in _course_ids():
+        for kind in ("solutions", "exercises"):
+            src = ROOT / kind / f"{nb_id}.ipynb"
+            if src.exists():           # renamed: matching uses the embedded id
+                files[f"{kind}-{nb_id}"] = out / f"{kind}-{nb_id}" / "submission.ipynb"
+                files[f"{kind}-{nb_id}"].parent.mkdir()
+                files[f"{kind}-{nb_id}"].write_bytes(src.read_bytes())
     before = _snapshot(out)
     results = grade_all(find_submissions([out]), REAL.parent, Options(timeout=60), jobs=2)
     return Batch(builder, files, results, before, _snapshot(out))
 
 
-def test_real_exercise_solution_exercise_partial(real):
+@pytest.mark.parametrize("nb_id", _course_ids())
+def test_every_solution_scores_full_marks_and_every_exercise_zero(real, nb_id):
+    src = load_sources(ROOT / "solutions")[nb_id]
+    assert real.points(f"solutions-{nb_id}") == src.total_points > 0, real.rows[f"solutions-{nb_id}"]
+    assert all(r.status == "passed" for r in real.rows[f"solutions-{nb_id}"].values())
+    if f"exercises-{nb_id}" in real.result:
+        assert real.points(f"exercises-{nb_id}") == 0, real.rows[f"exercises-{nb_id}"]
+
+
+def test_real_exercise_partial_and_cheats(real):
     graded = real.builder.graded
     victim = real.builder.checks[0]
-    assert real.points("solution") == sum(graded.values()), real.rows["solution"]
-    assert real.points("exercise") == 0, real.rows["exercise"]
     assert real.points("partial") == graded[victim.grade_id], real.rows["partial"]
     assert real.points("hard_coded") == 0, real.rows["hard_coded"]
     assert real.points("monkeypatch") == 0, real.rows["monkeypatch"]
     assert real.after == real.before
-

@@ -114,6 +114,14 @@ def test_hidden_tests_at_the_end_leave_no_blank_tail(tmp_path, nb_cell, write_no
     assert release.exercise_source(info) == "assert f(1) == 2\n"
 
 
+def test_regions_are_found_by_newline_only(tmp_path, nb_cell, write_notebook):
+    cell = nb_cell("code", "x = '\x0c\r'\n### BEGIN SOLUTION\ny = 1\n### END SOLUTION\nz = 2",
+                   solution=True, grade_id="s")
+    (info,) = load_source(write_notebook(tmp_path / "s" / "01_t.ipynb", [cell])).cells
+    assert release.exercise_source(info) == ("x = '\x0c\r'\n# YOUR CODE HERE\n"
+                                             "raise NotImplementedError()\nz = 2")
+
+
 def test_release_clears_outputs_and_keeps_metadata(course):
     course.cli()
     nb = nbformat.read(course.dest, as_version=4)

@@ -232,6 +232,8 @@ def evaluate_case(check: Check, inputs: Mapping, received, mutated: Sequence[str
             except Exception:  # a mistake model that cannot run on these inputs says nothing
                 continue
             wrong_n = _named(check, received, wrong)[1]
+            if not compare_values(wrong_n, exp_n, check.rtol, check.atol):
+                continue  # on these inputs the mistake gives the right answer: it explains nothing
             if not compare_values(rec_n, wrong_n, check.rtol, check.atol):
                 problems.append(f"likely cause: {mistake.hint}")
                 break

@@ -292,15 +292,17 @@ BIDIRECTIONAL_STATES = register(Check(
          "its state for step t sits at index T - t, so flip the result again before concatenating.",
          lambda xs, params_f, params_b: np.concatenate(
              [rnn_states(xs, params_f), rnn_states(xs[::-1], params_b)], axis=2)),
-        ("the backward direction must read the sequence in reverse: run it on xs[::-1] (time is axis 0).",
+        ("the backward direction must read the sequence in reverse time order: run it on xs[::-1] "
+         "(time is axis 0; reversing the batch axis 1 changes nothing).",
          lambda xs, params_f, params_b: np.concatenate(
              [rnn_states(xs, params_f), rnn_states(xs, params_b)], axis=2)),
         ("the two halves are swapped: the forward states come first, [h→_t ; h←_t].",
          lambda xs, params_f, params_b: np.concatenate(
              [rnn_states(xs[::-1], params_b)[::-1], rnn_states(xs, params_f)], axis=2)),
-        ("you reversed the batch axis: time is axis 0 of xs (T, N, d), so reverse with xs[::-1], not xs[:, ::-1].",
+        ("you reversed the batch axis of the input: time is axis 0 of xs (T, N, d), so reverse with xs[::-1], "
+         "not xs[:, ::-1].",
          lambda xs, params_f, params_b: np.concatenate(
-             [rnn_states(xs, params_f), rnn_states(xs[:, ::-1], params_b)[:, ::-1]], axis=2)),
+             [rnn_states(xs, params_f), rnn_states(xs[:, ::-1], params_b)[::-1]], axis=2)),
         ("each direction has its own weights: use params_b for the backward direction.",
          lambda xs, params_f, params_b: np.concatenate(
              [rnn_states(xs, params_f), rnn_states(xs[::-1], params_f)[::-1]], axis=2)),

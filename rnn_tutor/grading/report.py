@@ -111,10 +111,11 @@ def summary(results: list[Result], seconds: float) -> str:
     """The terminal summary: a line per submission, the first line of each failure, totals."""
     lines = []
     width = max([len(terminal_safe(r.student, 40)) for r in results] + [7])
+    nb_width = max([len(terminal_safe(r.notebook or "?", 30)) for r in results] + [12])
     for res in results:
         name = terminal_safe(res.student, 40).ljust(width)
-        nb = terminal_safe(res.notebook or "?", 30)
-        lines.append(f"{name}  {nb:<16} {_score(res):>9}  {res.status}")
+        nb = terminal_safe(res.notebook or "?", 30).ljust(nb_width)
+        lines.append(f"{name}  {nb} {_score(res):>7}  {res.status}")
         for r in res.rows:
             if r.status not in ("passed",):
                 reason = r.reason.strip().splitlines()[0] if r.reason.strip() else ""

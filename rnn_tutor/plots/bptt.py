@@ -93,7 +93,7 @@ def plot_forecast(truth, prediction, baseline=None, ax: Axes | None = None, t_st
         ax.plot(t, base, color="0.6", ls=":", lw=1.2, label="naive: p_t ≈ x_t")
     ax.plot(t, prediction, color="#d62728", lw=1.6, label="RNN prediction y_t")
     ax.set_xlabel("t")
-    ax.legend(fontsize=8, frameon=False, ncol=3, loc="upper right")
+    ax.legend(fontsize=8, frameon=False, ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     ax.grid(True, alpha=0.3)
     return ax
 

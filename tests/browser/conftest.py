@@ -7,7 +7,6 @@ skipping them.  Run only these tests with ``python -m pytest -m browser``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from pathlib import Path
@@ -42,8 +41,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     def key(pair: tuple[int, pytest.Item]) -> tuple:
         index, it = pair
-        marker = it.get_closest_marker("lesson")
-        name = marker.args[0] if marker else getattr(getattr(it, "callspec", None), "params", {}).get("lesson")
+        name = _lesson_of(it)
         # Lesson tests first, grouped by lesson; tests of no lesson after them.
         return (str(it.fspath), name is None, "" if name is None else str(name), index)
 
@@ -72,59 +70,107 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
-class LessonPages:
-    """Runs lessons in one JupyterLab + Chromium and keeps the most recent one open."""
+def _lesson_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("lesson")
+    if marker:
+        return str(marker.args[0])
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return params.get("lesson")
 
-    def __init__(self, server: labdriver.LabServer, browser: object) -> None:
+
+class LessonPages:
+    """Runs lessons in one JupyterLab + Chromium, two at a time.
+
+    ``get(name)`` returns the lesson after "Restart Kernel and Run All" and keeps
+    it open (page and kernel) for that lesson's other tests.  While the tests
+    look at one lesson, the next one in ``order`` already runs in a second page,
+    so both cores are busy; a lesson is closed (notebook and kernel) as soon as
+    the tests move on, so at most two kernels are alive.
+    """
+
+    def __init__(self, server: labdriver.LabServer, browser: object, order: list[str]) -> None:
         self.server = server
-        self.browser = browser
-        # One page for all lessons: JupyterLab loads once and opens one lesson after
-        # the other (each with a fresh kernel, closed before the next one opens).
+        self.order = order
         self.context = labdriver.new_context(browser)
-        self.page = self.context.new_page()
+        self.pages = [self.context.new_page(), self.context.new_page()]
+        self.pending: dict[str, labdriver.PendingRun] = {}
+        self.errors: dict[str, BaseException] = {}
         self.name: str | None = None
         self.run: labdriver.NotebookRun | None = None
-        self.error: BaseException | None = None
-        self._stack = contextlib.ExitStack()
+        self._open: labdriver.PendingRun | None = None
         self.timings: dict[str, float] = {}
         self.phases: dict[str, dict] = {}
+
+    def _free_page(self) -> object | None:
+        busy = {id(p.page) for p in self.pending.values()}
+        if self._open is not None:
+            busy.add(id(self._open.page))
+        return next((p for p in self.pages if id(p) not in busy), None)
+
+    def _start(self, name: str) -> None:
+        if name in self.pending or name in self.errors or name == self.name:
+            return
+        page = self._free_page()
+        if page is None:
+            return
+        try:
+            self.pending[name] = labdriver.start_notebook(page, self.server, f"lessons/{name}.ipynb")
+        except BaseException as exc:  # reported when the lesson's tests ask for it
+            self.errors[name] = exc
 
     def get(self, name: str) -> labdriver.NotebookRun:
         """The lesson ``lessons/<name>.ipynb`` after Restart Kernel and Run All."""
         if name != self.name:
-            self.close()
+            self.close_current()
+            self._start(name)
+            if name in self.order:  # overlap: start the next lesson while this one is tested
+                nxt = self.order[self.order.index(name) + 1:][:1]
+                for other in nxt:
+                    self._start(other)
             self.name = name
-            try:
-                self.run = self._stack.enter_context(
-                    labdriver.open_notebook(self.page, self.server, f"lessons/{name}.ipynb")
-                )
-                self.timings[name] = self.run.seconds
-                self.phases[name] = self.run.phases
-            except BaseException as exc:  # remember, so the lesson's other tests fail fast
-                self.error = exc
-                raise
-        if self.error is not None:
-            pytest.fail(f"lessons/{name}.ipynb could not be run in JupyterLab: {self.error}", pytrace=False)
+            pending = self.pending.pop(name, None)
+            if pending is not None:
+                self._open = pending
+                try:
+                    self.run = pending.finish()
+                    self.timings[name] = self.run.seconds
+                    self.phases[name] = self.run.phases
+                except BaseException as exc:
+                    self.errors[name] = exc
+                    raise
+        if name in self.errors:
+            pytest.fail(f"lessons/{name}.ipynb could not be run in JupyterLab: {self.errors[name]}", pytrace=False)
         assert self.run is not None
         return self.run
 
+    def close_current(self) -> None:
+        """Close the lesson being tested (notebook and kernel)."""
+        if self._open is not None:
+            self._open.close()
+        self._open, self.name, self.run = None, None, None
+
     def close(self) -> None:
-        """Close the open lesson (page and kernel)."""
-        self._stack.close()
-        self._stack = contextlib.ExitStack()
-        self.name, self.run, self.error = None, None, None
+        self.close_current()
+        for pending in self.pending.values():
+            pending.close()
+        self.pending.clear()
+        self.context.close()
 
 
 @pytest.fixture(scope="module")
-def lesson_pages(browser_ready: None) -> Iterator[LessonPages]:
+def lesson_pages(request: pytest.FixtureRequest, browser_ready: None) -> Iterator[LessonPages]:
     """One JupyterLab (serving a temporary copy of lessons/) and one Chromium for the module."""
+    order: list[str] = []
+    for item in request.session.items:
+        name = _lesson_of(item)
+        if name and name not in order and (labdriver.REPO / "lessons" / f"{name}.ipynb").exists():
+            order.append(name)
     with labdriver.jupyter_lab() as server, labdriver.chromium() as browser:
-        pages = LessonPages(server, browser)
+        pages = LessonPages(server, browser, order)
         try:
             yield pages
         finally:
             pages.close()
-            pages.context.close()
             if pages.timings:
-                print("\n[browser] seconds from opening the page: " + "; ".join(
+                print("\n[browser] seconds from opening each lesson: " + "; ".join(
                     f"{k}: {pages.phases[k]}" for k in pages.timings))

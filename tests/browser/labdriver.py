@@ -221,15 +221,20 @@ class LabServer:
         ws = f"t{uuid.uuid4().hex[:12]}"
         return f"{self.url}/lab/workspaces/{ws}/tree/{relpath}?token={self.token}"
 
-    def shutdown_kernels(self) -> None:
-        """Stop every session's kernel (the pages do not stop them when they close)."""
+    def shutdown_kernels(self, path: str | None = None) -> None:
+        """Stop the kernels of every session, or of the sessions of notebook ``path``.
+
+        Closing a page or a notebook tab does not stop its kernel.
+        """
         self.tracker.add_tree(self.proc.pid)
         for s in self.api("GET", "/api/sessions") or []:
-            with contextlib.suppress(urllib.error.URLError, OSError):
-                self.api("DELETE", f"/api/sessions/{s['id']}")
-        for k in self.api("GET", "/api/kernels") or []:
-            with contextlib.suppress(urllib.error.URLError, OSError):
-                self.api("DELETE", f"/api/kernels/{k['id']}")
+            if path is None or s.get("path") == path:
+                with contextlib.suppress(urllib.error.URLError, OSError):
+                    self.api("DELETE", f"/api/sessions/{s['id']}")
+        if path is None:
+            for k in self.api("GET", "/api/kernels") or []:
+                with contextlib.suppress(urllib.error.URLError, OSError):
+                    self.api("DELETE", f"/api/kernels/{k['id']}")
 
     def log_tail(self, n: int = 40) -> str:
         try:
@@ -797,7 +802,7 @@ def _run_all(page: Any) -> None:
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:restart-run-all'); }")
     accept = page.locator(".jp-Dialog-button.jp-mod-accept")
-    accept.wait_for(state="visible", timeout=30_000)
+    accept.wait_for(state="visible", timeout=OPEN_TIMEOUT_MS)
     accept.click()
 
 
@@ -809,51 +814,50 @@ def new_context(browser: Any) -> Any:
 #: Longest time to load JupyterLab, open a notebook or start its kernel (ms).
 OPEN_TIMEOUT_MS = 120_000
 #: Longest time Run All may take for one notebook (seconds); override with RNN_TUTOR_BROWSER_TIMEOUT.
-RUN_ALL_TIMEOUT = float(os.environ.get("RNN_TUTOR_BROWSER_TIMEOUT", "150"))
+RUN_ALL_TIMEOUT = float(os.environ.get("RNN_TUTOR_BROWSER_TIMEOUT", "300"))
 
 
-@contextlib.contextmanager
-def open_notebook(
-    target: Any, server: LabServer, relpath: str, timeout: float | None = None, run_all: bool = True
-) -> Iterator[NotebookRun]:
-    """Open ``relpath`` (relative to the served root), restart and run all; close on exit.
+class PendingRun:
+    """A notebook whose "Restart Kernel and Run All" has been started; :meth:`finish` waits for it.
 
-    ``target`` is a playwright ``Browser`` (the notebook gets a context and a page
-    of its own), a ``BrowserContext`` (a new page in it), or a ``Page``: then a
-    JupyterLab already loaded in that page opens the notebook itself, which
-    saves loading JupyterLab again (the fastest way through many notebooks).
-
-    On exit the notebook is closed (its page too, unless it was given) and every
-    kernel of the server is shut down.  With ``run_all=False`` the notebook is
-    only opened (its kernel started).
+    Starting one notebook while the tests inspect another keeps both cores busy.
     """
-    own_context = own_page = False
-    if hasattr(target, "goto"):
-        page = target
-    else:
-        own_context = hasattr(target, "new_context")
-        context = new_context(target) if own_context else target
-        page = context.new_page()
-        own_page = True
-    console_errors: list[str] = []
 
-    def on_error(exc: Any) -> None:
-        console_errors.append(str(exc))
+    def __init__(self, target: Any, server: LabServer, relpath: str, run_all: bool = True) -> None:
+        self.server, self.relpath, self.run_all = server, relpath, run_all
+        self.own_context = self.own_page = False
+        self.context = None
+        if hasattr(target, "goto"):
+            self.page = target
+        else:
+            self.own_context = hasattr(target, "new_context")
+            self.context = new_context(target) if self.own_context else target
+            self.page = self.context.new_page()
+            self.own_page = True
+        self.console_errors: list[str] = []
+        self.phases: dict[str, float] = {}
+        self.t0 = time.monotonic()
+        self.page.on("pageerror", self._on_error)
+        self.closed = False
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
 
-    page.on("pageerror", on_error)
-    timeout = RUN_ALL_TIMEOUT if timeout is None else timeout
-    phases: dict[str, float] = {}
-    t0 = time.monotonic()
+    def _on_error(self, exc: Any) -> None:
+        self.console_errors.append(str(exc))
 
-    def mark(name: str) -> None:
-        phases[name] = round(time.monotonic() - t0, 2)
+    def _mark(self, name: str) -> None:
+        self.phases[name] = round(time.monotonic() - self.t0, 2)
 
-    try:
-        lab_loaded = page.url.startswith(server.url) and page.evaluate("() => !!window.jupyterapp")
-        if lab_loaded:
+    def _start(self) -> None:
+        page, relpath = self.page, self.relpath
+        lab_loaded = page.url.startswith(self.server.url) and page.evaluate("() => !!window.jupyterapp")
+        if lab_loaded:  # JupyterLab is already running in this page: let it open the notebook
             page.evaluate("(p) => { window.jupyterapp.commands.execute('docmanager:open', {path: p}); }", relpath)
         else:
-            page.goto(server.notebook_url(relpath), wait_until="domcontentloaded", timeout=OPEN_TIMEOUT_MS)
+            page.goto(self.server.notebook_url(relpath), wait_until="domcontentloaded", timeout=OPEN_TIMEOUT_MS)
         page.wait_for_function(
             "(p) => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
             " window.jupyterapp.shell.currentWidget.context &&"
@@ -866,7 +870,7 @@ def open_notebook(
             "() => { document.querySelectorAll('[data-rnn-current]').forEach(e => e.removeAttribute('data-rnn-current'));"
             " window.jupyterapp.shell.currentWidget.node.setAttribute('data-rnn-current', '1'); }"
         )
-        mark("notebook open")
+        self._mark("notebook open")
         # Wait for the kernel that opening the notebook started, then hide the side bar.
         page.wait_for_function(
             "() => { const s = window.jupyterapp.shell.currentWidget.sessionContext;"
@@ -877,38 +881,73 @@ def open_notebook(
             "() => { const a = window.jupyterapp; if (!a.shell.leftCollapsed)"
             " a.commands.execute('application:toggle-left-area'); }"
         )
-        mark("kernel idle")
-        run = NotebookRun(page=page, relpath=relpath, seconds=0.0, phases=phases)
-        if run_all:
+        self._mark("kernel idle")
+        if self.run_all:
             _run_all(page)
-            mark("restart accepted")
+            self._mark("restart accepted")
+
+    def finish(self, timeout: float | None = None) -> NotebookRun:
+        """Wait until every cell has run (or Run All stopped at an error) and the kernel is idle."""
+        timeout = RUN_ALL_TIMEOUT if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        while run_all:
+        while self.run_all:
             # A light poll: the kernel and the page share the CPU with the lesson.
-            st = page.evaluate(_PROGRESS_JS)
+            st = self.page.evaluate(_PROGRESS_JS)
             if st["kernel"] == "idle" and not st["pending"] and (st["notRun"] == 0 or st["stopped"]):
                 break
             if time.monotonic() > deadline:
-                raise AssertionError(f"{relpath}: cells still running after {timeout} s ({st})")
+                raise AssertionError(f"{self.relpath}: cells still running after {timeout} s ({st})")
             time.sleep(0.5)
+        run = NotebookRun(page=self.page, relpath=self.relpath, seconds=time.monotonic() - self.t0, phases=self.phases)
+        run.console_errors = self.console_errors  # type: ignore[attr-defined]
         run.refresh()
-        run.seconds = time.monotonic() - t0
-        mark("all cells ran")
-        run.console_errors = console_errors  # type: ignore[attr-defined]
-        yield run
-    finally:
+        self._mark("all cells ran")
+        return run
+
+    def close(self) -> None:
+        """Close the notebook (and its page, unless it was given) and stop its kernel."""
+        if self.closed:
+            return
+        self.closed = True
         with contextlib.suppress(Exception):
-            page.remove_listener("pageerror", on_error)
-        if own_page:
+            self.page.remove_listener("pageerror", self._on_error)
+        if self.own_page:
             with contextlib.suppress(Exception):
-                (context if own_context else page).close()
+                (self.context if self.own_context else self.page).close()
         else:
             # Close the notebook without the "save your work?" dialog (nothing is saved).
             with contextlib.suppress(Exception):
-                page.evaluate(
+                self.page.evaluate(
                     "(p) => { for (const w of [...window.jupyterapp.shell.widgets('main')])"
                     " if (w.context && w.context.path === p) w.dispose(); }",
-                    relpath,
+                    self.relpath,
                 )
         with contextlib.suppress(Exception):
-            server.shutdown_kernels()
+            self.server.shutdown_kernels(path=self.relpath)
+
+
+def start_notebook(target: Any, server: LabServer, relpath: str, run_all: bool = True) -> PendingRun:
+    """Open ``relpath`` and start "Restart Kernel and Run All Cells"; see :class:`PendingRun`."""
+    return PendingRun(target, server, relpath, run_all=run_all)
+
+
+@contextlib.contextmanager
+def open_notebook(
+    target: Any, server: LabServer, relpath: str, timeout: float | None = None, run_all: bool = True
+) -> Iterator[NotebookRun]:
+    """Open ``relpath`` (relative to the served root), restart and run all; close on exit.
+
+    ``target`` is a playwright ``Browser`` (the notebook gets a context and a page
+    of its own), a ``BrowserContext`` (a new page in it), or a ``Page``: then a
+    JupyterLab already loaded in that page opens the notebook itself, which
+    saves loading JupyterLab again.
+
+    On exit the notebook is closed (its page too, unless it was given) and its
+    kernel is shut down.  With ``run_all=False`` the notebook is only opened
+    (its kernel started).
+    """
+    pending = start_notebook(target, server, relpath, run_all=run_all)
+    try:
+        yield pending.finish(timeout)
+    finally:
+        pending.close()

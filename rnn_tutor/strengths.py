@@ -1,0 +1,85 @@
+"""Measurements behind lesson 07: what an RNN does well and where it struggles.
+
+* :func:`sliding_windows` and :func:`window_forward` — a feedforward network that sees a fixed
+  window of the last ``w`` inputs, the baseline an RNN is compared with;
+* :func:`median_seconds` — wall-clock timing that is robust to a busy machine;
+* :func:`input_sensitivity` — how strongly the final state still depends on each past input,
+  ``‖∂(u · h_T)/∂x_t‖`` for a fixed unit vector ``u``, for any :class:`~rnn_tutor.cells.Cell`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Mapping
+
+import numpy as np
+
+from rnn_tutor.cells import Cell
+from rnn_tutor.validation import as_float_array
+
+__all__ = ["sliding_windows", "window_forward", "median_seconds", "input_sensitivity"]
+
+
+def sliding_windows(xs, w: int) -> np.ndarray:
+    """The last ``w`` inputs at every position, flattened: ``(T - w + 1, N, w d)``.
+
+    Row ``t`` (0-based) holds ``[x_{t+1}; ...; x_{t+w}]`` (inputs numbered from 1), so the
+    window ending at input ``x_s`` is row ``s - w``.  No copy of the data is made per
+    window until the final reshape.
+    """
+    xs = as_float_array(xs, "xs")
+    if xs.ndim != 3:
+        raise ValueError(f"xs: expected a 3-D array (T, N, d), received shape {xs.shape}")
+    T, N, d = xs.shape
+    if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or not 1 <= w <= T:
+        raise ValueError(f"w: expected a window length from 1 to T = {T}, received {w!r}")
+    view = np.lib.stride_tricks.sliding_window_view(xs, w, axis=0)  # (T-w+1, N, d, w)
+    return np.ascontiguousarray(view.transpose(0, 1, 3, 2)).reshape(T - w + 1, N, w * d)
+
+
+def window_forward(xs, w_1, b_1, w_2, b_2, w: int) -> np.ndarray:
+    """A one-hidden-layer feedforward net on every window: ``tanh(W_1 [x_{t-w+1}..x_t] + b_1)`` then ``W_2 · + b_2``.
+
+    ``w_1 (m, w d)``, ``b_1 (m,)``, ``w_2 (q, m)``, ``b_2 (q,)``.  All positions are computed by
+    one matrix product each: nothing is sequential.  Returns ``(T - w + 1, N, q)``.
+    """
+    X = sliding_windows(xs, w)  # (T-w+1, N, w d)
+    w_1 = as_float_array(w_1, "w_1")
+    if w_1.ndim != 2 or w_1.shape[1] != X.shape[-1]:
+        raise ValueError(f"w_1: expected shape (m, w d) = (m, {X.shape[-1]}), received shape {w_1.shape}")
+    H = np.tanh(X @ w_1.T + b_1)  # (T-w+1, N, w d) @ (w d, m) -> (T-w+1, N, m)
+    return H @ np.asarray(w_2).T + b_2  # (T-w+1, N, m) @ (m, q) -> (T-w+1, N, q)
+
+
+def median_seconds(fn: Callable[[], object], repeats: int = 5) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs, after one warm-up run."""
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ValueError(f"repeats: expected a positive integer, received {repeats!r}")
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def input_sensitivity(cell: Cell, params: Mapping, xs, u=None) -> np.ndarray:
+    """``‖∂(u · h_T)/∂x_t‖`` for ``t = 1 .. T``: how much the final state still "remembers" each input.
+
+    One backward pass with the gradient ``u`` injected at the final hidden state gives every
+    ``∂(u · h_T)/∂x_t`` at once.  ``u (N, m)`` defaults to ``1/sqrt(m)`` everywhere.  Norms are
+    taken per time step over the batch and features.  Returns ``(T,)``; entry ``T - 1`` is the
+    most recent input.
+    """
+    if not isinstance(cell, Cell):
+        raise ValueError(f"cell: expected an rnn_tutor.cells.Cell (ELMAN, GRU, LSTM), received {type(cell).__name__}")
+    hs, state_T, cache = cell.forward(xs, params)
+    T, N, m = hs.shape
+    u = np.full((N, m), 1 / np.sqrt(m)) if u is None else as_float_array(u, "u")
+    if u.shape != (N, m):
+        raise ValueError(f"u: expected shape (N, m) = {(N, m)}, received shape {u.shape}")
+    dhs = np.zeros((T, N, m))
+    dhs[-1] = u  # the gradient enters at h_T only
+    _, dxs, _ = cell.backward(dhs, cache)
+    return np.sqrt((dxs**2).sum(axis=(1, 2)))

@@ -1,0 +1,266 @@
+"""The checks of exercise 06 (rnn_tutor.checks.variants): pass the solution, fail stubs, name mistakes, catch mutation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnn_tutor.bidirectional import bidirectional_forward
+from rnn_tutor.checks import REGISTRY
+from rnn_tutor.checks import variants as V
+from rnn_tutor.checks.core import CheckFailed
+from rnn_tutor.gru import gru_step as lib_gru_step
+from rnn_tutor.lstm import lstm_step as lib_lstm_step
+
+CHECKS = {"gru_step": (V.GRU_STEP, V.check_gru_step), "lstm_step": (V.LSTM_STEP, V.check_lstm_step),
+          "lstm_cell_backward": (V.LSTM_CELL_BACKWARD, V.check_lstm_cell_backward),
+          "bidirectional_states": (V.BIDIRECTIONAL_STATES, V.check_bidirectional_states)}
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions" / "06_variants.ipynb"
+
+
+# ----------------------------------------------------------------------------- learner-style solutions
+
+def sig(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def good_gru(x_t, h_prev, params):
+    W_ir, W_iz, W_in = np.split(params["w_ih"], 3)
+    W_hr, W_hz, W_hn = np.split(params["w_hh"], 3)
+    b_ir, b_iz, b_in = np.split(params["b_ih"], 3)
+    b_hr, b_hz, b_hn = np.split(params["b_hh"], 3)
+    r = sig(x_t @ W_ir.T + b_ir + h_prev @ W_hr.T + b_hr)
+    z = sig(x_t @ W_iz.T + b_iz + h_prev @ W_hz.T + b_hz)
+    n = np.tanh(x_t @ W_in.T + b_in + r * (h_prev @ W_hn.T + b_hn))
+    return (1 - z) * n + z * h_prev
+
+
+def good_lstm(x_t, h_prev, c_prev, params):
+    a = x_t @ params["w_ih"].T + h_prev @ params["w_hh"].T + params["b_ih"] + params["b_hh"]
+    i, f, g, o = np.split(a, 4, axis=1)
+    c = sig(f) * c_prev + sig(i) * np.tanh(g)
+    return sig(o) * np.tanh(c), c
+
+
+def good_cell_backward(dh_t, dc_next, i_t, f_t, g_t, o_t, c_prev):
+    c = f_t * c_prev + i_t * g_t
+    dc = dc_next + dh_t * o_t * (1 - np.tanh(c) ** 2)
+    return dc * g_t, dc * c_prev, dc * i_t, dh_t * np.tanh(c), dc * f_t
+
+
+def good_bidirectional(xs, params_f, params_b):
+    def run(seq, p):
+        h, out = np.zeros((seq.shape[1], p["w_h"].shape[0])), []
+        for x in seq:
+            h = np.tanh(x @ p["w_x"].T + h @ p["w_h"].T + p["b_h"])
+            out.append(h)
+        return np.array(out)
+    return np.concatenate([run(xs, params_f), np.flip(run(np.flip(xs, 0), params_b), 0)], axis=-1)
+
+
+GOOD = {"gru_step": good_gru, "lstm_step": good_lstm, "lstm_cell_backward": good_cell_backward,
+        "bidirectional_states": good_bidirectional}
+
+
+def stub(*args, **kwargs):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# ----------------------------------------------------------------------------- registry and references
+
+def test_registered_under_notebook_and_grade_id():
+    for name, (check, _) in CHECKS.items():
+        assert REGISTRY[("06_variants", f"check_{name}")] is check
+        assert check.target == name and check.points > 0
+
+
+def test_references_agree_with_the_library():
+    """The checks' plain-NumPy references equal rnn_tutor.gru / lstm / bidirectional (which match PyTorch)."""
+    for seed in range(5):
+        inp = V.GRU_STEP.make_inputs(np.random.default_rng(seed))
+        np.testing.assert_allclose(V.gru_step_reference(**inp), lib_gru_step(**inp)[0], rtol=1e-12, atol=1e-14)
+        inp = V.LSTM_STEP.make_inputs(np.random.default_rng(seed))
+        h, c, _ = lib_lstm_step(**inp)
+        ref = V.lstm_step_reference(**inp)
+        np.testing.assert_allclose(ref[0], h, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(ref[1], c, rtol=1e-12, atol=1e-14)
+        inp = V.BIDIRECTIONAL_STATES.make_inputs(np.random.default_rng(seed))
+        params = {**inp["params_f"], **{k + "_reverse": v for k, v in inp["params_b"].items()}}
+        np.testing.assert_allclose(V.bidirectional_states_reference(**inp), bidirectional_forward(inp["xs"], params)[0],
+                                   rtol=1e-12, atol=1e-14)
+
+
+def test_cell_backward_reference_against_finite_differences():
+    from rnn_tutor.gradcheck import numerical_gradients, rel_error
+
+    inp = V.LSTM_CELL_BACKWARD.make_inputs(np.random.default_rng(3))
+    dh, dcn = inp["dh_t"], inp["dc_next"]
+
+    def loss(q):
+        c = q["f_t"] * q["c_prev"] + q["i_t"] * q["g_t"]
+        return float(np.sum(dh * q["o_t"] * np.tanh(c)) + np.sum(dcn * c))
+
+    num = numerical_gradients(loss, {k: inp[k] for k in ("i_t", "f_t", "g_t", "o_t", "c_prev")})
+    out = dict(zip(("i_t", "f_t", "g_t", "o_t", "c_prev"), V.lstm_cell_backward_reference(**inp)))
+    for k in num:
+        assert rel_error(out[k], num[k]) < 1e-8, k
+
+
+# ----------------------------------------------------------------------------- pass and fail
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_passes_reference_and_learner_style_solution(name, capsys):
+    check, friendly = CHECKS[name]
+    assert friendly(check.reference) == check.n_cases
+    assert friendly(GOOD[name]) == check.n_cases
+    assert friendly(GOOD[name], hidden=True) == check.n_cases
+    assert "✔" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_fails_on_stub(name):
+    _, friendly = CHECKS[name]
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        friendly(stub)
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        friendly(stub, hidden=True)
+
+
+MISTAKE_CASES = [(name, i) for name, (check, _) in CHECKS.items() for i in range(len(check.mistakes))]
+
+
+@pytest.mark.parametrize("name, i", MISTAKE_CASES, ids=[f"{n}-{i}" for n, i in MISTAKE_CASES])
+def test_each_mistake_fails_with_its_own_hint(name, i):
+    check, friendly = CHECKS[name]
+    mistake = check.mistakes[i]
+    for hidden in (False, True, True):
+        with pytest.raises(CheckFailed) as info:
+            friendly(mistake.fn.wrong, hidden=hidden)
+        assert f"likely cause: {mistake.hint}" in str(info.value)
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_mistake_models_differ_from_the_reference_on_most_inputs(name):
+    """Every mistake is detectable: it changes the result on at least 4 of 5 random cases."""
+    check, _ = CHECKS[name]
+    for mistake in check.mistakes:
+        silent = 0
+        for seed in range(5):
+            try:
+                mistake.fn(**check.make_inputs(np.random.default_rng(100 + seed)))
+            except ValueError:
+                silent += 1
+        assert silent <= 1, mistake.hint
+
+
+# ----------------------------------------------------------------------------- mutation and messages
+
+def mutating_gru(x_t, h_prev, params):
+    out = good_gru(x_t, h_prev, params)
+    h_prev *= 0.5  # changes an input in place
+    return out
+
+
+def mutating_lstm(x_t, h_prev, c_prev, params):
+    h, c = good_lstm(x_t, h_prev, c_prev, params)
+    params["b_hh"][:] = 0.0
+    return h, c
+
+
+def mutating_backward(dh_t, dc_next, i_t, f_t, g_t, o_t, c_prev):
+    dc_next += dh_t * o_t * (1 - np.tanh(f_t * c_prev + i_t * g_t) ** 2)  # accumulates into the argument
+    return dc_next * g_t, dc_next * c_prev, dc_next * i_t, dh_t * np.tanh(f_t * c_prev + i_t * g_t), dc_next * f_t
+
+
+def mutating_bidirectional(xs, params_f, params_b):
+    out = good_bidirectional(xs, params_f, params_b)
+    xs[:] = xs[::-1].copy()
+    return out
+
+
+@pytest.mark.parametrize("name, fn, arg", [
+    ("gru_step", mutating_gru, "h_prev"),
+    ("lstm_step", mutating_lstm, "params"),
+    ("lstm_cell_backward", mutating_backward, "dc_next"),
+    ("bidirectional_states", mutating_bidirectional, "xs"),
+])
+def test_fails_on_in_place_mutation(name, fn, arg):
+    _, friendly = CHECKS[name]
+    with pytest.raises(CheckFailed, match=rf"changed its input\(s\) \['{arg}'\] in place"):
+        friendly(fn)
+
+
+def test_untransposed_weights_get_the_row_convention_hint():
+    def no_transpose(x_t, h_prev, params):
+        m = h_prev.shape[1]
+        gi = x_t @ params["w_ih"] + params["b_ih"]  # d != 3m, so this raises
+        return gi[:, :m]
+    with pytest.raises(CheckFailed, match=r"(?s)gru_step raised ValueError.*x_t @ w_ih\.T"):
+        V.check_gru_step(no_transpose)
+
+
+def test_messages_name_the_output_and_the_worst_element():
+    def c_wrong(x_t, h_prev, c_prev, params):
+        h, c = good_lstm(x_t, h_prev, c_prev, params)
+        c = c.copy()
+        c[1, 0] += 1.0
+        return h, c
+    with pytest.raises(CheckFailed, match=r"lstm_step\['c_t'\]: shape \(\d, \d\) is right, but 1 of \d+ elements differ; "
+                                          r"the worst at index \(1, 0\)"):
+        V.check_lstm_step(c_wrong)
+
+    def three(dh_t, dc_next, i_t, f_t, g_t, o_t, c_prev):
+        return good_cell_backward(dh_t, dc_next, i_t, f_t, g_t, o_t, c_prev)[:3]
+    with pytest.raises(CheckFailed, match="expected 5 values, received 3"):
+        V.check_lstm_cell_backward(three)
+
+
+def test_make_inputs_are_adversarial():
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        g = V.GRU_STEP.make_inputs(rng)
+        N, d = g["x_t"].shape
+        m = g["h_prev"].shape[1]
+        assert len({N, d, m}) == 3 and d not in (3 * m, 4 * m) and np.abs(g["h_prev"]).min() > 0
+        assert np.all(g["params"]["b_hh"] != 0)
+        bi = V.BIDIRECTIONAL_STATES.make_inputs(rng)
+        assert bi["xs"].shape[0] >= 3  # reversal matters
+        assert not np.array_equal(bi["params_f"]["w_x"], bi["params_b"]["w_x"])
+
+
+def test_hidden_cases_are_fresh():
+    visible = [V.GRU_STEP.make_inputs(np.random.default_rng(s)) for s in range(V.GRU_STEP.n_cases)]
+    answers = [V.gru_step_reference(**inp) for inp in visible]
+
+    def memorised(x_t, h_prev, params):
+        for inp, ans in zip(visible, answers):
+            if inp["x_t"].shape == x_t.shape and np.array_equal(inp["x_t"], x_t):
+                return ans
+        return np.zeros_like(h_prev)
+
+    assert V.check_gru_step(memorised) == 3
+    with pytest.raises(CheckFailed, match="hidden case"):
+        V.check_gru_step(memorised, hidden=True)
+
+
+# ----------------------------------------------------------------------------- the solutions notebook agrees
+
+def test_solutions_notebook_metadata_matches_the_checks():
+    nb = json.loads(SOLUTIONS.read_text())
+    assert nb["metadata"]["rnn_tutor"]["id"] == "06_variants"
+    graded = {}
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader")
+        assert meta and meta["schema_version"] == 3
+        if meta.get("grade"):
+            graded[meta["grade_id"]] = (meta["points"], "".join(cell["source"]))
+    assert set(graded) == {check.grade_id for check, _ in CHECKS.values()}
+    for name, (check, _) in CHECKS.items():
+        points, source = graded[check.grade_id]
+        assert points == check.points
+        assert f"check_{name}({name})" in source and f"check_{name}({name}, hidden=True)" in source
+        assert "### BEGIN HIDDEN TESTS" in source and "### END HIDDEN TESTS" in source
