@@ -27,6 +27,7 @@ import numpy as np
 
 from rnn_tutor.bptt import squared_error
 from rnn_tutor.cells import ELMAN, Cell
+from rnn_tutor.clipping import clip_grad_norm
 from rnn_tutor.heads import (check_head, check_labels, dense_backward, dense_forward, init_head, softmax,
                              softmax_cross_entropy, softmax_vjp)
 from rnn_tutor.masking import (last_valid, last_valid_backward, masked_cell_backward, masked_cell_forward,
@@ -321,7 +322,8 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
     """Train with Adam: ``steps`` times ``L, grads = loss_and_grads(params, step)``, then an update.
 
     ``clip``: if the global gradient norm ``sqrt(Σ ‖g‖²)`` exceeds it, all gradients are
-    scaled down to that norm (a guard against the exploding gradients of lesson 03).
+    scaled down to that norm (:func:`rnn_tutor.clipping.clip_grad_norm`, lesson 05); a
+    non-finite gradient stops training with ``FloatingPointError``.
 
     Returns the trained parameters and the ``(steps,)`` array of losses.
     """
@@ -332,8 +334,8 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
     state, losses = adam_init(params), np.empty(steps)
     for step in range(steps):
         losses[step], grads = loss_and_grads(params, step)
-        norm = float(np.sqrt(sum(np.sum(np.square(grads[k])) for k in params)))
-        if clip is not None and norm > clip:
-            grads = {k: grads[k] * (clip / norm) for k in params}
+        grads = {k: grads[k] for k in params}
+        if clip is not None:
+            grads, _ = clip_grad_norm(grads, clip)  # raises FloatingPointError on inf/NaN gradients
         params, state = adam_step(params, grads, state, lr)
     return params, losses

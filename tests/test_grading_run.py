@@ -61,29 +61,66 @@ VICTIM = "check_running_sum"        # the target of every attack (a partial-cred
 OTHERS = {"check_scale": 2.0, "check_answer": 1.0}
 
 
+def _real_cases(out: Path) -> tuple[Builder | None, dict[str, Path]]:
+    """Every solutions notebook and released exercise (renamed: matching uses the embedded
+    id), plus partial and cheating variants of exercise 01."""
+    if not REAL.exists():
+        return None, {}
+    import rnn_tutor.checks  # noqa: F401
+
+    builder = Builder(REAL, [c for c in REGISTRY.values() if c.notebook == "01_unfolding"])
+    victim = builder.checks[0]
+    files = {"real-partial": write(builder.partial([victim.grade_id]), out / "real-partial" / "c.ipynb"),
+             "real-hard_coded": write(builder.replace(builder.exercise(), victim, builder.hard_coded(victim)),
+                                      out / "real-hard_coded" / "d.ipynb"),
+             "real-monkeypatch": write(builder.replace(builder.exercise(), victim, CHEAT_PRELUDE
+                                                       + builder.function_body(victim, "return 0")),
+                                       out / "real-monkeypatch" / "e.ipynb")}
+    for nb_id in _course_ids():
+        for kind in ("solutions", "exercises"):
+            src = ROOT / kind / f"{nb_id}.ipynb"
+            if src.exists():
+                path = out / f"{kind}-{nb_id}" / "submission.ipynb"
+                path.parent.mkdir(parents=True)
+                path.write_bytes(src.read_bytes())
+                files[f"{kind}-{nb_id}"] = path
+    return builder, files
+
+
 @pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    root = tmp_path_factory.mktemp("grading_synth")
+def graded(tmp_path_factory):
+    """Grade the synthetic course's adversarial set and the course's exercises in one run."""
+    root = tmp_path_factory.mktemp("grading")
     course = write_synthetic_course(root)
+    for path in (ROOT / "solutions").glob("*.ipynb"):          # one source folder for both
+        (course.source_dir / path.name).write_bytes(path.read_bytes())
     builder = Builder(course.notebook, _synthetic_checks(course.checks_file))
-    subs_dir = root / "subs"
-    files = build_adversarial(builder, subs_dir, victim=VICTIM)
+    files = build_adversarial(builder, root / "synth", victim=VICTIM)
     # Kills its grading worker: never grade it with in_process=True (it would kill pytest).
     # Named to be graded last, so that few other submissions are in flight when the pool breaks.
     files["zz_kills_worker"] = write(
         builder.append_to(builder.solution(), builder.checks[0], "import os, signal\n"
-                          "os.kill(os.getppid(), signal.SIGKILL)"), subs_dir / "zz_kills_worker" / "hw.ipynb")
-    before = _snapshot(subs_dir)
-    subs = find_submissions([subs_dir], [SYNTH_ID])
-    results = grade_all(subs, course.source_dir, Options(timeout=8, memory_mb=1024, grace=2),
-                        jobs=2, checks=[str(course.checks_file)])
-    return Batch(builder, files, results, before, _snapshot(subs_dir))
+                          "os.kill(os.getppid(), signal.SIGKILL)"), root / "synth" / "zz_kills_worker" / "hw.ipynb")
+    real_builder, real_files = _real_cases(root / "real")
+    before = _snapshot(root / "synth") | {"real/" + k: v for k, v in _snapshot(root / "real").items()}
+    subs = find_submissions([root / "real", root / "synth"] if real_files else [root / "synth"])
+    results = grade_all(subs, course.source_dir, Options(timeout=15, grace=2), jobs=2,
+                        checks=[str(course.checks_file)])
+    after = _snapshot(root / "synth") | {"real/" + k: v for k, v in _snapshot(root / "real").items()}
+    synth_results = [r for r in results if r.student in files]
+    real_results = [r for r in results if r.student in real_files]
+    return (Batch(builder, files, synth_results, before, after),
+            Batch(real_builder, real_files, real_results, before, after) if real_files else None)
 
 
+@pytest.fixture(scope="module")
+def synth(graded):
+    return graded[0]
 
 
-def test_every_submission_gets_rows(synth):
-    assert set(synth.result) == set(synth.files)
+def test_every_submission_gets_rows(graded):
+    for batch in filter(None, graded):
+        assert set(batch.result) == set(batch.files)
 
 
 def test_a_submission_that_kills_its_worker_costs_only_itself(synth):
@@ -243,33 +280,10 @@ def _course_ids() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    """Every solutions notebook and every released exercise, plus partial and cheating
-    variants of exercise 01, graded in one run against the real solutions/."""
-    if not REAL.exists():
+def real(graded):
+    if graded[1] is None:
         pytest.skip("solutions/01_unfolding.ipynb is not written yet")
-    import rnn_tutor.checks  # noqa: F401
-
-    checks = [c for c in REGISTRY.values() if c.notebook == "01_unfolding"]
-    builder = Builder(REAL, checks)
-    out = tmp_path_factory.mktemp("grading_real")
-    victim = builder.checks[0]
-    files = {"partial": write(builder.partial([victim.grade_id]), out / "partial" / "c.ipynb"),
-             "hard_coded": write(builder.replace(builder.exercise(), victim, builder.hard_coded(victim)),
-                                 out / "hard_coded" / "d.ipynb"),
-             "monkeypatch": write(builder.replace(builder.exercise(), victim,
-                                                  CHEAT_PRELUDE + builder.function_body(victim, "return 0")),
-                                  out / "monkeypatch" / "e.ipynb")}
-    for nb_id in _course_ids():
-        for kind in ("solutions", "exercises"):
-            src = ROOT / kind / f"{nb_id}.ipynb"
-            if src.exists():           # renamed: matching uses the embedded id
-                files[f"{kind}-{nb_id}"] = out / f"{kind}-{nb_id}" / "submission.ipynb"
-                files[f"{kind}-{nb_id}"].parent.mkdir()
-                files[f"{kind}-{nb_id}"].write_bytes(src.read_bytes())
-    before = _snapshot(out)
-    results = grade_all(find_submissions([out]), REAL.parent, Options(timeout=60), jobs=2)
-    return Batch(builder, files, results, before, _snapshot(out))
+    return graded[1]
 
 
 @pytest.mark.parametrize("nb_id", _course_ids())
@@ -284,7 +298,7 @@ def test_every_solution_scores_full_marks_and_every_exercise_zero(real, nb_id):
 def test_real_exercise_partial_and_cheats(real):
     graded = real.builder.graded
     victim = real.builder.checks[0]
-    assert real.points("partial") == graded[victim.grade_id], real.rows["partial"]
-    assert real.points("hard_coded") == 0, real.rows["hard_coded"]
-    assert real.points("monkeypatch") == 0, real.rows["monkeypatch"]
+    assert real.points("real-partial") == graded[victim.grade_id], real.rows["real-partial"]
+    assert real.points("real-hard_coded") == 0, real.rows["real-hard_coded"]
+    assert real.points("real-monkeypatch") == 0, real.rows["real-monkeypatch"]
     assert real.after == real.before

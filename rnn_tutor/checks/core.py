@@ -110,7 +110,8 @@ def _fmt(x) -> str:
 def _compare_arrays(name: str, received, expected, rtol: float, atol: float) -> list[str]:
     exp = np.asarray(expected)
     try:
-        rec = np.asarray(received, dtype=exp.dtype if exp.dtype.kind in "biuf" else None)
+        # Never cast to the reference's dtype: 12.5 must not pass as the integer 12.
+        rec = np.asarray(received, dtype=float if exp.dtype.kind in "biuf" else None)
     except (TypeError, ValueError):
         return [f"{name}: expected an array of numbers with shape {exp.shape}, received {type(received).__name__}"]
     if rec.shape != exp.shape:
@@ -222,10 +223,11 @@ def evaluate_case(check: Check, inputs: Mapping, received, mutated: Sequence[str
         problems = list(check.compare(received, expected, inputs))
     else:
         problems = compare_values(rec_n, exp_n, check.rtol, check.atol, name=check.target)
+    wrong_values = bool(problems)
     if mutated:
         problems.append(f"{check.target} changed its input(s) {list(mutated)} in place; "
                         "work on copies (e.g. x = x.copy() or x = x + 1 instead of x += 1)")
-    if problems and check.mistakes:
+    if wrong_values and check.mistakes:
         for mistake in check.mistakes:
             try:
                 wrong = mistake.fn(**copy.deepcopy(dict(inputs)))
@@ -256,6 +258,19 @@ def call_with_copies(fn: Callable, inputs: Mapping):
     return result, inputs_changed(inputs, given)
 
 
+def _not_implemented_message(target: str, exc: BaseException) -> str:
+    """Name the unfinished function: the target itself, or one it calls (e.g. a step inside a loop)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    culprit = tb.tb_frame.f_code.co_name if tb is not None else target
+    if culprit in (target, "<module>", "<lambda>"):
+        return (f"{target} is not implemented yet: replace `raise NotImplementedError()` "
+                "with your code, then run its cell and this one again.")
+    return (f"{target} calls {culprit}, which is not implemented yet: finish {culprit} first, "
+            "run its cell, then run this check again.")
+
+
 def run_check(check: Check, fn: Callable, hidden: bool = False, quiet: bool = False) -> int:
     """Run ``check`` on the learner's function ``fn`` in the notebook.
 
@@ -270,9 +285,8 @@ def run_check(check: Check, fn: Callable, hidden: bool = False, quiet: bool = Fa
         inputs = check.make_inputs(np.random.default_rng(seed))
         try:
             received, mutated = call_with_copies(fn, inputs)
-        except NotImplementedError:
-            raise CheckFailed(f"{check.target} is not implemented yet: replace `raise NotImplementedError()` "
-                              "with your code, then run its cell and this one again.") from None
+        except NotImplementedError as exc:
+            raise CheckFailed(_not_implemented_message(check.target, exc)) from None
         except Exception as exc:
             raise CheckFailed(f"{check.target} raised {type(exc).__name__}: {exc}\n"
                               f"  on case {i} with inputs {describe_inputs(inputs)}") from exc

@@ -646,6 +646,15 @@ class NotebookRun:
         for _ in range(times):
             handle.press(key)
 
+    def slide_to(self, slider: Any, value: float, step: float, timeout: float = 20.0) -> None:
+        """Move a slider to ``value`` with arrow keys (``step`` per press); wait for its readout."""
+        current = float(self.slider_value(slider))
+        presses = round((value - current) / step)
+        if presses:
+            self.nudge_slider(slider, "ArrowRight" if presses > 0 else "ArrowLeft", times=abs(presses))
+        ok = _wait_for(lambda: abs(float(self.slider_value(slider)) - value) < step / 2, timeout)
+        assert ok, f"slider stuck at {self.slider_value(slider)}, expected {value}"
+
     def slider_value(self, slider: Any) -> str:
         return slider.locator(".widget-readout").first.inner_text().strip()
 

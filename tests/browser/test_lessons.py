@@ -143,6 +143,36 @@ def test_01_slider_t_changes_h_t(lesson_pages) -> None:
     assert text2 == text0, f"back at t = {t0}, the readout differs: {text0!r} then {text2!r}"
 
 
+@pytest.mark.lesson("02_activations")
+def test_02_activation_and_w_h_scale_drive_the_dynamics(lesson_pages) -> None:
+    """The readout follows the dropdown and the slider; tanh keeps |h_t| <= 1, ReLU with w_h scale 2 explodes."""
+    run = _lesson(lesson_pages, "02_activations")
+    scale = run.widget("slider", "w_h scale")
+    activation = run.widget("dropdown", "activation")
+    assert scale.count() >= 1 and activation.count() >= 1, "lesson 02 has no 'w_h scale' slider / 'activation' dropdown"
+    scale, select = scale.first, activation.first.locator("select")
+    peak = re.compile(r"max \|h_t\|\s*=\s*" + _NUMBER)
+
+    def agrees(line: str) -> bool:  # "<activation>, w_h scale <slider>: max |h_t| = ..."
+        return f"{select.input_value()}, w_h scale {float(run.slider_value(scale)):.1f}:" in line
+
+    act0, s0 = select.input_value(), float(run.slider_value(scale))
+    text0 = run.explorer_text(peak, until=agrees)
+
+    select.select_option("tanh")
+    run.slide_to(scale, 2.0, step=0.1)
+    tanh_line = run.explorer_text(peak, until=agrees)
+    assert _number(peak, tanh_line) <= 1.0, f"tanh must keep |h_t| <= 1: {tanh_line!r}"
+
+    select.select_option("relu")
+    relu_line = run.explorer_text(peak, until=lambda line: line != tanh_line and agrees(line))
+    assert _number(peak, relu_line) > 1e6, f"ReLU with w_h scale 2 should explode: {relu_line!r}"
+
+    select.select_option(act0)  # leave the explorer as the lesson left it
+    run.slide_to(scale, s0, step=0.1)
+    assert run.explorer_text(peak, until=lambda line: line == text0)
+
+
 @pytest.mark.lesson("05_vanishing_gradients")
 def test_05_sigma_max_and_activation_move_the_gradient_norm(lesson_pages) -> None:
     """The readout follows σ_max and the activation: its rate bound is γ·σ_max of the controls,
