@@ -93,8 +93,15 @@ def test_tanh_derivative_mistakes_are_named_without_giving_the_answer_away(wrong
     with pytest.raises(CheckFailed) as info:
         C.check_tanh_derivative(wrong)
     text = str(info.value)
-    assert cause in text and "is not the derivative of tanh" in text
+    assert "likely cause:" in text and cause in text.split("likely cause:")[1] and "is not the derivative of tanh" in text
     assert "expected an expression equal to" not in text
+
+
+def test_every_tanh_mistake_is_recognised():
+    for hint, wrong in C._TANH_MISTAKES:
+        with pytest.raises(CheckFailed) as info:
+            C.check_tanh_derivative(wrong)
+        assert f"likely cause: {hint}" in str(info.value)
 
 
 def test_tanh_derivative_rejects_strings_and_foreign_symbols():

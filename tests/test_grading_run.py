@@ -1,8 +1,9 @@
 """End-to-end tests of `rnn-tutor grade` with real kernels on adversarial submissions.
 
 The submissions are built in a temporary folder by tests/grading_fixtures.py.  To
-keep the run short, each course's whole set is graded once (``--jobs 2``) by a
-module-scoped fixture and the tests inspect the rows.
+keep the run short, the synthetic course's adversarial set and the course's own
+exercises are graded in one run (two worker processes) by a module-scoped fixture,
+and the tests inspect the rows.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def test_bptt_derivation_equals_numeric_bptt_and_finite_differences(case):
         assert rel_error(sym[key], value) < 1e-7 or np.abs(sym[key] - value).max() < 1e-8, key
 
 
-@pytest.mark.parametrize("case", [0, 1, 2, 3, 5])
+@pytest.mark.parametrize("case", [0, 1, 2, 3])
 def test_direct_differentiation_equals_numeric_bptt(case):
     k, N, d, m, q, f, g, loss_at, sym_h0 = CASES[case]
     net = S.unroll(k, m, d, q, f, g, loss_at, "symbol" if sym_h0 else "zero")

@@ -123,6 +123,23 @@ def _symbol_inputs(rng: np.random.Generator) -> dict:
 
 _GRID = np.linspace(-2.5, 2.5, 11)
 
+# Common wrong answers, each with its hint.  They are recognised numerically on _GRID inside the
+# comparison (fast and deterministic), not by sympy.simplify.
+_TANH_MISTAKES = (
+    ("the square is missing: d tanh(a)/da = 1 - tanh(a)**2.", lambda a: 1 - sp.tanh(a)),
+    ("the sign is flipped: d tanh(a)/da = 1 - tanh(a)**2 is positive.", lambda a: sp.tanh(a) ** 2 - 1),
+    ("you wrote the derivative in terms of a instead of tanh(a): it is 1 - tanh(a)**2, not 1 - a**2 "
+     "(1 - h² holds with h = tanh(a), the *output*).", lambda a: 1 - a ** 2),
+    ("you returned tanh(a) itself; differentiate it (sp.diff(expr, a)).", lambda a: sp.tanh(a)),
+    ("1 + tanh(a)**2 is not right: the derivative of tanh is 1 - tanh(a)**2 = sech(a)**2.",
+     lambda a: 1 + sp.tanh(a) ** 2),
+    ("that is the sigmoid's derivative; this task asks for tanh.", lambda a: sp.exp(-a) / (1 + sp.exp(-a)) ** 2),
+)
+
+
+def _on_grid(expr, a) -> np.ndarray:
+    return np.broadcast_to(np.asarray(sp.lambdify(a, expr, "numpy")(_GRID), dtype=float), _GRID.shape)
+
 
 def _compare_expression(received, expected, inputs) -> list[str]:
     a = inputs["a"]
@@ -134,16 +151,22 @@ def _compare_expression(received, expected, inputs) -> list[str]:
         return [f"tanh_derivative: the expression uses the symbol(s) {others}, but the argument is {a}: "
                 f"build the expression from the symbol you are given"]
     try:
-        values = np.broadcast_to(np.asarray(sp.lambdify(a, received, "numpy")(_GRID), dtype=float), _GRID.shape)
+        with np.errstate(all="ignore"):
+            values = _on_grid(received, a)
     except (TypeError, ValueError, NameError, AttributeError) as exc:
         return [f"tanh_derivative: could not evaluate {received} numerically ({type(exc).__name__}: {exc})"]
     truth = 1 / np.cosh(_GRID) ** 2
     bad = ~np.isclose(values, truth, rtol=1e-10, atol=1e-12)
     if bad.any():
-        i = int(np.argmax(np.abs(values - truth)))
-        return [f"tanh_derivative: your expression {received} is not the derivative of tanh; at {a} = {_GRID[i]:g} "
-                f"it gives {values[i]:.6g}, but d tanh/d{a} = {truth[i]:.6g} there ({int(bad.sum())} of "
-                f"{_GRID.size} test points differ)"]
+        i = int(np.argmax(np.where(np.isfinite(values), np.abs(values - truth), np.inf)))
+        problems = [f"tanh_derivative: your expression {received} is not the derivative of tanh; at {a} = "
+                    f"{_GRID[i]:g} it gives {values[i]:.6g}, but d tanh/d{a} = {truth[i]:.6g} there "
+                    f"({int(bad.sum())} of {_GRID.size} test points differ)"]
+        for hint, wrong in _TANH_MISTAKES:
+            if np.allclose(values, _on_grid(wrong(a), a), rtol=1e-10, atol=1e-12):
+                problems.append(f"likely cause: {hint}")
+                break
+        return problems
     if sp.simplify(received - expected) != 0:
         return [f"tanh_derivative: {received} agrees numerically but SymPy cannot show that it equals the derivative"]
     return []
@@ -152,17 +175,6 @@ def _compare_expression(received, expected, inputs) -> list[str]:
 TANH_DERIVATIVE = register(Check(
     notebook=NOTEBOOK, grade_id="check_tanh_derivative", target="tanh_derivative", points=2,
     make_inputs=_symbol_inputs, reference=tanh_derivative_reference, compare=_compare_expression, n_cases=2,
-    mistakes=(
-        Mistake("the square is missing: d tanh(a)/da = 1 - tanh(a)**2.", lambda a: 1 - sp.tanh(a)),
-        Mistake("the sign is flipped: d tanh(a)/da = 1 - tanh(a)**2 is positive.", lambda a: sp.tanh(a) ** 2 - 1),
-        Mistake("you wrote the derivative in terms of a instead of tanh(a): it is 1 - tanh(a)**2, not 1 - a**2 "
-                "(1 - h² holds with h = tanh(a), the *output*).", lambda a: 1 - a ** 2),
-        Mistake("you returned tanh(a) itself; differentiate it (sp.diff(expr, a)).", lambda a: sp.tanh(a)),
-        Mistake("1 + tanh(a)**2 is not right: the derivative of tanh is 1 - tanh(a)**2 = sech(a)**2.",
-                lambda a: 1 + sp.tanh(a) ** 2),
-        Mistake("that is the sigmoid's derivative; this task asks for tanh.",
-                lambda a: sp.exp(-a) / (1 + sp.exp(-a)) ** 2),
-    ),
 ))
 
 

@@ -119,8 +119,12 @@ def summary(results: list[Result], seconds: float) -> str:
         for r in res.rows:
             if r.status not in ("passed",):
                 reason = r.reason.strip().splitlines()[0] if r.reason.strip() else ""
+                head, _, cause = reason.partition("likely cause:")
+                text = terminal_safe(head.rstrip("; "), 150 if cause else 220)
+                if cause:
+                    text += f" | likely cause: {terminal_safe(cause.strip(), 150)}"
                 task = f"{terminal_safe(r.task, 40)}: " if r.task else ""
-                lines.append(f"    {task}{r.status}: {terminal_safe(reason, 220)}")
+                lines.append(f"    {task}{r.status}: {text}")
         if res.notes:
             lines.append(f"    note: {terminal_safe('; '.join(res.notes), 160)}")
     graded = [r for r in results if r.status == "graded"]

@@ -2,7 +2,12 @@
 
 Without Chromium (or playwright) the tests skip with the reason; under CI
 (``CI=true``) a missing browser is an error instead, so CI cannot go green by
-skipping them.  Run only these tests with ``python -m pytest -m browser``.
+skipping them.  Run only these tests with ``python -m pytest -m browser``, or
+leave them out with ``-m "not browser"``.  Screenshots of every lesson go to
+``test-artifacts/browser/`` (git-ignored).
+
+Environment: ``RNN_TUTOR_CHROMIUM`` (browser binary, default ``/usr/bin/chromium``),
+``RNN_TUTOR_BROWSER_TIMEOUT`` (seconds Run All may take per notebook, default 300).
 """
 
 from __future__ import annotations
@@ -79,13 +84,13 @@ def _lesson_of(item: pytest.Item) -> str | None:
 
 
 class LessonPages:
-    """Runs lessons in one JupyterLab + Chromium, two at a time.
+    """Runs lessons in one JupyterLab + Chromium, in two pages.
 
     ``get(name)`` returns the lesson after "Restart Kernel and Run All" and keeps
-    it open (page and kernel) for that lesson's other tests.  While the tests
-    look at one lesson, the next one in ``order`` already runs in a second page,
-    so both cores are busy; a lesson is closed (notebook and kernel) as soon as
-    the tests move on, so at most two kernels are alive.
+    it open (page and kernel) for that lesson's other tests.  Once a lesson has
+    run, the next one in ``order`` is started in the second page, so it executes
+    while the tests inspect (screenshot, widgets) the first; a lesson is closed
+    (notebook and kernel) as soon as the tests move on: at most two kernels live.
     """
 
     def __init__(self, server: labdriver.LabServer, browser: object, order: list[str]) -> None:
@@ -123,10 +128,6 @@ class LessonPages:
         if name != self.name:
             self.close_current()
             self._start(name)
-            if name in self.order:  # overlap: start the next lesson while this one is tested
-                nxt = self.order[self.order.index(name) + 1:][:1]
-                for other in nxt:
-                    self._start(other)
             self.name = name
             pending = self.pending.pop(name, None)
             if pending is not None:
@@ -138,6 +139,13 @@ class LessonPages:
                 except BaseException as exc:
                     self.errors[name] = exc
                     raise
+                finally:
+                    # Overlap: the next lesson runs while this one is inspected.  Not
+                    # earlier, so two lessons never execute at once (lessons time
+                    # things, e.g. 07 compares the speed of a long chain and a batch).
+                    if name in self.order:
+                        for other in self.order[self.order.index(name) + 1:][:1]:
+                            self._start(other)
         if name in self.errors:
             pytest.fail(f"lessons/{name}.ipynb could not be run in JupyterLab: {self.errors[name]}", pytrace=False)
         assert self.run is not None
