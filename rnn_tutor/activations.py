@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Callable
 
 import numpy as np
-import sympy as sp
+from rnn_tutor._lazy import sympy as sp
 
 from rnn_tutor.validation import as_float_array
 
@@ -115,7 +115,7 @@ def _identity_deriv(a):
 
 
 sigmoid = Activation("sigmoid", _sigmoid, _sigmoid_deriv, lambda a: 1 / (1 + sp.exp(-a)), 0.25)
-tanh = Activation("tanh", _tanh, _tanh_deriv, sp.tanh, 1.0)
+tanh = Activation("tanh", _tanh, _tanh_deriv, lambda a: sp.tanh(a), 1.0)
 relu = Activation("relu", _relu, _relu_deriv, lambda a: sp.Max(0, a), 1.0)
 identity = Activation("identity", _identity, _identity_deriv, lambda a: a, 1.0)
 

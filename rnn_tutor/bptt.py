@@ -30,7 +30,8 @@ def squared_error(ys, ps, reduction: str = "sum"):
     ----------
     ys, ps : arrays of the same shape, e.g. ``(T, N, q)``: outputs and targets
     reduction : ``"sum"`` (the tutorial's loss, summed over time, batch and outputs)
-        or ``"mean"`` (the same sum divided by the batch size ``N = ys.shape[1]``;
+        or ``"mean"`` (the same sum divided by the batch size ``N = ys.shape[-2]``, which is
+        the ``N`` of ``(T, N, q)`` and of ``(N, q)``;
         for arrays of fewer than two dimensions, ``"mean"`` equals ``"sum"``).
 
     Returns
@@ -42,7 +43,7 @@ def squared_error(ys, ps, reduction: str = "sum"):
     check_shape(ps, ys.shape, "ps", "Targets must have the same shape as the outputs ys.")
     if reduction not in ("sum", "mean"):
         raise ValueError(f"reduction: expected 'sum' or 'mean', received {reduction!r}")
-    scale = 1.0 / ys.shape[1] if (reduction == "mean" and ys.ndim >= 2) else 1.0
+    scale = 1.0 / ys.shape[-2] if (reduction == "mean" and ys.ndim >= 2) else 1.0  # N: (T, N, q) or (N, q)
     e = ys - ps
     return 0.5 * scale * float(np.sum(e * e)), scale * e
 

@@ -151,16 +151,12 @@ def _check_net(net) -> UnrolledRNN:
     return net
 
 
-def _check_t(net: UnrolledRNN, t) -> int:
+def _check_t(net: UnrolledRNN, t, wrt=None):
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 1 <= t <= net.k:
         raise ValueError(f"t: expected a step 1 <= t <= k = {net.k}, received {t!r}")
-    return int(t)
-
-
-def _check_wrt(net: UnrolledRNN, wrt) -> str:
-    if wrt not in net.params:
+    if wrt is not None and wrt not in net.params:
         raise ValueError(f"wrt: expected one of {list(net.params)}, received {wrt!r}")
-    return wrt
+    return int(t)
 
 
 def unrolled(net: UnrolledRNN, expr):
@@ -192,7 +188,7 @@ def immediate_partial(net: UnrolledRNN, t: int, wrt: str) -> sp.Matrix:
     ``∂⁺h_t/∂w_h = (1 - tanh²(a_t)) h_{t-1}``, whereas the total derivative ``dh_t/dw_h`` also
     counts the path through ``h_{t-1}`` (see :func:`total_derivative`).
     """
-    t, wrt = _check_t(_check_net(net), t), _check_wrt(net, wrt)
+    t = _check_t(_check_net(net), t, wrt)
     fprime = sp.diag(*[net.f.sym_deriv(v) for v in net.a[t - 1]])
     return fprime * net.step_a(t).jacobian(list(net.params[wrt]))  # (m, m) (m, |θ|) -> (m, |θ|)
 
@@ -203,7 +199,7 @@ def total_derivative(net: UnrolledRNN, t: int, wrt: str) -> sp.Matrix:
     The recursion starts from ``dh_0/dθ = 0``.  The result is in the
     intermediate symbols; ``unrolled(net, ...)`` of it equals ``sympy.diff`` of the unrolled ``h_t``.
     """
-    t, wrt = _check_t(_check_net(net), t), _check_wrt(net, wrt)
+    t = _check_t(_check_net(net), t, wrt)
     total = sp.zeros(net.m, len(net.params[wrt]))  # h_0 depends on no parameter; a symbolic h_0
     for s in range(1, t + 1):                      # enters through ∂⁺h_1/∂h_0 = J_1
         total = immediate_partial(net, s, wrt) + jacobian(net, s) * total  # (m, |θ|) + (m, m) (m, |θ|)
@@ -345,8 +341,8 @@ def lambdify_grads(net: UnrolledRNN, grads: Mapping[str, sp.Matrix]) -> Callable
         check_shape(xs, (net.k, None, net.d), "xs", f"The network is unfolded over k = {net.k} steps.")
         N = xs.shape[1]
         check_shape(ps, (net.k, N, net.q), "ps", "Targets are shaped like the outputs ys.")
-        check_shape(p["w_x"], (net.m, net.d), "params['w_x']")
-        check_shape(p["w_y"], (net.q, net.m), "params['w_y']")
+        for key, shape in (("w_x", (net.m, net.d)), ("w_y", (net.q, net.m))):
+            check_shape(p[key], shape, f"params['{key}']")
         values = [p[w].reshape(-1)[i] for w in PARAMS for i in range(p[w].size)]
         if symbolic_h0:
             if h_0 is None:
@@ -386,25 +382,18 @@ def derive_and_verify(k: int, m: int = 1, f: str = "tanh", g: str = "identity", 
     dict with ``max_rel_error`` (float), ``symbolic_equal`` (bool or None) and ``seconds`` (a dict
     of wall-clock times: ``unroll, direct, bptt, lambdify, evaluate, symbolic, total``).
     """
-    rng = np.random.default_rng(0) if rng is None else rng
-    symbolic = k <= 3 if symbolic is None else symbolic
-    seconds, t0 = {}, time.perf_counter()
-
-    def lap(name):
-        nonlocal t0
-        now = time.perf_counter()
-        seconds[name], t0 = now - t0, now
-
-    net = unroll(k, m, f=f, g=g, loss_at=loss_at)
-    lap("unroll")
-    direct = grads_direct(net)
-    lap("direct")
-    bptt = grads_bptt(net)
-    lap("bptt")
-    fa, fb = lambdify_grads(net, direct), lambdify_grads(net, bptt)
-    lap("lambdify")
     from rnn_tutor.gradcheck import rel_error
 
+    rng = np.random.default_rng(0) if rng is None else rng
+    stamps = [time.perf_counter()]
+    net = unroll(k, m, f=f, g=g, loss_at=loss_at)
+    stamps.append(time.perf_counter())
+    direct = grads_direct(net)
+    stamps.append(time.perf_counter())
+    bptt = grads_bptt(net)
+    stamps.append(time.perf_counter())
+    fa, fb = lambdify_grads(net, direct), lambdify_grads(net, bptt)
+    stamps.append(time.perf_counter())
     worst = 0.0
     for _ in range(n_points):
         params = {"w_x": rng.normal(0, 0.7, (m, 1)), "w_h": rng.normal(0, 0.7, (m, m)), "b_h": rng.normal(0, 0.3, m),
@@ -412,8 +401,10 @@ def derive_and_verify(k: int, m: int = 1, f: str = "tanh", g: str = "identity", 
         xs, ps = rng.normal(size=(k, 2, 1)), rng.normal(size=(k, 2, 1))
         ga, gb = fa(params, xs, ps), fb(params, xs, ps)
         worst = max(worst, max(rel_error(ga[w], gb[w]) for w in ga))
-    lap("evaluate")
-    equal = equal_symbolically(net, direct, bptt) if symbolic else None
-    lap("symbolic")
-    seconds["total"] = sum(seconds.values())
+    stamps.append(time.perf_counter())
+    equal = equal_symbolically(net, direct, bptt) if (k <= 3 if symbolic is None else symbolic) else None
+    stamps.append(time.perf_counter())
+    names = ("unroll", "direct", "bptt", "lambdify", "evaluate", "symbolic")
+    seconds = {name: b - a for name, a, b in zip(names, stamps, stamps[1:])}
+    seconds["total"] = stamps[-1] - stamps[0]
     return {"max_rel_error": worst, "symbolic_equal": equal, "seconds": seconds}

@@ -73,6 +73,9 @@ def _check_data(xs, ps, params):
     check_shape(ps, (*xs.shape[:2], p["w_y"].shape[0]), "ps", "ps[t-1] holds the target p_t for the output y_t.")
     if not (np.isfinite(xs).all() and np.isfinite(ps).all()):
         raise ValueError("xs, ps: expected finite numbers, received NaN or inf in the data")
+    bad = [key for key, value in p.items() if not np.isfinite(value).all()]
+    if bad:
+        raise ValueError(f"params: expected finite initial parameters, received NaN or inf in {bad}")
     return xs, ps, p
 
 

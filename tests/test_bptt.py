@@ -223,3 +223,13 @@ def test_rnn_backward_matches_pytorch_autograd(f):
              "w_y": w_y.grad, "b_y": b_y.grad, "h_0": h0.grad[0], "xs": x.grad}
     for key, value in pairs.items():
         np.testing.assert_allclose(grads[key], value.numpy(), rtol=1e-10, atol=1e-12, err_msg=key)
+
+
+def test_mean_reduction_divides_by_the_batch_size_for_2d_and_3d_arrays():
+    from rnn_tutor.bptt import squared_error
+
+    ys, ps = np.ones((4, 3)), np.zeros((4, 3))  # (N, q) = (4, 3)
+    L, dys = squared_error(ys, ps, reduction="mean")
+    assert L == 0.5 * 12 / 4 and np.allclose(dys, 1 / 4)
+    L3, _ = squared_error(ys[None], ps[None], reduction="mean")  # (T, N, q) = (1, 4, 3)
+    assert L3 == L

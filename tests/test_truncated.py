@@ -210,6 +210,8 @@ def test_bad_training_arguments():
     bad[2, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN or inf in the data"):
         train_tbptt(bad, ps, params, 2)
+    with pytest.raises(ValueError, match=r"params: expected finite initial parameters, received NaN or inf in \['b_h'\]"):
+        train_tbptt_carried(xs, ps, {**params, "b_h": np.full(3, np.inf)}, 2)
 
 
 def test_target_loss_stops_early_and_shuffling_is_seeded():

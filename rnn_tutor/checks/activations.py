@@ -13,7 +13,7 @@ The references are plain NumPy / SymPy, written independently of :mod:`rnn_tutor
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
+from rnn_tutor._lazy import sympy as sp
 
 from rnn_tutor.checks.core import Check, Mistake, compare_values, register, run_check
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-import sympy as sp
+from rnn_tutor._lazy import sympy as sp
 from matplotlib.axes import Axes
 
 from rnn_tutor.activations import Activation, get_activation

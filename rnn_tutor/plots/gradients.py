@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Mapping
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 __all__ = ["plot_norms_by_distance", "plot_rate_scatter", "plot_spectrum", "plot_training_runs",
            "plot_accuracy_by_lag"]
@@ -84,19 +85,23 @@ def plot_rate_scatter(bound_rates: Mapping, measured_rates: Mapping, ax=None):
     ax.plot(lims, lims, "k--", lw=1, label="measured = bound")
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.axvline(1.0, color="grey", lw=0.8)
-    ax.fill_between([lims[0], 1.0], lims[0], 1.0, color="C2", alpha=0.08, lw=0)
-    ax.fill_between(lims, lims, lims[1], color="grey", alpha=0.12, lw=0)
-    ax.text(lims[0] * 1.15, lims[1] / 1.3, "above the bound:\nimpossible", va="top", fontsize=8, color="dimgrey")
+    ax.fill_between([lims[0], 1.0], lims[0], 1.0, color="C2", alpha=0.08, lw=0,
+                    label=r"vanishing guaranteed ($\gamma\sigma_{max} < 1$)")
+    ax.fill_between(lims, lims, lims[1], color="grey", alpha=0.12, lw=0, label="above the bound: impossible")
     ax.text(lims[1] / 1.15, 2.5, "explodes\n(above 1)", ha="right", va="bottom", fontsize=8, color="C3")
     ax.text(lims[1] / 1.15, lims[0] * 1.2, "vanishes\n(below 1)", ha="right", va="bottom", fontsize=8, color="C0")
-    ax.text(lims[0] * 1.15, lims[0] * 1.2, "vanishing guaranteed\n($\\gamma\\sigma_{max} < 1$)", fontsize=8, color="C2")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # label 0.2, 0.5, 1, 2, 5, ...: one labelled decade is too few to read
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_locator(NullLocator())
     ax.set_xlim(lims)
     ax.set_ylim(lims)
     ax.set_xlabel(r"bound per step $\gamma\,\sigma_{max}(w_h)$")
     ax.set_ylabel(r"measured per step $\|\partial h_T/\partial h_0\|^{1/T}$")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, 0.86))
+    # the legend sits in the "impossible" triangle, where no point can be
+    ax.legend(fontsize=8, loc="upper left")
     return ax
 
 
@@ -121,7 +126,7 @@ def plot_spectrum(w_h, ax=None):
     ax.set_aspect("equal")
     ax.set_xlabel("real part")
     ax.set_ylabel("imaginary part")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)  # off the circles
     return ax
 
 
@@ -157,9 +162,10 @@ def plot_accuracy_by_lag(table: Mapping, chance: float = 0.5, ax=None):
     ax = _axes(ax, figsize=(5.6, 3.6))
     lags = np.array(sorted(table), dtype=float)
     means = np.array([np.mean(table[k]) for k in sorted(table)])
-    for lag in sorted(table):
+    for i, lag in enumerate(sorted(table)):
         acc = np.asarray(table[lag], dtype=float)
-        ax.scatter(np.full(acc.size, float(lag)), acc, color="C0", alpha=0.5, s=22)
+        ax.scatter(np.full(acc.size, float(lag)), acc, color="C0", alpha=0.5, s=22,
+                   label="one network (seed)" if i == 0 else None)
     ax.plot(lags, means, "o-", color="C0", lw=2, label="mean over seeds")
     ax.axhline(chance, color="grey", ls="--", label=f"chance ({chance:g})")
     ax.set_xscale("log", base=2)

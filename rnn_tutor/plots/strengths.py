@@ -17,7 +17,11 @@ def _axes(ax):
 
 
 def plot_time_vs_length(Ts: Sequence[int], seconds: Mapping[str, Sequence[float]], ax=None):
-    """Wall time (ms, log–log) against the sequence length ``T``, one line per model."""
+    """Wall time (ms, log–log) against the sequence length ``T``, one line per model.
+
+    A dotted grey line of slope one (time proportional to ``T``) runs through the first
+    model's geometric mean, for reference.
+    """
     Ts = np.asarray(Ts, dtype=float)
     if not isinstance(seconds, Mapping) or not seconds:
         raise ValueError(f"seconds: expected a dict label -> times, received {type(seconds).__name__}")
@@ -27,6 +31,10 @@ def plot_time_vs_length(Ts: Sequence[int], seconds: Mapping[str, Sequence[float]
         if s.shape != Ts.shape:
             raise ValueError(f"seconds[{label!r}]: expected {Ts.size} times (one per T), received shape {s.shape}")
         ax.loglog(Ts, 1e3 * s, marker="o", lw=1.6, label=label)
+    first = 1e3 * np.asarray(next(iter(seconds.values())), dtype=float)
+    if np.all(first > 0):
+        ref = np.exp(np.mean(np.log(first)) - np.mean(np.log(Ts))) * Ts  # slope one through the first curve
+        ax.loglog(Ts, ref, ls=":", color="0.45", lw=1.4, label="time ∝ T (slope one)")
     ax.set_xticks(Ts, [f"{int(T)}" for T in Ts])
     ax.minorticks_off()
     ax.set_xlabel("sequence length T")
@@ -44,8 +52,8 @@ def plot_sensitivity(curves: Mapping[str, Sequence[float]], ax=None):
     for label, s in curves.items():
         s = np.asarray(s, dtype=float)[::-1]  # index 0 = the most recent input
         ax.semilogy(np.arange(s.size), s, lw=1.8, label=label)
-    ax.set_xlabel("distance T − t (steps back in time)")
-    ax.set_ylabel("‖∂(u·h_T)/∂x_t‖")
+    ax.set_xlabel("distance $T - t$ (steps back in time)")
+    ax.set_ylabel(r"$\|\partial (u \cdot h_T) / \partial x_t\|$")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(frameon=False)
     return ax
@@ -66,5 +74,6 @@ def plot_charlm_loss(losses: Sequence[float], baselines: Mapping[str, float], wi
         ax.axhline(value, color="0.35", ls=style, lw=1.2, label=f"{label}: {value:.2f}")
     ax.set_xlabel("update")
     ax.set_ylabel("cross-entropy (nats per character)")
-    ax.legend(frameon=False, fontsize=8, loc="center right")
+    # upper right, but below the top of the axes, where the uniform-guess line usually runs
+    ax.legend(frameon=False, fontsize=8, loc="upper right", bbox_to_anchor=(1.0, 0.9))
     return ax

@@ -23,6 +23,7 @@ GOOD = [
     ("code", "raise ValueError('a demonstrated error')", ["raises-exception"]),
     ("markdown", "## More math\n\n$\\sigma(z) = 1/(1+e^{-z})$, and `$HOME` in code is not math."),
     ("code", "fig, ax = plt.subplots(figsize=(3, 2))\nax.bar([1, 2], [3, 4]);"),
+    ("code", "from IPython.display import Math\nMath(r'\\frac{\\partial h_t}{\\partial h_{t-1}}')"),
 ]
 
 BAD = [
@@ -34,6 +35,7 @@ BAD = [
     ("code", "fig, ax = plt.subplots(figsize=(3, 2))\nax.plot([1, 2])\nfig"),
     ("code", "display({'image/png': 'bm90IGEgcG5n'}, raw=True)"),
     ("code", "display(widgets.IntSlider(value=3, max=9, description='dead'))"),
+    ("code", "from IPython.display import Math\nMath(r'\\frac{1}')"),
     ("code", "1 / 0"),
     ("code", "never_runs = True"),
 ]

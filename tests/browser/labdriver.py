@@ -449,7 +449,10 @@ _SNAPSHOT_JS = r"""
         .filter(n => !n.parentElement.closest('.jp-OutputArea-output'))
         .map(n => ({mime: n.getAttribute('data-mime-type'),
                     widgets: n.querySelectorAll('.jupyter-widgets').length +
-                             (n.classList.contains('jupyter-widgets') ? 1 : 0)}));
+                             (n.classList.contains('jupyter-widgets') ? 1 : 0),
+                    mjx: n.querySelectorAll('mjx-container').length,
+                    mathErrors: [...n.querySelectorAll('mjx-merror, [data-mjx-error]')]
+                      .map(e => e.getAttribute('data-mjx-error') || e.textContent).slice(0, 5)}));
       info.images = [...area.querySelectorAll('img')].map(imgInfo);
       info.widgetViews = area.querySelectorAll('.jupyter-widgets').length;
       info.widgetErrors = (area.innerText.match(/Error displaying widget[^\n]*/g) || []);
@@ -784,6 +787,11 @@ def problems_in(snapshot: dict) -> list[str]:
                 out.append(f"{where}: {e}")
             n_widget_outputs = sum(1 for o in c["outputs"] if WIDGET_MIME in o["mimes"])
             rendered = sum(1 for n in c["outputNodes"] if n["widgets"] > 0)
+            for n in c["outputNodes"]:
+                if n["mime"] == "text/latex" and n["mjx"] == 0:
+                    out.append(f"{where}: LaTeX output has no typeset math (mjx-container)")
+                for e in n["mathErrors"]:
+                    out.append(f"{where}: MathJax error in an output {e!r}")
             if rendered < n_widget_outputs:
                 out.append(f"{where}: {n_widget_outputs} widget output(s), {rendered} rendered as .jupyter-widgets")
             shown = [o["image"] for o in c["outputs"] if o.get("image")]
@@ -799,7 +807,7 @@ def problems_in(snapshot: dict) -> list[str]:
             if math_in_markdown(c["source"]) and c["mjx"] == 0:
                 out.append(f"{where} has TeX but no typeset math (mjx-container)")
             for e in c["mathErrors"]:
-                out.append(f"{where}: MathJax error {e!r}")
+                out.append(f"{where}: MathJax error in markdown {e!r}")
         for i in c.get("images", []):
             if i["complete"] and i["w"] == 0 and c["type"] == "markdown":
                 out.append(f"{where}: broken image {i['src']!r}")

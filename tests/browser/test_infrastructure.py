@@ -40,9 +40,12 @@ def test_healthy_notebook_passes_every_check(demo_lab, demo_dir, artifacts_dir) 
     with labdriver.open_notebook(page, server, "demo/good.ipynb") as run:
         assert run.wait_rendered(timeout=30) == []
         run.screenshot(artifacts_dir / "_selftest_good.png")
+        # The news plugin is disabled: no "get notified about Jupyter news?" toast.
+        assert page.locator(".Toastify__toast").count() == 0
         cells = run.cells
-        assert [c["executionCount"] for c in cells if c["type"] == "code"] == [1, 2, 3, 4, 5]
+        assert [c["executionCount"] for c in cells if c["type"] == "code"] == [1, 2, 3, 4, 5, 6]
         assert sum(c["mjx"] for c in cells if c["type"] == "markdown") == 3
+        assert cells[-1]["outputNodes"][0]["mime"] == "text/latex" and cells[-1]["outputNodes"][0]["mjx"] == 1
         assert sum(1 for c in cells if c["type"] == "code" for i in c["images"] if i["w"] > 0) == 2
         assert any(c["widgetViews"] for c in cells if c["type"] == "code")
         # The explorer: keyboard on the slider handle changes h_t, and back restores it.
@@ -67,7 +70,8 @@ def test_broken_notebook_problems_are_all_reported(demo_lab) -> None:
     with labdriver.open_notebook(page, server, "demo/bad.ipynb") as run:
         problems = "\n".join(run.wait_rendered(timeout=8))
         expected = {
-            "TeX error": "MathJax error",
+            "TeX error": "MathJax error in markdown",
+            "TeX error in an output": "MathJax error in an output",
             "unknown widget model": "Error displaying widget",
             "figure as text": "shows a figure as text",
             "figure shown twice": "shows the same figure twice",
