@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             totals[folder] = totals.get(folder, 0.0) + float(secs)
     machine = f"{platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}"
     if args.markdown:
-        print(f"| notebook | seconds |\n|---|---:|")
+        print("| notebook | seconds |\n|---|---:|")
         for name, secs in rows:
             print(f"| {name} | {secs} |")
         for folder, total in totals.items():

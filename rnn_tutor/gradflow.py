@@ -25,7 +25,7 @@ Jacobians are ``(T, m, m)``, or ``(T, N, m, m)`` for a batch of ``N`` sequences.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 

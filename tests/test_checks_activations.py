@@ -37,7 +37,7 @@ def test_each_mistake_fails_with_its_own_hint(check, friendly):
     for mistake in check.mistakes:
         def wrong(**kwargs):
             with np.errstate(all="ignore"):
-                return mistake.fn.raw(**kwargs)  # the raw mistake, unguarded
+                return mistake.fn(**kwargs)  # the raw mistake, unguarded
         with pytest.raises(CheckFailed) as info:
             friendly(lambda **kw: wrong(**kw))
         assert f"likely cause: {mistake.hint}" in str(info.value), mistake.hint

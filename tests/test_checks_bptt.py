@@ -33,7 +33,7 @@ def test_reference_passes_and_stub_fails(check, friendly, capsys):
 @pytest.mark.parametrize("check,friendly", CHECKS)
 def test_each_mistake_fails_with_its_own_hint(check, friendly):
     for mistake in check.mistakes:
-        raw = mistake.fn.raw  # the mistake model, unguarded
+        raw = mistake.fn  # the mistake model, unguarded
         with pytest.raises(CheckFailed) as info:
             friendly(lambda **kw: raw(**kw))
         assert f"likely cause: {mistake.hint}" in str(info.value), mistake.hint

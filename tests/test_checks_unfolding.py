@@ -117,7 +117,7 @@ MISTAKE_CASES = [(name, i) for name, (check, _) in CHECKS.items() for i in range
 def test_each_mistake_fails_with_its_hint(name, i):
     check, friendly = CHECKS[name]
     mistake = check.mistakes[i]
-    wrong = mistake.fn.wrong
+    wrong = mistake.fn
     for hidden in (False, True, True):
         with pytest.raises(CheckFailed) as info:
             friendly(wrong, hidden=hidden)
@@ -131,7 +131,7 @@ def test_every_hint_is_unambiguous_on_many_inputs(name):
     for seed in range(60):
         inputs = check.make_inputs(np.random.default_rng(10_000 + seed))
         for mistake in check.mistakes:
-            result = evaluate_case(check, inputs, mistake.fn.wrong(**inputs))
+            result = evaluate_case(check, inputs, mistake.fn(**inputs))
             if not result.passed:
                 assert result.problems[-1] == f"likely cause: {mistake.hint}", (seed, result.problems)
 
@@ -296,5 +296,5 @@ def test_n_params_mistake_models_are_listed_in_the_distinctness_helper():
         inputs = U.N_PARAMS.make_inputs(np.random.default_rng(seed))
         counts = U._n_params_counts(**inputs)
         assert counts[0] == U.n_params_reference(**inputs)
-        assert counts[1:] == [mk.fn.wrong(**inputs) for mk in U.N_PARAMS.mistakes]
+        assert counts[1:] == [mk.fn(**inputs) for mk in U.N_PARAMS.mistakes]
         assert len(set(counts)) == len(counts)

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading_fixtures import (CHEAT_PRELUDE, SYNTH_ID, Builder, build_adversarial, write,
+from grading_fixtures import (CHEAT_PRELUDE, Builder, build_adversarial, write,
                               write_synthetic_course)
 from rnn_tutor.checks.core import REGISTRY, CheckFailed, run_check
 from rnn_tutor.grading.cli import grade_all

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from rnn_tutor._lazy import sympy as sp
 
-from rnn_tutor.checks.core import Check, Mistake, compare_values, register, run_check
+from rnn_tutor.checks.core import Check, mistakes, register, run_check
 
 __all__ = ["check_sigmoid", "check_sigmoid_prime", "check_tanh_derivative", "check_gradient_factor",
            "SIGMOID", "SIGMOID_PRIME", "TANH_DERIVATIVE", "GRADIENT_FACTOR"]
@@ -23,20 +23,6 @@ __all__ = ["check_sigmoid", "check_sigmoid_prime", "check_tanh_derivative", "che
 NOTEBOOK = "02_activations"
 
 
-def _unless_correct(wrong, reference):
-    """A mistake model that stays silent (raises) on inputs where it happens to give the right answer."""
-    def fn(**inputs):
-        with np.errstate(all="ignore"):
-            out = wrong(**inputs)
-        if not compare_values(out, reference(**inputs), rtol=1e-9, atol=1e-12):
-            raise ValueError("this mistake gives the correct result on these inputs")
-        return out
-    fn.raw = wrong  # the unguarded mistake model (tests feed it to the check)
-    return fn
-
-
-def _mistakes(reference, *pairs) -> tuple:
-    return tuple(Mistake(hint, _unless_correct(wrong, reference)) for hint, wrong in pairs)
 
 
 # ============================================================================ task 1: sigmoid
@@ -59,9 +45,7 @@ def _pre_activations(rng: np.random.Generator) -> np.ndarray:
 SIGMOID = register(Check(
     notebook=NOTEBOOK, grade_id="check_sigmoid", target="sigmoid", points=2,
     make_inputs=lambda rng: {"a": _pre_activations(rng)}, reference=sigmoid_reference, rtol=1e-9, atol=1e-12,
-    mistakes=_mistakes(
-        sigmoid_reference,
-        ("a sign error: σ(a) = 1 / (1 + exp(-a)); you computed 1 / (1 + exp(+a)) = σ(-a).",
+    mistakes=mistakes(("a sign error: σ(a) = 1 / (1 + exp(-a)); you computed 1 / (1 + exp(+a)) = σ(-a).",
          lambda a: 1 / (1 + np.exp(a))),
         ("exp(a) / (1 + exp(a)) overflows for large a (inf / inf = NaN). Compute exp(-|a|), which is at "
          "most 1, and use 1/(1+e) for a >= 0 and e/(1+e) for a < 0 (np.where).",
@@ -92,9 +76,7 @@ def _sig(a):
 SIGMOID_PRIME = register(Check(
     notebook=NOTEBOOK, grade_id="check_sigmoid_prime", target="sigmoid_prime", points=1,
     make_inputs=lambda rng: {"a": _pre_activations(rng)}, reference=sigmoid_prime_reference, rtol=1e-8, atol=1e-12,
-    mistakes=_mistakes(
-        sigmoid_prime_reference,
-        ("you applied s (1 - s) to the pre-activation a itself: the formula needs s = σ(a) first.",
+    mistakes=mistakes(("you applied s (1 - s) to the pre-activation a itself: the formula needs s = σ(a) first.",
          lambda a: a * (1 - a)),
         ("a factor is missing: σ'(a) = σ(a) (1 - σ(a)), not σ(a).", lambda a: _sig(a)),
         ("that is the tanh rule 1 - f², not the sigmoid's σ(1 - σ).", lambda a: 1 - _sig(a) ** 2),
@@ -210,9 +192,7 @@ def _factor_inputs(rng: np.random.Generator) -> dict:
 GRADIENT_FACTOR = register(Check(
     notebook=NOTEBOOK, grade_id="check_gradient_factor", target="gradient_factor", points=2,
     make_inputs=_factor_inputs, reference=gradient_factor_reference, rtol=1e-8, atol=1e-14, n_cases=4,
-    mistakes=_mistakes(
-        gradient_factor_reference,
-        ("f'(a_t) is missing: each step multiplies the gradient by w_h AND by f'(a_t) (the chain rule "
+    mistakes=mistakes(("f'(a_t) is missing: each step multiplies the gradient by w_h AND by f'(a_t) (the chain rule "
          "through h_t = f(a_t)).", lambda as_, w_h, f: float(w_h ** len(as_))),
         ("w_h is missing: a_t = w_x x_t + w_h h_{t-1} + b_h, so ∂a_t/∂h_{t-1} = w_h multiplies every step.",
          lambda as_, w_h, f: float(np.prod(_DERIVS[f](np.asarray(as_))))),

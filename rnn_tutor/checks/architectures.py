@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.checks.core import Check, Mistake, compare_values, register, run_check
+from rnn_tutor.checks.core import Check, compare_values, mistakes, register, run_check
 
 __all__ = ["check_softmax_cross_entropy", "check_many_to_one_loss", "check_masked_cross_entropy",
            "check_greedy_decode", "SOFTMAX_CE", "MANY_TO_ONE", "MASKED_CE", "GREEDY_DECODE",
@@ -26,19 +26,6 @@ __all__ = ["check_softmax_cross_entropy", "check_many_to_one_loss", "check_maske
 NOTEBOOK = "04_architectures"
 
 
-def _unless_correct(wrong, reference):
-    """A mistake model that stays silent (raises) on inputs where it happens to give the right answer."""
-    def fn(**inputs):
-        out = wrong(**inputs)
-        if not compare_values(out, reference(**inputs), rtol=1e-9, atol=1e-12):
-            raise ValueError("this mistake gives the correct result on these inputs")
-        return out
-    fn.wrong = wrong  # the bare model, for tests
-    return fn
-
-
-def _mistakes(reference, *pairs) -> tuple:
-    return tuple(Mistake(hint, _unless_correct(wrong, reference)) for hint, wrong in pairs)
 
 
 def _sizes(rng) -> tuple[int, int, int]:
@@ -105,9 +92,7 @@ SOFTMAX_CE = register(Check(
     notebook=NOTEBOOK, grade_id="check_softmax_cross_entropy", target="softmax_cross_entropy", points=2,
     make_inputs=_ce_inputs, reference=softmax_ce_reference, output_names=("L", "dlogits"),
     compare=_compare_finite(("L", "dlogits")),
-    mistakes=_mistakes(
-        softmax_ce_reference,
-        ("the loss is the *mean* over the N examples: divide the summed loss and its gradient by N.",
+    mistakes=mistakes(("the loss is the *mean* over the N examples: divide the summed loss and its gradient by N.",
          lambda logits, labels: tuple(v * logits.shape[0] for v in softmax_ce_reference(logits, labels))),
         ("the gradient must be divided by N too, like the mean loss: dlogits = (p - onehot) / N.",
          lambda logits, labels: (softmax_ce_reference(logits, labels)[0],
@@ -194,9 +179,7 @@ def _m21_no_wy(hs, lengths, labels, w_y, b_y):  # dw_y = do.T @ hs[-1]
 MANY_TO_ONE = register(Check(
     notebook=NOTEBOOK, grade_id="check_many_to_one_loss", target="many_to_one_loss", points=3,
     make_inputs=_m21_inputs, reference=many_to_one_reference, output_names=("L", "dhs", "dw_y", "db_y"),
-    mistakes=_mistakes(
-        many_to_one_reference,
-        ("hs[-1] is the state after the padding for every sequence shorter than T: read each sequence "
+    mistakes=mistakes(("hs[-1] is the state after the padding for every sequence shorter than T: read each sequence "
          "at its own last real step, hs[lengths - 1, np.arange(N)].", _m21_last_row),
         ("the gradient must go back where the state was read: dhs[lengths[n] - 1, n], not dhs[-1].",
          _m21_grad_at_T),
@@ -269,9 +252,7 @@ MASKED_CE = register(Check(
     notebook=NOTEBOOK, grade_id="check_masked_cross_entropy", target="masked_cross_entropy", points=2,
     make_inputs=_mce_inputs, reference=masked_ce_reference, output_names=("L", "dlogits"),
     compare=_compare_finite(("L", "dlogits")),
-    mistakes=_mistakes(
-        masked_ce_reference,
-        ("the padded steps are counted: multiply each step's loss by the mask, and divide by the number "
+    mistakes=mistakes(("the padded steps are counted: multiply each step's loss by the mask, and divide by the number "
          "of real steps, mask.sum().", _mce_unmasked),
         ("divide by the number of real steps, mask.sum(), not by all T * N positions: padding must not "
          "dilute the mean.", _mce_divide_all),
@@ -340,9 +321,7 @@ def _greedy_inputs(rng) -> dict:
 GREEDY_DECODE = register(Check(
     notebook=NOTEBOOK, grade_id="check_greedy_decode", target="greedy_decode", points=3,
     make_inputs=_greedy_inputs, reference=greedy_reference, rtol=0.0, atol=0.0,
-    mistakes=_mistakes(
-        greedy_reference,
-        ("a sequence has ended once it has produced eos: from then on write eos, whatever the decoder "
+    mistakes=mistakes(("a sequence has ended once it has produced eos: from then on write eos, whatever the decoder "
          "would say (keep a boolean 'done' array).",
          lambda params, h_0, eos, max_len: _decode(params, h_0, eos, max_len, stop=False)),
         ("feed back the token you just chose: the input of step t + 1 is the one-hot vector of the argmax "

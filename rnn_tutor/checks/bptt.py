@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.checks.core import Check, Mistake, compare_values, register, run_check
+from rnn_tutor.checks.core import Check, mistakes, register, run_check
 
 __all__ = ["check_step_backward", "check_bptt", "check_train_truncated", "STEP_BACKWARD", "BPTT", "TRAIN_TRUNCATED"]
 
@@ -26,20 +26,6 @@ NOTEBOOK = "03_bptt"
 KEYS = ("w_x", "w_h", "b_h", "w_y", "b_y")
 
 
-def _unless_correct(wrong, reference):
-    """A mistake model that stays silent (raises) on inputs where it happens to give the right answer."""
-    def fn(**inputs):
-        with np.errstate(all="ignore"):
-            out = wrong(**inputs)
-        if not compare_values(out, reference(**inputs), rtol=1e-9, atol=1e-12):
-            raise ValueError("this mistake gives the correct result on these inputs")
-        return out
-    fn.raw = wrong  # the unguarded mistake model (tests feed it to the check)
-    return fn
-
-
-def _mistakes(reference, *pairs) -> tuple:
-    return tuple(Mistake(hint, _unless_correct(wrong, reference)) for hint, wrong in pairs)
 
 
 def _sizes(rng):
@@ -96,9 +82,7 @@ def _h_prev_transposed(**inputs):
 STEP_BACKWARD = register(Check(
     notebook=NOTEBOOK, grade_id="check_step_backward", target="step_backward", points=3,
     make_inputs=_step_inputs, reference=step_backward_reference,
-    mistakes=_mistakes(
-        step_backward_reference,
-        ("f'(a_t) is missing: δa_t = ∂L/∂h_t ⊙ (1 - h_t²) for tanh; multiply before forming any gradient.",
+    mistakes=mistakes(("f'(a_t) is missing: δa_t = ∂L/∂h_t ⊙ (1 - h_t²) for tanh; multiply before forming any gradient.",
          lambda **i: _with(fprime_of=np.zeros_like(i["h_t"]))(**i)),
         ("dw_h uses h_t, but the weight multiplies the *previous* state: ∂a_t/∂w_h brings in h_{t-1} "
          "(dw_h = δa_tᵀ h_prev).", lambda **i: _with(h_in_dw_h=i["h_t"])(**i)),
@@ -162,9 +146,7 @@ def _bptt_with(**switches):
 BPTT = register(Check(
     notebook=NOTEBOOK, grade_id="check_bptt", target="bptt", points=4, output_names=("loss", "grads"),
     make_inputs=_bptt_inputs, reference=bptt_reference,
-    mistakes=_mistakes(
-        bptt_reference,
-        ("the gradients are not accumulated over time: the same weights act at every step, so each step's "
+    mistakes=mistakes(("the gradients are not accumulated over time: the same weights act at every step, so each step's "
          "contribution must be *added* (dw += ..., not dw = ...).", _bptt_with(accumulate=False)),
         ("the recursion through w_h is missing: ∂L/∂h_t must include w_hᵀ δa_{t+1} from the next step "
          "(carry dh_next = δa_t @ w_h backwards).", _bptt_with(chain=False)),
@@ -243,9 +225,7 @@ TRAIN_TRUNCATED = register(Check(
     notebook=NOTEBOOK, grade_id="check_train_truncated", target="train_truncated", points=3,
     output_names=("params", "history"), make_inputs=_train_inputs, reference=train_truncated_reference,
     rtol=1e-7, atol=1e-10,
-    mistakes=_mistakes(
-        train_truncated_reference,
-        ("h is not reset: each window must start from h = 0 (the tutorial's \"set h to zero\"), not from the "
+    mistakes=mistakes(("h is not reset: each window must start from h = 0 (the tutorial's \"set h to zero\"), not from the "
          "state the previous window ended in.", _train_with(carry=True)),
         ("the error is taken at every step of the window; the tutorial uses only the last one, "
          "e = y_{t+k} - p_{t+k}.", _train_with(loss_at_last=False)),

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Mistake", "Check", "CaseResult", "CheckFailed", "REGISTRY", "register",
+__all__ = ["Mistake", "mistakes", "Check", "CaseResult", "CheckFailed", "REGISTRY", "register",
            "compare_values", "evaluate_case", "run_check", "inputs_changed", "describe_inputs"]
 
 
@@ -88,6 +88,16 @@ class CaseResult:
 
     passed: bool
     problems: list = field(default_factory=list)
+
+
+def mistakes(*pairs: tuple) -> tuple:
+    """``Mistake`` objects from ``(hint, wrong_implementation)`` pairs, for ``Check(mistakes=...)``.
+
+    A mistake is only named as the likely cause on inputs where it gives a *wrong* answer
+    (see :func:`evaluate_case`), so a model such as "every step restarts from h_0", which is
+    right when T = 1, never takes the blame for an unrelated error.
+    """
+    return tuple(Mistake(hint, fn) for hint, fn in pairs)
 
 
 REGISTRY: dict[tuple[str, str], Check] = {}
@@ -232,7 +242,8 @@ def evaluate_case(check: Check, inputs: Mapping, received, mutated: Sequence[str
     if wrong_values and check.mistakes:
         for mistake in check.mistakes:
             try:
-                wrong = mistake.fn(**copy.deepcopy(dict(inputs)))
+                with np.errstate(all="ignore"):  # a mistake model may overflow; that is its business
+                    wrong = mistake.fn(**copy.deepcopy(dict(inputs)))
             except Exception:  # a mistake model that cannot run on these inputs says nothing
                 continue
             wrong_n = _named(check, received, wrong)[1]

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnn_tutor.checks.core import Check, CheckFailed, Mistake, compare_values, register, run_check
+from rnn_tutor.checks.core import Check, CheckFailed, mistakes, register, run_check
 
 __all__ = ["check_rnn_step", "check_rnn_forward", "check_n_params", "check_final_states",
            "RNN_STEP", "RNN_FORWARD", "N_PARAMS", "FINAL_STATES"]
@@ -46,23 +46,6 @@ _MATMUL_HINT = ("\n  likely cause: a matrix product with mismatched shapes. Stat
                 "[(N, m) @ (m, m) -> (N, m)].")
 
 
-def _unless_correct(wrong, reference):
-    """A mistake model that says nothing (raises) on inputs where it happens to give the right answer.
-
-    E.g. "every step restarts from h_0" is correct when T = 1; without this, a right answer
-    that only fails for another reason (say, in-place mutation) would be blamed on it.
-    """
-    def fn(**inputs):
-        out = wrong(**inputs)
-        if not compare_values(out, reference(**inputs), rtol=1e-9, atol=1e-12):
-            raise ValueError("this mistake gives the correct result on these inputs")
-        return out
-    fn.wrong = wrong  # the bare model, for tests
-    return fn
-
-
-def _mistakes(reference, *pairs) -> tuple:
-    return tuple(Mistake(hint, _unless_correct(wrong, reference)) for hint, wrong in pairs)
 
 
 def _run(check: Check, fn: Callable, hidden: bool) -> int:
@@ -97,9 +80,7 @@ def _step_inputs(rng: np.random.Generator) -> dict:
 RNN_STEP = register(Check(
     notebook=NOTEBOOK, grade_id="check_rnn_step", target="rnn_step", points=2,
     make_inputs=_step_inputs, reference=step_reference,
-    mistakes=_mistakes(
-        step_reference,
-        ("did you add b_h? The pre-activation is w_x x_t + w_h h_prev + b_h.",
+    mistakes=mistakes(("did you add b_h? The pre-activation is w_x x_t + w_h h_prev + b_h.",
          lambda x_t, h_prev, w_x, w_h, b_h: np.tanh(x_t @ w_x.T + h_prev @ w_h.T)),
         ("w_h is applied the wrong way round: with states stored as rows, w_h h_prev is "
          "h_prev @ w_h.T (you computed h_prev @ w_h, i.e. used w_h transposed).",
@@ -176,9 +157,7 @@ def _all_last(xs, params, h_0):  # every slot holds the final state (a list of o
 RNN_FORWARD = register(Check(
     notebook=NOTEBOOK, grade_id="check_rnn_forward", target="rnn_forward", points=3,
     make_inputs=_forward_inputs, reference=forward_reference, output_names=("hs", "ys"),
-    mistakes=_mistakes(
-        forward_reference,
-        ("the first step must start from the h_0 you are given, not from zeros.", _from_zero),
+    mistakes=mistakes(("the first step must start from the h_0 you are given, not from zeros.", _from_zero),
         ("hs[t] holds h_{t-1}: store the new state h_t returned by the step, not the one you passed in "
          "(hs has T entries, h_1 ... h_T; h_0 is not one of them).", _shifted),
         ("each step must receive the previous step's state: pass h_{t-1}, not h_0, to every step.",
@@ -237,9 +216,7 @@ def _compare_count(received, expected, inputs) -> list[str]:
 N_PARAMS = register(Check(
     notebook=NOTEBOOK, grade_id="check_n_params", target="n_params", points=1,
     make_inputs=_n_params_inputs, reference=n_params_reference, compare=_compare_count, rtol=0.0, atol=0.0,
-    mistakes=_mistakes(
-        n_params_reference,
-        ("you multiplied by T: the unfolded network reuses the same w_x, w_h, b_h, w_y, b_y at every "
+    mistakes=mistakes(("you multiplied by T: the unfolded network reuses the same w_x, w_h, b_h, w_y, b_y at every "
          "step, so a longer sequence adds no parameters.",
          lambda d, m, q, T: T * n_params_reference(d, m, q, T)),
         ("only the output layer is shared in your count: w_x, w_h and b_h are also the same at every "
@@ -308,9 +285,7 @@ def _carry_over(xs, lengths, params):  # one sequence's final state becomes the 
 FINAL_STATES = register(Check(
     notebook=NOTEBOOK, grade_id="check_final_states", target="final_states", points=2,
     make_inputs=_final_inputs, reference=final_states_reference,
-    mistakes=_mistakes(
-        final_states_reference,
-        ("the padding is being processed: a zero input still changes h (through w_h h and b_h), so "
+    mistakes=mistakes(("the padding is being processed: a zero input still changes h (through w_h h and b_h), so "
          "stop each sequence at its own length, hs[lengths[n] - 1].",
          lambda xs, lengths, params: _padded_run(xs, lengths, params)[-1]),
         ("off by one: the last state of a sequence of length T_n is hs[T_n - 1] (h_1 is hs[0]).",
