@@ -139,7 +139,7 @@ def test_each_mistake_fails_with_its_own_hint(name, i):
     mistake = check.mistakes[i]
     for hidden in (False, True, True):
         with pytest.raises(CheckFailed) as info:
-            friendly(mistake.fn.wrong, hidden=hidden)
+            friendly(mistake.fn, hidden=hidden)
         assert f"likely cause: {mistake.hint}" in str(info.value)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.checks.core import Check, CheckFailed, Mistake, compare_values, register, run_check
+from rnn_tutor.checks.core import Check, CheckFailed, mistakes, register, run_check
 
 __all__ = ["check_gru_step", "check_lstm_step", "check_lstm_cell_backward", "check_bidirectional_states",
            "GRU_STEP", "LSTM_STEP", "LSTM_CELL_BACKWARD", "BIDIRECTIONAL_STATES",
@@ -45,19 +45,6 @@ def _gated_params(rng: np.random.Generator, k: int, d: int, m: int) -> dict:
             "b_ih": rng.normal(0, 0.5, k * m), "b_hh": rng.normal(0, 0.5, k * m)}
 
 
-def _unless_correct(wrong, reference):
-    """A mistake model that stays silent (raises) on inputs where it happens to be right."""
-    def fn(**inputs):
-        out = wrong(**inputs)
-        if not compare_values(out, reference(**inputs), rtol=1e-9, atol=1e-12):
-            raise ValueError("this mistake gives the correct result on these inputs")
-        return out
-    fn.wrong = wrong  # the bare model, for tests
-    return fn
-
-
-def _mistakes(reference, *pairs) -> tuple:
-    return tuple(Mistake(hint, _unless_correct(wrong, reference)) for hint, wrong in pairs)
 
 
 _MATMUL_HINT = ("\n  likely cause: a matrix product with mismatched shapes. Inputs and states are rows, so "
@@ -113,9 +100,7 @@ def _gru_inputs(rng: np.random.Generator) -> dict:
 GRU_STEP = register(Check(
     notebook=NOTEBOOK, grade_id="check_gru_step", target="gru_step", points=3,
     make_inputs=_gru_inputs, reference=gru_step_reference,
-    mistakes=_mistakes(
-        gru_step_reference,
-        ("r_t is applied before the matrix product, W_hn (r_t ⊙ h_prev): that is the GRU paper's later "
+    mistakes=mistakes(("r_t is applied before the matrix product, W_hn (r_t ⊙ h_prev): that is the GRU paper's later "
          "version, not PyTorch's. Here r_t multiplies (W_hn h_prev + b_hn), bias included.",
          lambda x_t, h_prev, params: _gru(x_t, h_prev, params, r_where="before")),
         ("b_hn sits outside the reset gate in your code: PyTorch computes r_t ⊙ (W_hn h_prev + b_hn), "
@@ -177,9 +162,7 @@ def _swapped_outputs(x_t, h_prev, c_prev, params):
 LSTM_STEP = register(Check(
     notebook=NOTEBOOK, grade_id="check_lstm_step", target="lstm_step", points=3,
     make_inputs=_lstm_inputs, reference=lstm_step_reference, output_names=("h_t", "c_t"),
-    mistakes=_mistakes(
-        lstm_step_reference,
-        ("the forget gate is missing: the old cell state is scaled by it, c_t = f_t ⊙ c_prev + i_t ⊙ g_t.",
+    mistakes=mistakes(("the forget gate is missing: the old cell state is scaled by it, c_t = f_t ⊙ c_prev + i_t ⊙ g_t.",
          lambda x_t, h_prev, c_prev, params: _lstm(x_t, h_prev, c_prev, params, forget=False)),
         ("the gate order is wrong: PyTorch stacks the rows as (i, f, g, o), so g_t (tanh) is rows 2m:3m "
          "and o_t rows 3m:4m. You read them as (i, f, o, g).",
@@ -237,9 +220,7 @@ LSTM_CELL_BACKWARD = register(Check(
     notebook=NOTEBOOK, grade_id="check_lstm_cell_backward", target="lstm_cell_backward", points=2,
     make_inputs=_cell_inputs, reference=lstm_cell_backward_reference,
     output_names=("di", "df", "dg", "do", "dc_prev"),
-    mistakes=_mistakes(
-        lstm_cell_backward_reference,
-        ("dc_next is missing: c_t is also read by the next step, so its gradient dc_next adds to the part "
+    mistakes=mistakes(("dc_next is missing: c_t is also read by the next step, so its gradient dc_next adds to the part "
          "that arrives through h_t.", _wrap(future=False)),
         ("the path through h_t is missing: h_t = o_t ⊙ tanh(c_t) depends on c_t, so "
          "dc = dc_next + dh_t ⊙ o_t ⊙ (1 - tanh²(c_t)).", _wrap(through_h=False)),
@@ -286,9 +267,7 @@ def _bi_inputs(rng: np.random.Generator) -> dict:
 BIDIRECTIONAL_STATES = register(Check(
     notebook=NOTEBOOK, grade_id="check_bidirectional_states", target="bidirectional_states", points=2,
     make_inputs=_bi_inputs, reference=bidirectional_states_reference,
-    mistakes=_mistakes(
-        bidirectional_states_reference,
-        ("the backward direction's states are not reversed back: after running over xs[::-1], "
+    mistakes=mistakes(("the backward direction's states are not reversed back: after running over xs[::-1], "
          "its state for step t sits at index T - t, so flip the result again before concatenating.",
          lambda xs, params_f, params_b: np.concatenate(
              [rnn_states(xs, params_f), rnn_states(xs[::-1], params_b)], axis=2)),

@@ -10,11 +10,12 @@ when the body raises:
   ``~/.jupyter``.
 * :func:`chromium` starts Debian's ``/usr/bin/chromium`` through playwright
   (no browser download).
-* :func:`open_notebook` opens one notebook in a fresh page, clears it,
-  "Restart Kernel and Run All Cells", waits for the kernel to be idle and for
-  every cell to have run, and returns a :class:`NotebookRun` that can report
-  what the learner sees (outputs, images, widgets, typeset math) and drive the
-  widgets.
+* :func:`open_notebook` opens one notebook (in a new page, or in a JupyterLab
+  already loaded in a page), clears it, "Restart Kernel and Run All Cells",
+  waits for the kernel to be idle and for every cell to have run, and returns a
+  :class:`NotebookRun` that reports what the learner sees (outputs, images,
+  widgets, typeset math) and drives the widgets.  :func:`start_notebook` does
+  the first half only, so one notebook can run while another is inspected.
 
 Every process that the first two start is recorded (including kernels, which
 ``jupyter_client`` starts in a session of their own) and is asserted to be gone
@@ -71,11 +72,8 @@ LAB_OVERRIDES: dict[str, dict[str, Any]] = {
     "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
     # The served files are a temporary copy, but never write them anyway.
     "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
-    "@jupyterlab/apputils-extension:notification": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-        "doNotDisturbMode": True,
-    },
+    # No "get notified about Jupyter news?" toast, no update check (offline).
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
 }
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -466,7 +464,8 @@ _SNAPSHOT_JS = r"""
     }
     return info;
   });
-  return {path: panel.context.path, kernelStatus: kernel ? kernel.status : 'none',
+  const toasts = [...document.querySelectorAll('.Toastify__toast--error')].map(t => t.innerText.slice(0, 200));
+  return {path: panel.context.path, kernelStatus: kernel ? kernel.status : 'none', errorToasts: toasts,
           busy: nb.widgets.some(c => c.model.type === 'code' &&
                                      ((c.node.querySelector('.jp-InputPrompt') || {}).innerText || '').includes('*')),
           cells};
@@ -701,6 +700,7 @@ class NotebookRun:
         sel = ", ".join(f"{CURRENT} .jp-OutputArea-output .{c}" for c in _CONTROL_CLASSES)
         controls = page.locator(sel)
         results = []
+        self.settle()
         for i in range(controls.count()):
             ctl = controls.nth(i)
             kind = ctl.evaluate("(e, cs) => cs.find(c => e.classList.contains(c))", list(_CONTROL_CLASSES))
@@ -708,7 +708,6 @@ class NotebookRun:
             if ctl.evaluate("e => !!e.querySelector('[disabled]') || e.classList.contains('mod-disabled')"):
                 continue
             ctl.scroll_into_view_if_needed()
-            before = self.settle()
             ctl.evaluate("e => e.setAttribute('data-rnn-probe', '1')")
             try:
                 before = self.view_state()
@@ -770,7 +769,7 @@ _STILL_RENDERING = ("rendered as .jupyter-widgets", "loaded <img>", "no typeset 
 
 def problems_in(snapshot: dict) -> list[str]:
     """Describe every error, unrendered widget, broken figure and untypeset formula."""
-    out: list[str] = []
+    out: list[str] = [f"JupyterLab shows an error notification: {t!r}" for t in snapshot.get("errorToasts", [])]
     for c in snapshot["cells"]:
         where = f"cell {c['index']} ({c['type']}): {c['source'][:60]!r}"
         if c["type"] == "code":
