@@ -31,7 +31,7 @@ from rnn_tutor.optim import adam_init, adam_step, sgd_step
 from rnn_tutor.rnn import init_params, rnn_forward
 from rnn_tutor.validation import as_float_array, check_params
 
-__all__ = ["recall_task", "adding_problem", "TASKS", "task_accuracy", "train_last_step", "evaluate_last_step",
+__all__ = ["recall_task", "marked_recall", "adding_problem", "TASKS", "task_accuracy", "train_last_step", "evaluate_last_step",
            "accuracy_by_lag"]
 
 
@@ -65,6 +65,32 @@ def recall_task(N: int, T: int, rng: np.random.Generator, noise: float = 1.0):
     xs = float(noise) * rng.standard_normal((T, N, 1))
     xs[0, :, 0] = s
     return xs, s[:, None]
+
+
+def marked_recall(N: int, T: int, rng: np.random.Generator, min_lag: int = 0):
+    """Remember a sign that arrives at a random, *marked* step (lesson 06's long-lag task).
+
+    Channel 0 carries noise ``N(0, 1)``; at one random step per sequence it carries the sign
+    ``s`` from ``{-1, +1}`` instead, and channel 1 holds a marker 1 at that step (0 elsewhere).
+    The label is ``s > 0``.  The lag between the marked step and the last step is at least
+    ``min_lag``.
+
+    Returns
+    -------
+    xs : (T, N, 2)
+    labels : (N,) ints in {0, 1}
+    lags : (N,) ints, ``T - t`` for a mark at step ``t`` (steps numbered from 1)
+    """
+    N, T = _check_int(N, "N", 1), _check_int(T, "T", 1)
+    _check_rng(rng)
+    if isinstance(min_lag, bool) or not isinstance(min_lag, (int, np.integer)) or not 0 <= min_lag < T:
+        raise ValueError(f"min_lag: expected an integer from 0 to T - 1 = {T - 1}, received {min_lag!r}")
+    xs = np.zeros((T, N, 2))
+    xs[:, :, 0] = rng.standard_normal((T, N))
+    s = rng.choice([-1.0, 1.0], size=N)
+    when = rng.integers(0, T - min_lag, size=N)  # 0-based index of the marked step
+    xs[when, np.arange(N), 0], xs[when, np.arange(N), 1] = s, 1.0
+    return xs, (s > 0).astype(int), T - 1 - when
 
 
 def adding_problem(N: int, T: int, rng: np.random.Generator):

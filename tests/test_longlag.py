@@ -165,3 +165,16 @@ def test_accuracy_by_lag_uses_T_equal_lag_for_adding():
     assert set(table) == {2} and 0.0 <= table[2][0] <= 1.0
     with pytest.raises(ValueError, match="lags"):
         accuracy_by_lag([0], seeds=(0,), steps=1)
+
+
+def test_marked_recall_marks_one_step_with_the_sign():
+    from rnn_tutor.longlag import marked_recall
+
+    xs, labels, lags = marked_recall(50, 12, np.random.default_rng(0), min_lag=3)
+    assert xs.shape == (12, 50, 2) and labels.shape == lags.shape == (50,)
+    assert np.array_equal(xs[:, :, 1].sum(axis=0), np.ones(50))  # exactly one marker per sequence
+    marked = xs[:, :, 1].argmax(axis=0)
+    assert np.array_equal(lags, 11 - marked) and lags.min() >= 3
+    assert np.array_equal(xs[marked, np.arange(50), 0] > 0, labels == 1)
+    with pytest.raises(ValueError, match="min_lag"):
+        marked_recall(5, 4, np.random.default_rng(0), min_lag=4)
