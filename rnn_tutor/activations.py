@@ -185,9 +185,22 @@ def hidden_dynamics(f: str | Activation = "tanh", w_h_scale: float = 1.0, T: int
 
 
 def dynamics_summary(hs: np.ndarray) -> str:
-    """One line describing a trajectory ``hs (T, N, m)``: the largest ``|h_t|`` overall and at the last step."""
+    """One line describing a trajectory ``hs (T, N, m)``: the largest ``|h_t|`` overall and at the last step.
+
+    Values just below 1 (a saturated tanh) are written as ``1 - 1.2e-08`` rather than rounded
+    up to ``1``, so the text never claims that tanh reached its bound when it did not; a value
+    that float64 has rounded to exactly 1 is flagged as such.
+    """
     hs = as_float_array(hs, "hs")
     with np.errstate(invalid="ignore"):
         peak = float(np.max(np.abs(hs))) if np.isfinite(hs).all() else float("inf")
-    last = np.abs(hs[-1]).max() if hs.size else 0.0
-    return f"max |h_t| = {peak:.6g}, max |h_T| at the last step = {last:.6g}"
+    last = float(np.abs(hs[-1]).max()) if hs.size else 0.0
+    return f"max |h_t| = {_magnitude(peak)}, max |h_T| at the last step = {_magnitude(last)}"
+
+
+def _magnitude(v: float) -> str:
+    """``v ≥ 0`` for a readout: 6 significant digits, but never round a value below 1 up to 1."""
+    if v == 1.0:
+        return "1 (exactly, after float64 rounding)"
+    text = f"{v:.6g}"
+    return f"1 - {1.0 - v:.2g}" if v < 1.0 and text == "1" else text

@@ -25,6 +25,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from rnn_tutor._blas import one_blas_thread
 from rnn_tutor.bptt import squared_error
 from rnn_tutor.cells import ELMAN, Cell
 from rnn_tutor.clipping import clip_grad_norm
@@ -317,6 +318,7 @@ def many_to_many_loss(cell: Cell, xs, params, labels, lengths=None, mask=None,
 
 # ----------------------------------------------------------------------------- training
 
+@one_blas_thread
 def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, lr: float = 1e-2,
         clip: float | None = 5.0) -> tuple[dict, np.ndarray]:
     """Train with Adam: ``steps`` times ``L, grads = loss_and_grads(params, step)``, then an update.

@@ -19,6 +19,7 @@ from importlib import resources
 
 import numpy as np
 
+from rnn_tutor._blas import one_blas_thread
 from rnn_tutor.cells import Cell
 from rnn_tutor.clipping import clip_grad_norm
 from rnn_tutor.heads import dense_backward, dense_forward, init_head, log_softmax, softmax_cross_entropy
@@ -106,6 +107,7 @@ def window_loss_and_grads(cell: Cell, params: dict, window, V: int, state_0=None
     return L, {**grads, "w_y": dw_y, "b_y": db_y}, state_k
 
 
+@one_blas_thread
 def train_charlm(cell: Cell, params: dict, streams, V: int, k: int = 32, epochs: int = 1,
                  lr: float = 1e-2, clip: float = 5.0, max_updates: int | None = None):
     """Truncated BPTT with the state carried across windows, Adam and gradient-norm clipping.

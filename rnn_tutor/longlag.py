@@ -25,6 +25,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from rnn_tutor._blas import one_blas_thread
 from rnn_tutor.bptt import rnn_backward, squared_error
 from rnn_tutor.clipping import clip_grad_norm, global_norm
 from rnn_tutor.optim import adam_init, adam_step, sgd_step
@@ -142,6 +143,7 @@ def _get_task(task) -> Callable:
     return TASKS[task]
 
 
+@one_blas_thread
 def train_last_step(task: str, T: int, rng: np.random.Generator, m: int = 16, steps: int = 300,
                     batch: int = 32, lr: float = 1e-2, optimizer: str = "adam", max_norm: float | None = None,
                     params: Mapping | None = None, f: str = "tanh") -> dict:

@@ -33,6 +33,7 @@ from typing import Mapping
 
 import numpy as np
 
+from rnn_tutor._blas import one_blas_thread
 from rnn_tutor.activations import Activation, get_activation
 from rnn_tutor.bptt import rnn_backward, squared_error
 from rnn_tutor.clipping import clip_grad_norm
@@ -148,6 +149,7 @@ def _update(params, grads, state, lr, optimizer, clip, where):
     return new, state
 
 
+@one_blas_thread
 def train_tbptt(xs, ps, params: Mapping, k: int, lr: float = 0.05, epochs: int = 20,
                 f: str | Activation = "tanh", g: str | Activation = "identity", optimizer: str = "sgd",
                 clip: float | None = None, target_loss: float | None = None,
@@ -204,6 +206,7 @@ def train_tbptt(xs, ps, params: Mapping, k: int, lr: float = 0.05, epochs: int =
     return p, np.array(history)
 
 
+@one_blas_thread
 def train_tbptt_carried(xs, ps, params: Mapping, k: int, lr: float = 0.05, epochs: int = 20,
                         f: str | Activation = "tanh", g: str | Activation = "identity", optimizer: str = "sgd",
                         clip: float | None = None, target_loss: float | None = None,

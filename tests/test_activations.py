@@ -188,6 +188,16 @@ def test_dynamics_summary_reports_the_peak():
     assert "max |h_t| = inf" in dynamics_summary(hs)
 
 
+def test_dynamics_summary_never_rounds_a_saturated_tanh_up_to_one():
+    hs = np.full((3, 1, 2), 0.25)
+    hs[1, 0, 0] = -(1.0 - 1.2e-8)
+    text = dynamics_summary(hs)
+    assert "max |h_t| = 1 - 1.2e-08" in text and "max |h_t| = 1," not in text
+    hs[1, 0, 0] = np.tanh(25.0)  # float64 rounds this to exactly 1
+    assert "1 (exactly, after float64 rounding)" in dynamics_summary(hs)
+    assert "max |h_t| = 0.999," in dynamics_summary(np.full((1, 1, 1), 0.999))
+
+
 # ----------------------------------------------------------------------------- figures and widget
 
 def test_plot_activation_draws_the_function_and_the_sympy_derivative():
@@ -227,5 +237,6 @@ def test_widget_controls_change_the_text_and_the_image():
     w.scale.value = 2.0
     assert w.readout.value != text and w.image.value != image
     assert "relu" in w.readout.value and np.abs(w.hs).max() > 1e6
+    assert w.text.startswith("relu, w_h scale 2.0: max |h_t| = ") and "<" not in w.text
     w.scale.value = 0.5
     assert np.abs(w.hs).max() < 20

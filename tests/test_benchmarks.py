@@ -45,3 +45,26 @@ def test_script_runs_as_a_command():
     out = subprocess.run([sys.executable, str(BENCH), "--smoke"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "agree" in out.stdout
+
+
+def _tiny_notebook(path: Path, source: str) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    nbformat.write(nb, path)
+
+
+def test_course_timing_reports_sums_wall_time_and_failures(tmp_path):
+    _tiny_notebook(tmp_path / "a_ok.ipynb", "x = 1 + 1")
+    _tiny_notebook(tmp_path / "b_ok.ipynb", "import time; time.sleep(0.2)")
+    _tiny_notebook(tmp_path / "c_bad.ipynb", "raise ValueError('broken on purpose')")
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "course_timing.py"), "--jobs", "2",
+                           "--markdown", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr  # one notebook failed
+    out = proc.stdout
+    assert "a_ok.ipynb" in out and "b_ok.ipynb" in out
+    assert "FAILED (CellExecutionError" in out and "broken on purpose" in out
+    assert "**sum of all notebooks**" in out and "**wall time, 2 notebook(s) at a time**" in out
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing is written back

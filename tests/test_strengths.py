@@ -1,11 +1,13 @@
 """Measurements behind lesson 07."""
 
+import time
+
 import numpy as np
 import pytest
 
 from rnn_tutor.architectures import available_cells
 from rnn_tutor.gradcheck import numerical_gradient, rel_error
-from rnn_tutor.strengths import input_sensitivity, median_seconds, sliding_windows, window_forward
+from rnn_tutor.strengths import best_seconds, input_sensitivity, median_seconds, sliding_windows, window_forward
 
 
 def _loop_windows(xs, w):
@@ -62,3 +64,16 @@ def test_median_seconds():
     assert median_seconds(lambda: sum(range(100)), repeats=3) >= 0
     with pytest.raises(ValueError, match="repeats"):
         median_seconds(lambda: None, repeats=0)
+
+
+
+def test_best_seconds_is_the_shortest_run_after_a_warm_up():
+    delays = iter([0.05, 0.03, 0.0, 0.02])  # the first call is the warm-up and is not timed
+
+    def fn():
+        time.sleep(next(delays))
+
+    best = best_seconds(fn, repeats=3)
+    assert best < 0.015
+    with pytest.raises(ValueError, match="repeats"):
+        best_seconds(lambda: None, repeats=True)

@@ -8,7 +8,7 @@ matplotlib ``Figure`` (no pyplot, no global state), so the widget can be driven 
 
     w = dynamics_explorer()
     w.scale.value = 2.0
-    w.readout.value   # '... max |h_t| = ...'
+    w.text            # 'tanh, w_h scale 2.0: max |h_t| = ...' (the readout without HTML)
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ __all__ = ["dynamics_explorer", "DynamicsExplorer"]
 
 class DynamicsExplorer(widgets.VBox):
     """A ``VBox`` with ``activation`` (Dropdown), ``scale`` (FloatSlider "w_h scale"), ``readout``
-    (HTML with "max |h_t| = ...") and ``image`` (the plot); ``hs`` holds the last trajectories."""
+    (HTML with "max |h_t| = ...") and ``image`` (the plot); ``text`` is the readout as plain text
+    and ``hs`` holds the last trajectories."""
 
     def __init__(self, activation: str = "tanh", w_h_scale: float = 1.0, T: int = 40, m: int = 16, seed: int = 0):
         hidden_dynamics(activation, w_h_scale, T=T, m=m, N=1)  # validates the arguments
@@ -40,7 +41,7 @@ class DynamicsExplorer(widgets.VBox):
         self.readout = widgets.HTML(layout=widgets.Layout(margin="4px 0 4px 8px"))
         self.readout.add_class("rnn-tutor-readout")
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
-        self.hs = None
+        self.hs, self.text = None, ""
         for control in (self.activation, self.scale):
             control.observe(self._on_change, names="value")
         super().__init__([widgets.HBox([self.activation, self.scale]), self.readout, self.image])
@@ -53,8 +54,8 @@ class DynamicsExplorer(widgets.VBox):
 
         self.hs = hidden_dynamics(self.activation.value, self.scale.value, T=self._T, m=self._m, N=1,
                                   rng=np.random.default_rng(self._seed))
-        text = f"{self.activation.value}, w_h scale {self.scale.value:.1f}: {dynamics_summary(self.hs)}"
-        self.readout.value = f'<span style="font-family: monospace">{html.escape(text)}</span>'
+        self.text = f"{self.activation.value}, w_h scale {self.scale.value:.1f}: {dynamics_summary(self.hs)}"
+        self.readout.value = f'<span style="font-family: monospace">{html.escape(self.text)}</span>'
         fig = Figure(figsize=(6.0, 3.2), layout="constrained")  # not pyplot: nothing leaks into the notebook
         plot_hidden_trajectories(self.hs, ax=fig.add_subplot(),
                                  title=f"{self.activation.value}, spectral radius of w_h = {self.scale.value:.1f}")
