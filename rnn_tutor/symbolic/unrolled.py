@@ -1,40 +1,19 @@
-"""The Elman RNN unfolded over k steps in SymPy, and its gradients derived in two ways.
+"""The Elman RNN unfolded over k steps in SymPy (intermediate symbols), and its gradients derived
+directly (``sympy.diff``) and by backpropagation through time (a sum of Jacobian products).
 
-The network (column vectors, see :mod:`rnn_tutor`), for one sequence ``x_1 … x_k``:
-
-    a_t = w_x x_t + w_h h_{t-1} + b_h,   h_t = f(a_t),   o_t = w_y h_t + b_y,   y_t = g(o_t)
-    L   = ½ Σ_{t ∈ S} ‖y_t - p_t‖²      (S = all steps, or only t = k: the tutorial's e = y_k - p_k)
-
-Every ``a_t, h_t, o_t, y_t`` is a matrix of *intermediate symbols* (``a_2``, ``h_2_0``, ...) with a
-one-step definition in :attr:`UnrolledRNN.definitions`.  Two derivations of ``dL/dθ`` follow:
-
-(a) :func:`grads_direct` substitutes every definition (the *unrolled* expression, a function of
-    the parameters and inputs only) and lets ``sympy.diff`` apply the chain rule;
-(b) :func:`grads_bptt` writes backpropagation through time as a sum over time of products of
-    Jacobians, each factor a *partial* derivative of one step (``∂⁺``: earlier states held fixed):
-
-    dL/dθ = ∂⁺L/∂θ + Σ_{t=1}^{k} Σ_{s=1}^{t} (∂⁺L/∂h_t) J_t J_{t-1} ⋯ J_{s+1} ∂⁺h_s/∂θ,
-    J_j = ∂h_j/∂h_{j-1} = diag(f'(a_j)) w_h .
-
-Result (b) stays compact (it is written in the intermediate symbols); :func:`lambdify_grads`
-evaluates the definitions once, in order, and then the gradients, so k = 10 is fast.
-:func:`equal_symbolically` proves (a) = (b) for small k; for larger k, compare numerically.
-"""
+See :mod:`rnn_tutor.symbolic` for the equations."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import numpy as np
 import sympy as sp
 
 from rnn_tutor.activations import Activation, get_activation
-from rnn_tutor.validation import as_float_array, check_params, check_shape
 
-__all__ = ["UnrolledRNN", "unroll", "unrolled", "immediate_partial", "jacobian", "total_derivative",
-           "grads_direct", "grads_bptt", "equal_symbolically", "lambdify_grads", "derive_and_verify"]
+__all__ = ["PARAMS", "UnrolledRNN", "unroll", "unrolled", "immediate_partial", "jacobian", "total_derivative",
+           "grads_direct", "grads_bptt"]
 
 PARAMS = ("w_x", "w_h", "b_h", "w_y", "b_y")
 
@@ -252,159 +231,3 @@ def grads_direct(net: UnrolledRNN) -> dict[str, sp.Matrix]:
     """
     L = unrolled(_check_net(net), net.loss)
     return {w: sym.applyfunc(lambda v: sp.diff(L, v)) for w, sym in net.params.items()}
-
-
-def _atoms_as_symbols(expr: sp.Expr) -> sp.Expr:
-    """Replace function applications (tanh(…), exp(…), Max(…), ...) and reciprocals such as
-    ``(1 + exp(-a))**-2`` by independent symbols, leaving a polynomial in those symbols."""
-    apps = expr.atoms(sp.Function, sp.Max, sp.Min)
-    apps |= {p for p in expr.atoms(sp.Pow) if p.exp.is_negative and not p.base.is_Symbol}
-    return expr.xreplace({app: sp.Dummy() for app in apps})
-
-
-def equal_symbolically(net: UnrolledRNN, a, b) -> bool:
-    """True when ``simplify(a - b) == 0`` for every entry, after unrolling the intermediate symbols.
-
-    ``a`` and ``b`` are dicts of matrices (as returned by ``grads_*``), matrices or expressions.
-    A fast sufficient test runs first: with every function application (``tanh(…)``, ``exp(…)``,
-    ...) and every reciprocal of a sum replaced by an independent symbol, the difference must
-    expand to the zero polynomial.  When it does not, a difference that is clearly non-zero at a
-    random point (30-digit arithmetic) gives ``False`` at once; otherwise ``sympy.simplify`` decides.
-    """
-    if isinstance(a, Mapping) or isinstance(b, Mapping):
-        if not (isinstance(a, Mapping) and isinstance(b, Mapping)) or set(a) != set(b):
-            return False
-        return all(equal_symbolically(net, a[key], b[key]) for key in a)
-    a = a if isinstance(a, sp.MatrixBase) else sp.Matrix([sp.sympify(a)])
-    b = b if isinstance(b, sp.MatrixBase) else sp.Matrix([sp.sympify(b)])
-    if a.shape != b.shape:
-        return False
-    for u, v in zip(a, b):
-        diff = unrolled(net, u) - unrolled(net, v)
-        if diff == 0 or sp.expand(_atoms_as_symbols(diff)) == 0:
-            continue
-        if _differs_numerically(diff) or sp.simplify(diff) != 0:
-            return False
-    return True
-
-
-def _differs_numerically(expr: sp.Expr, n: int = 3) -> bool:
-    """True if ``expr`` is clearly non-zero (|value| > 1e-20) at one of ``n`` random points (30 digits)."""
-    rng = np.random.default_rng(0)
-    symbols = sorted(expr.free_symbols, key=str)
-    for _ in range(n):
-        point = {s: sp.Float(rng.uniform(-1, 1), 30) for s in symbols}
-        value = expr.xreplace(point).evalf(30)
-        if value.is_number and abs(complex(value)) > 1e-20:
-            return True
-    return False
-
-
-def _arguments(net: UnrolledRNN) -> list:
-    args = [s for w in net.params for s in net.params[w]]
-    return args + [s for x in net.xs for s in x] + [s for p in net.ps for s in p]
-
-
-def lambdify_grads(net: UnrolledRNN, grads: Mapping[str, sp.Matrix]) -> Callable:
-    """Compile gradient expressions to one NumPy function.
-
-    The generated code first evaluates the intermediate symbols that the expressions use (in the
-    order of ``net.definitions``), then common subexpressions found by ``sympy.cse``, then the
-    gradients.
-
-    Returns
-    -------
-    fn(params, xs, ps, h_0=None) -> dict
-        ``params`` in the package layout (``w_x (m, d)``, ..., ``b_y (q,)``), ``xs (k, N, d)``,
-        ``ps (k, N, q)``, ``h_0 (N, m)`` (only when the net has a symbolic ``h_0``).  Returns the
-        gradients of ``Σ_n L_n`` (summed over the N sequences) in the shapes of ``params``, and
-        ``h_0`` as ``(N, m)`` (one row per sequence).
-    """
-    _check_net(net)
-    keys = list(grads)
-    exprs = [v for key in keys for v in grads[key]]
-    used = set().union(*[e.free_symbols for e in exprs]) if exprs else set()
-    defs = [(s, v) for s, v in net.definitions]
-    if not used & {s for s, _ in defs}:
-        defs = []  # an unrolled expression needs no intermediate symbols
-
-    def cse(expressions):
-        replacements, reduced = sp.cse(expressions, symbols=sp.numbered_symbols("cse_"), order="none")
-        return defs + replacements, reduced
-
-    compiled = sp.lambdify(_arguments(net), exprs, modules="numpy", cse=cse)
-    symbolic_h0 = "h_0" in net.params
-
-    def fn(params, xs, ps, h_0=None):
-        p = check_params(params)
-        xs, ps = as_float_array(xs, "xs"), as_float_array(ps, "ps")
-        check_shape(xs, (net.k, None, net.d), "xs", f"The network is unfolded over k = {net.k} steps.")
-        N = xs.shape[1]
-        check_shape(ps, (net.k, N, net.q), "ps", "Targets are shaped like the outputs ys.")
-        for key, shape in (("w_x", (net.m, net.d)), ("w_y", (net.q, net.m))):
-            check_shape(p[key], shape, f"params['{key}']")
-        values = [p[w].reshape(-1)[i] for w in PARAMS for i in range(p[w].size)]
-        if symbolic_h0:
-            if h_0 is None:
-                raise ValueError(f"h_0: expected an array of shape ({N}, {net.m}) for this net, received None")
-            h_0 = as_float_array(h_0, "h_0")
-            check_shape(h_0, (N, net.m), "h_0")
-            values += [h_0[:, i] for i in range(net.m)]
-        values += [xs[t, :, i] for t in range(net.k) for i in range(net.d)]
-        values += [ps[t, :, j] for t in range(net.k) for j in range(net.q)]
-        flat = [np.broadcast_to(np.asarray(v, dtype=float), (N,)) for v in compiled(*values)]
-        out, start = {}, 0
-        for key in keys:
-            rows, cols = grads[key].shape
-            block = np.stack(flat[start:start + rows * cols], axis=1) if rows * cols else np.zeros((N, 0))
-            start += rows * cols
-            if key == "h_0":
-                out[key] = block  # (N, m): one gradient per sequence
-            else:
-                total = block.sum(axis=0)
-                out[key] = total.reshape(rows) if key in ("b_h", "b_y") else total.reshape(rows, cols)
-        return out
-
-    return fn
-
-
-def derive_and_verify(k: int, m: int = 1, f: str = "tanh", g: str = "identity", loss_at: str = "all",
-                      n_points: int = 3, symbolic: bool | None = None,
-                      rng: np.random.Generator | None = None) -> dict:
-    """Derive the gradients both ways, verify that they agree, and time each stage (a benchmark).
-
-    Both derivations are compiled with :func:`lambdify_grads` and evaluated at ``n_points`` random
-    parameter sets and sequences (drawn from ``rng``, default seed 0).  ``symbolic`` (default:
-    ``k ≤ 3``) also runs :func:`equal_symbolically`.
-
-    Returns
-    -------
-    dict with ``max_rel_error`` (float), ``symbolic_equal`` (bool or None) and ``seconds`` (a dict
-    of wall-clock times: ``unroll, direct, bptt, lambdify, evaluate, symbolic, total``).
-    """
-    from rnn_tutor.gradcheck import rel_error
-
-    rng = np.random.default_rng(0) if rng is None else rng
-    stamps = [time.perf_counter()]
-    net = unroll(k, m, f=f, g=g, loss_at=loss_at)
-    stamps.append(time.perf_counter())
-    direct = grads_direct(net)
-    stamps.append(time.perf_counter())
-    bptt = grads_bptt(net)
-    stamps.append(time.perf_counter())
-    fa, fb = lambdify_grads(net, direct), lambdify_grads(net, bptt)
-    stamps.append(time.perf_counter())
-    worst = 0.0
-    for _ in range(n_points):
-        params = {"w_x": rng.normal(0, 0.7, (m, 1)), "w_h": rng.normal(0, 0.7, (m, m)), "b_h": rng.normal(0, 0.3, m),
-                  "w_y": rng.normal(0, 0.7, (1, m)), "b_y": rng.normal(0, 0.3, 1)}
-        xs, ps = rng.normal(size=(k, 2, 1)), rng.normal(size=(k, 2, 1))
-        ga, gb = fa(params, xs, ps), fb(params, xs, ps)
-        worst = max(worst, max(rel_error(ga[w], gb[w]) for w in ga))
-    stamps.append(time.perf_counter())
-    equal = equal_symbolically(net, direct, bptt) if (k <= 3 if symbolic is None else symbolic) else None
-    stamps.append(time.perf_counter())
-    names = ("unroll", "direct", "bptt", "lambdify", "evaluate", "symbolic")
-    seconds = {name: b - a for name, a, b in zip(names, stamps, stamps[1:])}
-    seconds["total"] = stamps[-1] - stamps[0]
-    return {"max_rel_error": worst, "symbolic_equal": equal, "seconds": seconds}
