@@ -298,3 +298,20 @@ def test_n_params_mistake_models_are_listed_in_the_distinctness_helper():
         assert counts[0] == U.n_params_reference(**inputs)
         assert counts[1:] == [mk.fn(**inputs) for mk in U.N_PARAMS.mistakes]
         assert len(set(counts)) == len(counts)
+
+
+def test_a_matmul_shape_error_gets_the_row_convention_hint():
+    def column_style_step(x_t, h_prev, w_x, w_h, b_h):  # w_x @ x_t: the column-vector formula on row batches
+        return np.tanh(w_x @ x_t + w_h @ h_prev + b_h)
+
+    with pytest.raises(CheckFailed, match=r"(?s)raised ValueError.*likely cause: a matrix product with mismatched shapes"):
+        U.check_rnn_step(column_style_step)
+
+
+def test_other_errors_get_no_matmul_hint():
+    def broken_step(x_t, h_prev, w_x, w_h, b_h):
+        raise KeyError("oops")
+
+    with pytest.raises(CheckFailed) as info:
+        U.check_rnn_step(broken_step)
+    assert "raised KeyError" in str(info.value) and "matrix product" not in str(info.value)

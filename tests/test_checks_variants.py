@@ -264,3 +264,14 @@ def test_solutions_notebook_metadata_matches_the_checks():
         assert points == check.points
         assert f"check_{name}({name})" in source and f"check_{name}({name}, hidden=True)" in source
         assert "### BEGIN HIDDEN TESTS" in source and "### END HIDDEN TESTS" in source
+
+
+def test_a_matmul_shape_error_gets_the_gate_layout_hint():
+    from rnn_tutor.checks import variants as V
+    from rnn_tutor.checks.core import CheckFailed as Failed
+
+    def column_style_gru(x_t, h_prev, params):
+        return params["w_ih"] @ x_t  # column-vector formula on a batch of rows
+
+    with pytest.raises(Failed, match=r"(?s)likely cause: a matrix product.*cut the km columns"):
+        V.check_gru_step(column_style_gru)

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 __all__ = ["Mistake", "mistakes", "Check", "CaseResult", "CheckFailed", "REGISTRY", "register",
-           "compare_values", "evaluate_case", "run_check", "inputs_changed", "describe_inputs"]
+           "compare_values", "evaluate_case", "run_check", "run_check_with_hint", "inputs_changed", "describe_inputs"]
 
 
 class CheckFailed(AssertionError):
@@ -311,3 +311,15 @@ def run_check(check: Check, fn: Callable, hidden: bool = False, quiet: bool = Fa
     if not quiet:
         print(f"✔ {check.target}: {len(seeds)} {'hidden ' if hidden else ''}cases match the reference.")
     return len(seeds)
+
+
+def run_check_with_hint(check: Check, fn: Callable, hidden: bool, matmul_hint: str) -> int:
+    """:func:`run_check`, adding ``matmul_hint`` (the row/column convention, as a "likely cause"
+    line) when the learner's code fails inside a matrix product with mismatched shapes."""
+    try:
+        return run_check(check, fn, hidden=hidden)
+    except CheckFailed as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ValueError) and ("matmul" in str(cause) or "shapes" in str(cause)):
+            raise CheckFailed(f"{exc}{matmul_hint}") from cause
+        raise

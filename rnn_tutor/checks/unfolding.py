@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnn_tutor.checks.core import Check, CheckFailed, mistakes, register, run_check
+from rnn_tutor.checks.core import Check, mistakes, register, run_check_with_hint
 
 __all__ = ["check_rnn_step", "check_rnn_forward", "check_n_params", "check_final_states",
            "RNN_STEP", "RNN_FORWARD", "N_PARAMS", "FINAL_STATES"]
@@ -46,17 +46,8 @@ _MATMUL_HINT = ("\n  likely cause: a matrix product with mismatched shapes. Stat
                 "[(N, m) @ (m, m) -> (N, m)].")
 
 
-
-
-def _run(check: Check, fn: Callable, hidden: bool) -> int:
-    """``run_check``, plus a hint on the row/column convention when the learner's code fails on a matmul shape."""
-    try:
-        return run_check(check, fn, hidden=hidden)
-    except CheckFailed as exc:
-        cause = exc.__cause__
-        if isinstance(cause, ValueError) and ("matmul" in str(cause) or "shapes" in str(cause)):
-            raise CheckFailed(f"{exc}{_MATMUL_HINT}") from cause
-        raise
+def _checked(check: Check, fn: Callable, hidden: bool) -> int:
+    return run_check_with_hint(check, fn, hidden, _MATMUL_HINT)
 
 
 # ============================================================================ task 1: the step
@@ -103,7 +94,7 @@ RNN_STEP = register(Check(
 
 def check_rnn_step(fn: Callable, hidden: bool = False) -> int:
     """Check your ``rnn_step(x_t, h_prev, w_x, w_h, b_h)`` against the reference (``hidden=True``: fresh random cases)."""
-    return _run(RNN_STEP, fn, hidden)
+    return _checked(RNN_STEP, fn, hidden)
 
 
 # ============================================================================ task 2: unrolling
@@ -176,7 +167,7 @@ RNN_FORWARD = register(Check(
 
 def check_rnn_forward(fn: Callable, hidden: bool = False) -> int:
     """Check your ``rnn_forward(xs, params, h_0) -> (hs, ys)`` (``hidden=True``: fresh random cases)."""
-    return _run(RNN_FORWARD, fn, hidden)
+    return _checked(RNN_FORWARD, fn, hidden)
 
 
 # ============================================================================ task 3: parameter sharing
@@ -234,7 +225,7 @@ N_PARAMS = register(Check(
 
 def check_n_params(fn: Callable, hidden: bool = False) -> int:
     """Check your ``n_params(d, m, q, T)`` (``hidden=True``: fresh random sizes)."""
-    return _run(N_PARAMS, fn, hidden)
+    return _checked(N_PARAMS, fn, hidden)
 
 
 # ============================================================================ task 4: different lengths
@@ -301,4 +292,4 @@ FINAL_STATES = register(Check(
 
 def check_final_states(fn: Callable, hidden: bool = False) -> int:
     """Check your ``final_states(xs, lengths, params) -> (N, m)`` (``hidden=True``: fresh random cases)."""
-    return _run(FINAL_STATES, fn, hidden)
+    return _checked(FINAL_STATES, fn, hidden)

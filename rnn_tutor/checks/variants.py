@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.checks.core import Check, CheckFailed, mistakes, register, run_check
+from rnn_tutor.checks.core import Check, mistakes, register, run_check_with_hint
 
 __all__ = ["check_gru_step", "check_lstm_step", "check_lstm_cell_backward", "check_bidirectional_states",
            "GRU_STEP", "LSTM_STEP", "LSTM_CELL_BACKWARD", "BIDIRECTIONAL_STATES",
@@ -52,14 +52,8 @@ _MATMUL_HINT = ("\n  likely cause: a matrix product with mismatched shapes. Inpu
                 "[(N, m) @ (m, km) -> (N, km)]; then cut the km columns into the k gates.")
 
 
-def _run(check: Check, fn, hidden: bool) -> int:
-    try:
-        return run_check(check, fn, hidden=hidden)
-    except CheckFailed as exc:
-        cause = exc.__cause__
-        if isinstance(cause, ValueError) and ("matmul" in str(cause) or "shapes" in str(cause)):
-            raise CheckFailed(f"{exc}{_MATMUL_HINT}") from cause
-        raise
+def _checked(check: Check, fn, hidden: bool) -> int:
+    return run_check_with_hint(check, fn, hidden, _MATMUL_HINT)
 
 
 # ============================================================================ task 1: the GRU step
@@ -125,7 +119,7 @@ GRU_STEP = register(Check(
 
 def check_gru_step(fn, hidden: bool = False) -> int:
     """Check your ``gru_step(x_t, h_prev, params) -> h_t`` (``hidden=True``: fresh random cases)."""
-    return _run(GRU_STEP, fn, hidden)
+    return _checked(GRU_STEP, fn, hidden)
 
 
 # ============================================================================ task 2: the LSTM step
@@ -180,7 +174,7 @@ LSTM_STEP = register(Check(
 
 def check_lstm_step(fn, hidden: bool = False) -> int:
     """Check your ``lstm_step(x_t, h_prev, c_prev, params) -> (h_t, c_t)`` (``hidden=True``: fresh cases)."""
-    return _run(LSTM_STEP, fn, hidden)
+    return _checked(LSTM_STEP, fn, hidden)
 
 
 # ============================================================================ task 3: the cell-state backward
@@ -234,7 +228,7 @@ LSTM_CELL_BACKWARD = register(Check(
 
 def check_lstm_cell_backward(fn, hidden: bool = False) -> int:
     """Check your ``lstm_cell_backward(dh_t, dc_next, i_t, f_t, g_t, o_t, c_prev)`` (``hidden=True``: fresh cases)."""
-    return _run(LSTM_CELL_BACKWARD, fn, hidden)
+    return _checked(LSTM_CELL_BACKWARD, fn, hidden)
 
 
 # ============================================================================ task 4: two directions
@@ -291,4 +285,4 @@ BIDIRECTIONAL_STATES = register(Check(
 
 def check_bidirectional_states(fn, hidden: bool = False) -> int:
     """Check your ``bidirectional_states(xs, params_f, params_b) -> (T, N, 2m)`` (``hidden=True``: fresh cases)."""
-    return _run(BIDIRECTIONAL_STATES, fn, hidden)
+    return _checked(BIDIRECTIONAL_STATES, fn, hidden)
