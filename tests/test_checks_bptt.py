@@ -1,4 +1,9 @@
-"""Exercise 03 checks: references agree with the library, stubs fail, mistakes are named, mutation is caught."""
+"""Exercise 03 checks (rnn_tutor.checks.bptt).
+
+The contract every check keeps (pass the solution, fail a stub, name mistakes, catch mutation)
+is in tests/check_contract.py; here the library's BPTT is its learner-style solution, and the
+checks' references are compared with the library.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +11,58 @@ import copy
 
 import numpy as np
 import pytest
+from check_contract import CheckContract
 
 from rnn_tutor.bptt import rnn_backward, rnn_step_backward
-from rnn_tutor.checks import REGISTRY, CheckFailed
+from rnn_tutor.checks import CheckFailed
 from rnn_tutor.checks import bptt as C
 from rnn_tutor.rnn import rnn_forward, rnn_step
 from rnn_tutor.truncated import train_tbptt
 
-CHECKS = [(C.STEP_BACKWARD, C.check_step_backward), (C.BPTT, C.check_bptt),
-          (C.TRAIN_TRUNCATED, C.check_train_truncated)]
+# ----------------------------------------------------------------------------- the library as the learner
+
+def library_step_backward(dh_t, dy_t, x_t, h_prev, h_t, params):
+    _, _, cache = rnn_step(x_t, h_prev, params)
+    g = rnn_step_backward(dh_t, cache, dy_t)
+    return {k: g[k] for k in ("w_x", "w_h", "b_h", "w_y", "b_y", "h_prev")}
 
 
-def _stub(*args, **kwargs):
-    raise NotImplementedError()
+def library_bptt(xs, ps, params, h_0):
+    _, ys, cache = rnn_forward(xs, params, h_0)
+    g = rnn_backward(ys - ps, cache)
+    return 0.5 * float(np.sum((ys - ps) ** 2)), {k: g[k] for k in ("w_x", "w_h", "b_h", "w_y", "b_y", "h_0")}
 
 
-@pytest.mark.parametrize("check,friendly", CHECKS)
-def test_reference_passes_and_stub_fails(check, friendly, capsys):
-    assert REGISTRY[("03_bptt", check.grade_id)] is check
-    assert friendly(check.reference) == check.n_cases
-    assert friendly(check.reference, hidden=True) == check.n_cases
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        friendly(_stub)
+def library_train_truncated(xs, ps, params, k, lr, epochs):
+    return train_tbptt(xs, ps, params, k, lr, epochs)
 
 
-@pytest.mark.parametrize("check,friendly", CHECKS)
-def test_each_mistake_fails_with_its_own_hint(check, friendly):
-    for mistake in check.mistakes:
-        raw = mistake.fn  # the mistake model, unguarded
-        with pytest.raises(CheckFailed) as info:
-            friendly(lambda **kw: raw(**kw))
-        assert f"likely cause: {mistake.hint}" in str(info.value), mistake.hint
+def accumulating_step_backward(dh_t, dy_t, x_t, h_prev, h_t, params):
+    out = C.step_backward_reference(dh_t, dy_t, x_t, h_prev, h_t, params)
+    dh_t += dy_t @ params["w_y"]  # the classic: accumulate into the argument
+    return out
 
+
+def updating_train_truncated(xs, ps, params, k, lr, epochs):
+    out = C.train_truncated_reference(xs, ps, params, k, lr, epochs)
+    for key in params:
+        params[key] -= 0.0 * params[key] + 1e-3  # updates the caller's parameters in place
+    return out
+
+
+class TestContract(CheckContract):
+    """The contract of every check (tests/check_contract.py), for exercise 03."""
+
+    NOTEBOOK = "03_bptt"
+    CHECKS = {"step_backward": (C.STEP_BACKWARD, C.check_step_backward), "bptt": (C.BPTT, C.check_bptt),
+              "train_truncated": (C.TRAIN_TRUNCATED, C.check_train_truncated)}
+    GOOD = {"step_backward": library_step_backward, "bptt": library_bptt,
+            "train_truncated": library_train_truncated}
+    MUTATIONS = [("step_backward", accumulating_step_backward, "dh_t"),
+                 ("train_truncated", updating_train_truncated, "params")]
+
+
+# ----------------------------------------------------------------------------- references vs the library
 
 @pytest.mark.parametrize("seed", range(5))
 def test_references_agree_with_the_library(seed):
@@ -66,39 +91,6 @@ def test_references_agree_with_the_library(seed):
     for key in lib_p:
         np.testing.assert_allclose(ref_p[key], lib_p[key], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(ref_h, lib_h, rtol=1e-12)
-
-
-def test_library_implementations_pass_the_checks():
-    def step_backward(dh_t, dy_t, x_t, h_prev, h_t, params):
-        _, _, cache = rnn_step(x_t, h_prev, params)
-        g = rnn_step_backward(dh_t, cache, dy_t)
-        return {k: g[k] for k in ("w_x", "w_h", "b_h", "w_y", "b_y", "h_prev")}
-
-    def bptt(xs, ps, params, h_0):
-        _, ys, cache = rnn_forward(xs, params, h_0)
-        g = rnn_backward(ys - ps, cache)
-        return 0.5 * float(np.sum((ys - ps) ** 2)), {k: g[k] for k in ("w_x", "w_h", "b_h", "w_y", "b_y", "h_0")}
-
-    C.check_step_backward(step_backward)
-    C.check_bptt(bptt)
-    C.check_train_truncated(lambda xs, ps, params, k, lr, epochs: train_tbptt(xs, ps, params, k, lr, epochs))
-
-
-def test_in_place_mutation_is_caught():
-    def mutating_step(dh_t, dy_t, x_t, h_prev, h_t, params):
-        out = C.step_backward_reference(dh_t, dy_t, x_t, h_prev, h_t, params)
-        dh_t += dy_t @ params["w_y"]  # the classic: accumulate into the argument
-        return out
-    with pytest.raises(CheckFailed, match=r"changed its input\(s\) \['dh_t'\] in place"):
-        C.check_step_backward(mutating_step)
-
-    def mutating_train(xs, ps, params, k, lr, epochs):
-        out = C.train_truncated_reference(xs, ps, params, k, lr, epochs)
-        for key in params:
-            params[key] -= 0.0 * params[key] + 1e-3  # updates the caller's parameters in place
-        return out
-    with pytest.raises(CheckFailed, match=r"changed its input\(s\) \['params'\] in place"):
-        C.check_train_truncated(mutating_train)
 
 
 def test_feedback_names_the_shape_and_the_worst_element():

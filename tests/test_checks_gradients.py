@@ -1,22 +1,21 @@
-"""The checks of exercise 05 (rnn_tutor.checks.gradients): pass the solution, fail stubs, mistakes and mutation."""
+"""The checks of exercise 05 (rnn_tutor.checks.gradients).
+
+The contract every check keeps (pass the solution, fail stubs, mistakes and mutation) is in
+tests/check_contract.py; this file gives it the lesson's solutions and tests what is specific.
+"""
 
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
+from check_contract import CheckContract
 
 from rnn_tutor.activations import get_activation
-from rnn_tutor.checks import REGISTRY
 from rnn_tutor.checks import gradients as C
 from rnn_tutor.checks.core import CheckFailed, evaluate_case, run_check
 from rnn_tutor.gradcheck import numerical_gradient, rel_error
-
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions" / "05_vanishing_gradients.ipynb"
-
 
 # ----------------------------------------------------------------------------- learner-style solutions
 
@@ -39,85 +38,6 @@ def good_clip_grad_norm(grads, max_norm):
     total = np.sqrt(sum((g ** 2).sum() for g in grads.values()))
     coef = min(1.0, max_norm / (total + 1e-6))  # PyTorch's formula, with its small epsilon
     return {k: g * coef for k, g in grads.items()}, total
-
-
-CHECKS = {
-    "jacobian_product": (C.JACOBIAN_PRODUCT, C.check_jacobian_product, good_jacobian_product),
-    "vanishing_rate_bound": (C.VANISHING_RATE_BOUND, C.check_vanishing_rate_bound, good_vanishing_rate_bound),
-    "clip_grad_norm": (C.CLIP_GRAD_NORM, C.check_clip_grad_norm, good_clip_grad_norm),
-}
-
-
-def stub(*args, **kwargs):
-    # YOUR CODE HERE
-    raise NotImplementedError()
-
-
-# ----------------------------------------------------------------------------- registry and notebook
-
-def test_registered_under_notebook_and_grade_id():
-    for name, (check, _, _) in CHECKS.items():
-        assert REGISTRY[("05_vanishing_gradients", f"check_{name}")] is check
-        assert check.target == name
-
-
-def test_solution_notebook_agrees_with_the_checks():
-    nb = nbformat.read(SOLUTIONS, as_version=4)
-    assert nb.metadata["rnn_tutor"]["id"] == "05_vanishing_gradients"
-    graded = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
-              if c.metadata.get("nbgrader", {}).get("grade")}
-    solution_ids = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-                    if c.metadata.get("nbgrader", {}).get("solution")}
-    assert set(graded) == {f"check_{n}" for n in CHECKS}
-    for name, (check, friendly, _) in CHECKS.items():
-        cell = graded[check.grade_id]
-        assert cell.metadata["nbgrader"]["points"] == check.points
-        assert cell.metadata["nbgrader"]["locked"] is True
-        assert f"{friendly.__name__}({name})" in cell.source
-        assert name in solution_ids
-
-
-# ----------------------------------------------------------------------------- pass / fail
-
-@pytest.mark.parametrize("name", CHECKS)
-@pytest.mark.parametrize("hidden", [False, True])
-def test_reference_and_an_independent_solution_pass(name, hidden):
-    check, friendly, good = CHECKS[name]
-    assert friendly(check.reference, hidden=hidden) == check.n_cases
-    assert friendly(good, hidden=hidden) == check.n_cases
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_stub_fails_with_not_implemented_message(name):
-    check, friendly, _ = CHECKS[name]
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        friendly(stub)
-
-
-MISTAKES = [(name, i) for name, (check, _, _) in CHECKS.items() for i in range(len(check.mistakes))]
-
-
-@pytest.mark.parametrize("name,i", MISTAKES, ids=[f"{n}-{i}" for n, i in MISTAKES])
-def test_each_mistake_fails_with_its_hint(name, i):
-    check, friendly, _ = CHECKS[name]
-    mistake = check.mistakes[i]
-    with pytest.raises(CheckFailed) as info:
-        friendly(mistake.fn)
-    message = str(info.value)
-    assert f"likely cause: {mistake.hint}" in message
-    assert "case" in message and "inputs:" in message
-
-
-def test_feedback_names_shape_and_worst_element():
-    def off_by_a_bit(w_h, as_, f, t):
-        out = C.JACOBIAN_PRODUCT.reference(w_h, as_, f, t)
-        out[1, 0] += 0.5
-        return out
-
-    with pytest.raises(CheckFailed, match=r"shape \(\d, \d\) is right.*worst at index \(1, 0\)"):
-        C.check_jacobian_product(off_by_a_bit)
-    with pytest.raises(CheckFailed, match=r"expected shape \(\d, \d\), received shape \(\d,\)"):
-        C.check_jacobian_product(lambda w_h, as_, f, t: np.ones(w_h.shape[0]))
 
 
 # ----------------------------------------------------------------------------- in-place mutation
@@ -151,14 +71,40 @@ def rebinding_clip_grad_norm(grads, max_norm):
     return grads, total
 
 
-@pytest.mark.parametrize("name,fn", [("jacobian_product", mutating_jacobian_product),
-                                     ("vanishing_rate_bound", mutating_vanishing_rate_bound),
-                                     ("clip_grad_norm", mutating_clip_grad_norm),
-                                     ("clip_grad_norm", rebinding_clip_grad_norm)])
-def test_in_place_mutation_is_caught(name, fn):
-    check, friendly, _ = CHECKS[name]
-    with pytest.raises(CheckFailed, match="in place"):
-        friendly(fn)
+class TestContract(CheckContract):
+    """The contract of every check (tests/check_contract.py), for exercise 05."""
+
+    NOTEBOOK = "05_vanishing_gradients"
+    CHECKS = {"jacobian_product": (C.JACOBIAN_PRODUCT, C.check_jacobian_product),
+              "vanishing_rate_bound": (C.VANISHING_RATE_BOUND, C.check_vanishing_rate_bound),
+              "clip_grad_norm": (C.CLIP_GRAD_NORM, C.check_clip_grad_norm)}
+    GOOD = {"jacobian_product": good_jacobian_product, "vanishing_rate_bound": good_vanishing_rate_bound,
+            "clip_grad_norm": good_clip_grad_norm}
+    MUTATIONS = [("jacobian_product", mutating_jacobian_product, "as_"),
+                 ("vanishing_rate_bound", mutating_vanishing_rate_bound, "w_h"),
+                 ("clip_grad_norm", mutating_clip_grad_norm, "grads"),
+                 ("clip_grad_norm", rebinding_clip_grad_norm, "grads")]
+    # the J_0 off-by-one cannot run when t = 0; two of the rate-bound models agree with the reference on
+    # about half of the matrices; the clipping models are right whenever the norm is below max_norm
+    SOMETIMES_RIGHT = frozenset({"jacobian_product", "vanishing_rate_bound", "clip_grad_norm"})
+    KNOWN_AMBIGUOUS = {"vanishing_rate_bound": "on ~1 case in 4 (e.g. seed 10001) the largest entry |w_ij| of a "
+                                               "triangular w_h is a diagonal entry, i.e. the spectral radius, so "
+                                               "that mistake gets the spectral-radius hint: _vrb_inputs should "
+                                               "keep the mistake models' outputs distinct"}
+
+
+# ----------------------------------------------------------------------------- messages
+
+def test_feedback_names_shape_and_worst_element():
+    def off_by_a_bit(w_h, as_, f, t):
+        out = C.JACOBIAN_PRODUCT.reference(w_h, as_, f, t)
+        out[1, 0] += 0.5
+        return out
+
+    with pytest.raises(CheckFailed, match=r"shape \(\d, \d\) is right.*worst at index \(1, 0\)"):
+        C.check_jacobian_product(off_by_a_bit)
+    with pytest.raises(CheckFailed, match=r"expected shape \(\d, \d\), received shape \(\d,\)"):
+        C.check_jacobian_product(lambda w_h, as_, f, t: np.ones(w_h.shape[0]))
 
 
 # ----------------------------------------------------------------------------- the cases themselves

@@ -1,23 +1,20 @@
-"""The checks of exercise 01 (rnn_tutor.checks.unfolding): pass the solution, fail stubs, mistakes and mutation."""
+"""The checks of exercise 01 (rnn_tutor.checks.unfolding).
+
+The contract every check keeps (pass the solution, fail stubs, mistakes and mutation) is in
+tests/check_contract.py; this file gives it the lesson's solutions and tests what is specific.
+"""
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from check_contract import CheckContract
 
-from rnn_tutor.checks import REGISTRY
 from rnn_tutor.checks import unfolding as U
-from rnn_tutor.checks.core import CheckFailed, evaluate_case
+from rnn_tutor.checks.core import CheckFailed
 from rnn_tutor.rnn import count_params, rnn_forward
-
-CHECKS = {"rnn_step": (U.RNN_STEP, U.check_rnn_step), "rnn_forward": (U.RNN_FORWARD, U.check_rnn_forward),
-          "n_params": (U.N_PARAMS, U.check_n_params), "final_states": (U.FINAL_STATES, U.check_final_states)}
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions" / "01_unfolding.ipynb"
-
 
 # ----------------------------------------------------------------------------- learner-style solutions
 
@@ -44,22 +41,39 @@ def good_final_states(xs, lengths, params):
                      for n, L in enumerate(lengths)])
 
 
-GOOD = {"rnn_step": good_step, "rnn_forward": good_forward, "n_params": good_n_params,
-        "final_states": good_final_states}
+# ----------------------------------------------------------------------------- mutation
+
+def mutating_step(x_t, h_prev, w_x, w_h, b_h):
+    h_prev[...] = np.tanh(x_t @ w_x.T + h_prev @ w_h.T + b_h)  # right values, written into the input
+    return h_prev
 
 
-def stub(*args, **kwargs):
-    # YOUR CODE HERE
-    raise NotImplementedError()
+def mutating_forward(xs, params, h_0):
+    hs, ys = good_forward(xs, params, h_0)
+    params["b_h"] += 0.0  # no change of value...
+    xs[0] = 0.0  # ...but this one changes the input
+    return hs, ys
 
 
-# ----------------------------------------------------------------------------- registry
+def mutating_final_states(xs, lengths, params):
+    out = good_final_states(xs, lengths, params)
+    lengths.sort()
+    return out
 
-def test_registered_under_notebook_and_grade_id():
-    for name, (check, _) in CHECKS.items():
-        assert REGISTRY[("01_unfolding", f"check_{name}")] is check
-        assert check.target == name and check.points > 0
 
+class TestContract(CheckContract):
+    """The contract of every check (tests/check_contract.py), for exercise 01."""
+
+    NOTEBOOK = "01_unfolding"
+    CHECKS = {"rnn_step": (U.RNN_STEP, U.check_rnn_step), "rnn_forward": (U.RNN_FORWARD, U.check_rnn_forward),
+              "n_params": (U.N_PARAMS, U.check_n_params), "final_states": (U.FINAL_STATES, U.check_final_states)}
+    GOOD = {"rnn_step": good_step, "rnn_forward": good_forward, "n_params": good_n_params,
+            "final_states": good_final_states}
+    MUTATIONS = [("rnn_step", mutating_step, "h_prev"), ("rnn_forward", mutating_forward, "xs"),
+                 ("final_states", mutating_final_states, "lengths")]
+
+
+# ----------------------------------------------------------------------------- references vs the library
 
 def test_references_agree_with_the_library():
     """The checks' plain-NumPy references agree with rnn_tutor.rnn (tanh, identity output)."""
@@ -81,102 +95,6 @@ def test_final_states_reference_against_library_per_sequence():
     for n, L in enumerate(lengths):
         hs, _, _ = rnn_forward(xs[:L, n:n + 1], p)
         np.testing.assert_allclose(out[n], hs[-1, 0], rtol=1e-12)
-
-
-# ----------------------------------------------------------------------------- pass and fail
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_passes_reference_and_learner_style_solution(name, capsys):
-    check, friendly = CHECKS[name]
-    assert friendly(check.reference) == check.n_cases
-    assert friendly(GOOD[name]) == check.n_cases
-    assert friendly(GOOD[name], hidden=True) == check.n_cases
-    assert "✔" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_fails_on_stub(name):
-    _, friendly = CHECKS[name]
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        friendly(stub)
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        friendly(stub, hidden=True)
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_fails_on_non_function(name):
-    _, friendly = CHECKS[name]
-    with pytest.raises(CheckFailed, match="expected a function"):
-        friendly(None)
-
-
-MISTAKE_CASES = [(name, i) for name, (check, _) in CHECKS.items() for i in range(len(check.mistakes))]
-
-
-@pytest.mark.parametrize("name, i", MISTAKE_CASES, ids=[f"{n}-{i}" for n, i in MISTAKE_CASES])
-def test_each_mistake_fails_with_its_hint(name, i):
-    check, friendly = CHECKS[name]
-    mistake = check.mistakes[i]
-    wrong = mistake.fn
-    for hidden in (False, True, True):
-        with pytest.raises(CheckFailed) as info:
-            friendly(wrong, hidden=hidden)
-        assert f"likely cause: {mistake.hint}" in str(info.value)
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_every_hint_is_unambiguous_on_many_inputs(name):
-    """On 60 random cases, a mistake is never blamed on another mistake's hint."""
-    check, _ = CHECKS[name]
-    for seed in range(60):
-        inputs = check.make_inputs(np.random.default_rng(10_000 + seed))
-        for mistake in check.mistakes:
-            result = evaluate_case(check, inputs, mistake.fn(**inputs))
-            if not result.passed:
-                assert result.problems[-1] == f"likely cause: {mistake.hint}", (seed, result.problems)
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_mistake_models_stay_silent_when_they_happen_to_be_right(name):
-    """A mistake that coincides with the reference on a case must not be named as the cause."""
-    check, _ = CHECKS[name]
-    inputs = check.make_inputs(np.random.default_rng(0))
-    for mistake in check.mistakes:
-        try:
-            mistake.fn(**inputs)
-        except ValueError as exc:
-            assert "correct result" in str(exc)
-
-
-# ----------------------------------------------------------------------------- mutation
-
-def mutating_step(x_t, h_prev, w_x, w_h, b_h):
-    h_prev[...] = np.tanh(x_t @ w_x.T + h_prev @ w_h.T + b_h)  # right values, written into the input
-    return h_prev
-
-
-def mutating_forward(xs, params, h_0):
-    hs, ys = good_forward(xs, params, h_0)
-    params["b_h"] += 0.0  # no change of value...
-    xs[0] = 0.0  # ...but this one changes the input
-    return hs, ys
-
-
-def mutating_final_states(xs, lengths, params):
-    out = good_final_states(xs, lengths, params)
-    lengths.sort()
-    return out
-
-
-@pytest.mark.parametrize("name, fn, arg", [
-    ("rnn_step", mutating_step, "h_prev"),
-    ("rnn_forward", mutating_forward, "xs"),
-    ("final_states", mutating_final_states, "lengths"),
-])
-def test_fails_on_in_place_mutation(name, fn, arg):
-    _, friendly = CHECKS[name]
-    with pytest.raises(CheckFailed, match=rf"changed its input\(s\) \['{arg}'\] in place"):
-        friendly(fn)
 
 
 # ----------------------------------------------------------------------------- messages
@@ -234,22 +152,6 @@ def test_n_params_rejects_non_integers_and_wrong_counts():
     assert U.check_n_params(lambda d, m, q, T: float(good_n_params(d, m, q, T))) == 3  # 42.0 is a count too
 
 
-def test_hidden_cases_differ_from_visible_ones():
-    """Hidden runs draw fresh inputs: a function that only memorises the visible answers fails."""
-    visible = [U.RNN_STEP.make_inputs(np.random.default_rng(s)) for s in range(U.RNN_STEP.n_cases)]
-    answers = [U.step_reference(**inp) for inp in visible]
-
-    def memorised(x_t, h_prev, w_x, w_h, b_h):
-        for inp, ans in zip(visible, answers):
-            if inp["x_t"].shape == x_t.shape and np.array_equal(inp["x_t"], x_t):
-                return ans
-        return np.zeros_like(h_prev)
-
-    assert U.check_rnn_step(memorised) == 3
-    with pytest.raises(CheckFailed, match="hidden case"):
-        U.check_rnn_step(memorised, hidden=True)
-
-
 def test_make_inputs_are_adversarial():
     for seed in range(50):
         rng = np.random.default_rng(seed)
@@ -268,26 +170,6 @@ def test_make_inputs_are_adversarial():
         for n, L in enumerate(lengths):
             assert not fs["xs"][L:, n].any()
         assert U.N_PARAMS.make_inputs(rng)["T"] >= 2
-
-
-# ----------------------------------------------------------------------------- the solutions notebook agrees
-
-def test_solutions_notebook_metadata_matches_the_checks():
-    if not SOLUTIONS.exists():
-        pytest.fail(f"{SOLUTIONS} is missing")
-    nb = json.loads(SOLUTIONS.read_text())
-    assert nb["metadata"]["rnn_tutor"]["id"] == "01_unfolding"
-    graded = {}
-    for cell in nb["cells"]:
-        meta = cell["metadata"].get("nbgrader")
-        if meta and meta.get("grade"):
-            graded[meta["grade_id"]] = (meta["points"], "".join(cell["source"]))
-    for name, (check, _) in CHECKS.items():
-        points, source = graded[check.grade_id]
-        assert points == check.points
-        assert f"check_{name}({name})" in source
-        assert f"check_{name}({name}, hidden=True)" in source
-        assert "### BEGIN HIDDEN TESTS" in source and "### END HIDDEN TESTS" in source
 
 
 def test_n_params_mistake_models_are_listed_in_the_distinctness_helper():

@@ -1,25 +1,20 @@
-"""The checks of exercise 06 (rnn_tutor.checks.variants): pass the solution, fail stubs, name mistakes, catch mutation."""
+"""The checks of exercise 06 (rnn_tutor.checks.variants).
+
+The contract every check keeps (pass the solution, fail stubs, name mistakes, catch mutation) is
+in tests/check_contract.py; this file gives it the lesson's solutions and tests what is specific.
+"""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+from check_contract import CheckContract
 
 from rnn_tutor.bidirectional import bidirectional_forward
-from rnn_tutor.checks import REGISTRY
 from rnn_tutor.checks import variants as V
 from rnn_tutor.checks.core import CheckFailed
 from rnn_tutor.gru import gru_step as lib_gru_step
 from rnn_tutor.lstm import lstm_step as lib_lstm_step
-
-CHECKS = {"gru_step": (V.GRU_STEP, V.check_gru_step), "lstm_step": (V.LSTM_STEP, V.check_lstm_step),
-          "lstm_cell_backward": (V.LSTM_CELL_BACKWARD, V.check_lstm_cell_backward),
-          "bidirectional_states": (V.BIDIRECTIONAL_STATES, V.check_bidirectional_states)}
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions" / "06_variants.ipynb"
-
 
 # ----------------------------------------------------------------------------- learner-style solutions
 
@@ -61,22 +56,7 @@ def good_bidirectional(xs, params_f, params_b):
     return np.concatenate([run(xs, params_f), np.flip(run(np.flip(xs, 0), params_b), 0)], axis=-1)
 
 
-GOOD = {"gru_step": good_gru, "lstm_step": good_lstm, "lstm_cell_backward": good_cell_backward,
-        "bidirectional_states": good_bidirectional}
-
-
-def stub(*args, **kwargs):
-    # YOUR CODE HERE
-    raise NotImplementedError()
-
-
-# ----------------------------------------------------------------------------- registry and references
-
-def test_registered_under_notebook_and_grade_id():
-    for name, (check, _) in CHECKS.items():
-        assert REGISTRY[("06_variants", f"check_{name}")] is check
-        assert check.target == name and check.points > 0
-
+# ----------------------------------------------------------------------------- references vs the library
 
 def test_references_agree_with_the_library():
     """The checks' plain-NumPy references equal rnn_tutor.gru / lstm / bidirectional (which match PyTorch)."""
@@ -110,54 +90,7 @@ def test_cell_backward_reference_against_finite_differences():
         assert rel_error(out[k], num[k]) < 1e-8, k
 
 
-# ----------------------------------------------------------------------------- pass and fail
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_passes_reference_and_learner_style_solution(name, capsys):
-    check, friendly = CHECKS[name]
-    assert friendly(check.reference) == check.n_cases
-    assert friendly(GOOD[name]) == check.n_cases
-    assert friendly(GOOD[name], hidden=True) == check.n_cases
-    assert "✔" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_fails_on_stub(name):
-    _, friendly = CHECKS[name]
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        friendly(stub)
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        friendly(stub, hidden=True)
-
-
-MISTAKE_CASES = [(name, i) for name, (check, _) in CHECKS.items() for i in range(len(check.mistakes))]
-
-
-@pytest.mark.parametrize("name, i", MISTAKE_CASES, ids=[f"{n}-{i}" for n, i in MISTAKE_CASES])
-def test_each_mistake_fails_with_its_own_hint(name, i):
-    check, friendly = CHECKS[name]
-    mistake = check.mistakes[i]
-    for hidden in (False, True, True):
-        with pytest.raises(CheckFailed) as info:
-            friendly(mistake.fn, hidden=hidden)
-        assert f"likely cause: {mistake.hint}" in str(info.value)
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_mistake_models_differ_from_the_reference_on_most_inputs(name):
-    """Every mistake is detectable: it changes the result on at least 4 of 5 random cases."""
-    check, _ = CHECKS[name]
-    for mistake in check.mistakes:
-        silent = 0
-        for seed in range(5):
-            try:
-                mistake.fn(**check.make_inputs(np.random.default_rng(100 + seed)))
-            except ValueError:
-                silent += 1
-        assert silent <= 1, mistake.hint
-
-
-# ----------------------------------------------------------------------------- mutation and messages
+# ----------------------------------------------------------------------------- the contract
 
 def mutating_gru(x_t, h_prev, params):
     out = good_gru(x_t, h_prev, params)
@@ -182,17 +115,21 @@ def mutating_bidirectional(xs, params_f, params_b):
     return out
 
 
-@pytest.mark.parametrize("name, fn, arg", [
-    ("gru_step", mutating_gru, "h_prev"),
-    ("lstm_step", mutating_lstm, "params"),
-    ("lstm_cell_backward", mutating_backward, "dc_next"),
-    ("bidirectional_states", mutating_bidirectional, "xs"),
-])
-def test_fails_on_in_place_mutation(name, fn, arg):
-    _, friendly = CHECKS[name]
-    with pytest.raises(CheckFailed, match=rf"changed its input\(s\) \['{arg}'\] in place"):
-        friendly(fn)
+class TestContract(CheckContract):
+    """The contract of every check (tests/check_contract.py), for exercise 06."""
 
+    NOTEBOOK = "06_variants"
+    CHECKS = {"gru_step": (V.GRU_STEP, V.check_gru_step), "lstm_step": (V.LSTM_STEP, V.check_lstm_step),
+              "lstm_cell_backward": (V.LSTM_CELL_BACKWARD, V.check_lstm_cell_backward),
+              "bidirectional_states": (V.BIDIRECTIONAL_STATES, V.check_bidirectional_states)}
+    GOOD = {"gru_step": good_gru, "lstm_step": good_lstm, "lstm_cell_backward": good_cell_backward,
+            "bidirectional_states": good_bidirectional}
+    MUTATIONS = [("gru_step", mutating_gru, "h_prev"), ("lstm_step", mutating_lstm, "params"),
+                 ("lstm_cell_backward", mutating_backward, "dc_next"),
+                 ("bidirectional_states", mutating_bidirectional, "xs")]
+
+
+# ----------------------------------------------------------------------------- messages and cases
 
 def test_untransposed_weights_get_the_row_convention_hint():
     def no_transpose(x_t, h_prev, params):
@@ -232,46 +169,9 @@ def test_make_inputs_are_adversarial():
         assert not np.array_equal(bi["params_f"]["w_x"], bi["params_b"]["w_x"])
 
 
-def test_hidden_cases_are_fresh():
-    visible = [V.GRU_STEP.make_inputs(np.random.default_rng(s)) for s in range(V.GRU_STEP.n_cases)]
-    answers = [V.gru_step_reference(**inp) for inp in visible]
-
-    def memorised(x_t, h_prev, params):
-        for inp, ans in zip(visible, answers):
-            if inp["x_t"].shape == x_t.shape and np.array_equal(inp["x_t"], x_t):
-                return ans
-        return np.zeros_like(h_prev)
-
-    assert V.check_gru_step(memorised) == 3
-    with pytest.raises(CheckFailed, match="hidden case"):
-        V.check_gru_step(memorised, hidden=True)
-
-
-# ----------------------------------------------------------------------------- the solutions notebook agrees
-
-def test_solutions_notebook_metadata_matches_the_checks():
-    nb = json.loads(SOLUTIONS.read_text())
-    assert nb["metadata"]["rnn_tutor"]["id"] == "06_variants"
-    graded = {}
-    for cell in nb["cells"]:
-        meta = cell["metadata"].get("nbgrader")
-        assert meta and meta["schema_version"] == 3
-        if meta.get("grade"):
-            graded[meta["grade_id"]] = (meta["points"], "".join(cell["source"]))
-    assert set(graded) == {check.grade_id for check, _ in CHECKS.values()}
-    for name, (check, _) in CHECKS.items():
-        points, source = graded[check.grade_id]
-        assert points == check.points
-        assert f"check_{name}({name})" in source and f"check_{name}({name}, hidden=True)" in source
-        assert "### BEGIN HIDDEN TESTS" in source and "### END HIDDEN TESTS" in source
-
-
 def test_a_matmul_shape_error_gets_the_gate_layout_hint():
-    from rnn_tutor.checks import variants as V
-    from rnn_tutor.checks.core import CheckFailed as Failed
-
     def column_style_gru(x_t, h_prev, params):
         return params["w_ih"] @ x_t  # column-vector formula on a batch of rows
 
-    with pytest.raises(Failed, match=r"(?s)likely cause: a matrix product.*cut the km columns"):
+    with pytest.raises(CheckFailed, match=r"(?s)likely cause: a matrix product.*cut the km columns"):
         V.check_gru_step(column_style_gru)
