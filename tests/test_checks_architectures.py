@@ -101,9 +101,6 @@ class TestContract(CheckContract):
               "greedy_decode": (C.GREEDY_DECODE, C.check_greedy_decode)}
     GOOD = _solution_functions(*CHECKS)
     MUTATIONS = [("softmax_cross_entropy", shifting_softmax_cross_entropy, "logits")]
-    KNOWN_AMBIGUOUS = {"greedy_decode": "on ~3% of cases (e.g. seed 10026) 'h_0 at every step' decodes the same "
-                                        "tokens as 'START fed at every step' and gets that hint: _greedy_inputs "
-                                        "should also keep the mistake models' outputs distinct"}
 
 
 # ----------------------------------------------------------------------------- special cases

@@ -298,8 +298,9 @@ def greedy_reference(params, h_0, eos, max_len):
 
 def _greedy_inputs(rng) -> dict:
     """Random decoders, kept only when the stopping rule matters (some sequence emits eos early and
-    would go on with other tokens, another is still running) and every mistake model below differs."""
-    while True:
+    would go on with other tokens, another is still running) and the reference and the mistake models
+    below all decode different tokens (e.g. 'h_0 at every step' can match 'START at every step')."""
+    for _ in range(1000):  # about 3 draws on average
         N, q, m = _sizes(rng)
         N, q = max(N, 3), max(q, 3)
         params = {"w_x": rng.normal(0, 1.5, (m, q + 1)), "w_h": rng.normal(0, 1.2, (m, m)),
@@ -314,8 +315,10 @@ def _greedy_inputs(rng) -> dict:
         right = _decode(params, h_0, eos, max_len)
         wrong = [_decode(params, h_0, eos, max_len, **kw) for kw in
                  ({"stop": False}, {"feed": "start"}, {"first": 0}, {"update": False})]
-        if all((w != right).any() for w in wrong):  # every common mistake shows on this case
+        outs = [right, *wrong]  # every common mistake shows, and differs from the others (one cause each)
+        if all((a != b).any() for i, a in enumerate(outs) for b in outs[i + 1:]):
             return {"params": params, "h_0": h_0, "eos": eos, "max_len": max_len}
+    raise RuntimeError("_greedy_inputs: no suitable decoder in 1000 draws")
 
 
 GREEDY_DECODE = register(Check(

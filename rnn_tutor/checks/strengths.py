@@ -69,24 +69,33 @@ def _sample_next(probs, u):
     return np.minimum(idx, cdf.shape[-1] - 1)  # guard against round-off when u is close to 1
 
 
+_SAMPLE_MISTAKES = (
+    Mistake("that is greedy decoding (the most likely index); sampling must use the uniform number u.",
+            lambda probs, u: np.asarray(probs).argmax(axis=-1)),
+    Mistake("off by one: the sample is the first index j whose cumulative sum p_0 + ... + p_j exceeds u.",
+            lambda probs, u: np.minimum(_sample_next(probs, u) + 1, np.shape(probs)[-1] - 1)),
+    Mistake("the cumulative sum runs along each row (axis=-1), not down the columns.",
+            lambda probs, u: np.minimum((np.asarray(u)[:, None] >= np.cumsum(probs, axis=0)).sum(axis=-1),
+                                        np.shape(probs)[-1] - 1)),
+)
+
+
 def _sample_inputs(rng: np.random.Generator) -> dict:
-    N, V = int(rng.integers(5, 9)), int(rng.integers(3, 7))
-    probs = rng.dirichlet(np.ones(V), size=N)
-    return {"probs": probs, "u": rng.uniform(0, 1, N)}
+    """Random distributions and uniforms, redrawn until the reference and every mistake model pick
+    different indices (on some row, pairwise): each wrong answer then points to one cause only."""
+    for _ in range(1000):
+        N, V = int(rng.integers(5, 9)), int(rng.integers(3, 7))
+        inputs = {"probs": rng.dirichlet(np.ones(V), size=N), "u": rng.uniform(0, 1, N)}
+        picks = [_sample_next(**inputs)] + [m.fn(**inputs) for m in _SAMPLE_MISTAKES]
+        if all((a != b).any() for i, a in enumerate(picks) for b in picks[i + 1:]):
+            return inputs
+    raise RuntimeError("_sample_inputs: no suitable case in 1000 draws")
 
 
 SAMPLE_NEXT = register(Check(
     notebook=NOTEBOOK, grade_id="check_sample_next", target="sample_next",
     make_inputs=_sample_inputs, reference=_sample_next, points=2, n_cases=4, rtol=0, atol=0,
-    mistakes=(
-        Mistake("that is greedy decoding (the most likely index); sampling must use the uniform number u.",
-                lambda probs, u: np.asarray(probs).argmax(axis=-1)),
-        Mistake("off by one: the sample is the first index j whose cumulative sum p_0 + ... + p_j exceeds u.",
-                lambda probs, u: np.minimum(_sample_next(probs, u) + 1, np.shape(probs)[-1] - 1)),
-        Mistake("the cumulative sum runs along each row (axis=-1), not down the columns.",
-                lambda probs, u: np.minimum((np.asarray(u)[:, None] >= np.cumsum(probs, axis=0)).sum(axis=-1),
-                                            np.shape(probs)[-1] - 1)),
-    ),
+    mistakes=_SAMPLE_MISTAKES,
 ))
 
 
