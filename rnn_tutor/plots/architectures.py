@@ -142,7 +142,9 @@ def draw_architecture(kind: str, ax=None, n_in: int | None = None, n_out: int | 
     ax.set_aspect("equal")
     ax.set_anchor("N")  # in a grid of diagrams, the titles line up at the top
     ax.axis("off")
-    ax.set_title(title if title is not None else f"{_TITLE[kind]}: {n_in} in, {n_out} out", fontsize=10)
+    # y=1.0 is where matplotlib would put the title anyway; giving it explicitly skips the automatic
+    # placement, which measures the (hidden) tick labels of every diagram at each draw (~25% of the time)
+    ax.set_title(title if title is not None else f"{_TITLE[kind]}: {n_in} in, {n_out} out", fontsize=10, y=1.0)
     return ax
 
 
@@ -199,7 +201,7 @@ def plot_reading(words: Sequence[str], p_positive, ax=None, title: str | None = 
     ax.set_ylim(-0.05, 1.05)
     ax.set_ylabel("P(positive) so far")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.set_title(title if title is not None else "\u201c" + " ".join(words) + "\u201d", fontsize=10)
+    ax.set_title(title if title is not None else "\u201c" + " ".join(words) + "\u201d", fontsize=10, y=1.0)
     return ax
 
 
@@ -276,7 +278,7 @@ def plot_output_probs(probs, token_names: Sequence[str], ax=None, title: str | N
     ax.set_yticks(np.arange(probs.shape[0]), [f"step {u + 1}" for u in range(probs.shape[0])], fontsize=8)
     ax.set_xlabel("output token", fontsize=9)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=10, y=1.0)  # y=1.0: skip the automatic placement (same result, faster)
     return ax
 
 
