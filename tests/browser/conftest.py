@@ -123,6 +123,15 @@ class LessonPages:
         except BaseException as exc:  # reported when the lesson's tests ask for it
             self.errors[name] = exc
 
+    def advance(self) -> None:
+        """Let the lessons started in the background take their next steps (never waits)."""
+        for name, pending in list(self.pending.items()):
+            try:
+                pending.advance()
+            except BaseException as exc:  # reported when the lesson's tests ask for it
+                self.errors[name] = exc
+                self.pending.pop(name).close()
+
     def get(self, name: str) -> labdriver.NotebookRun:
         """The lesson ``lessons/<name>.ipynb`` after Restart Kernel and Run All."""
         if name != self.name:
@@ -140,12 +149,13 @@ class LessonPages:
                     self.errors[name] = exc
                     raise
                 finally:
-                    # Overlap: the next lesson runs while this one is inspected.  Not
-                    # earlier, so two lessons never execute at once (lessons time
-                    # things, e.g. 07 compares the speed of a long chain and a batch).
+                    # Overlap: the next lesson loads and runs while this one is
+                    # inspected.  Not earlier, so two lessons never execute at once
+                    # (lessons time things: 07 compares a long chain with a batch).
                     if name in self.order:
                         for other in self.order[self.order.index(name) + 1:][:1]:
                             self._start(other)
+        self.advance()
         if name in self.errors:
             pytest.fail(f"lessons/{name}.ipynb could not be run in JupyterLab: {self.errors[name]}", pytrace=False)
         assert self.run is not None
@@ -175,9 +185,11 @@ def lesson_pages(request: pytest.FixtureRequest, browser_ready: None) -> Iterato
             order.append(name)
     with labdriver.jupyter_lab() as server, labdriver.chromium() as browser:
         pages = LessonPages(server, browser, order)
+        labdriver.WHILE_WAITING.append(pages.advance)
         try:
             yield pages
         finally:
+            labdriver.WHILE_WAITING.remove(pages.advance)
             pages.close()
             if pages.timings:
                 print("\n[browser] seconds from opening each lesson: " + "; ".join(

@@ -1,80 +1,36 @@
 """Drive real JupyterLab in headless Chromium (used by the ``browser`` tests).
 
-Three context managers do the work, and each one cleans up after itself even
-when the body raises:
+:func:`open_notebook` opens one notebook (in a new page, or in a JupyterLab
+already loaded in a page), clears it, "Restart Kernel and Run All Cells", waits
+for the kernel to be idle and for every cell to have run, and returns a
+:class:`NotebookRun` that reports what the learner sees (outputs, images,
+widgets, typeset math) and drives the widgets.  :func:`start_notebook` does the
+first half only (see :class:`PendingRun`), so one notebook can load and run
+while another is inspected.
 
-* :func:`jupyter_lab` copies the lessons to a temporary directory and serves
-  *the copy* with JupyterLab on a free loopback port with a random token.
-  Settings, workspaces, runtime files and notebook signatures live in the same
-  temporary directory, so a run writes nothing into the repository or into
-  ``~/.jupyter``.
-* :func:`chromium` starts Debian's ``/usr/bin/chromium`` through playwright
-  (no browser download).
-* :func:`open_notebook` opens one notebook (in a new page, or in a JupyterLab
-  already loaded in a page), clears it, "Restart Kernel and Run All Cells",
-  waits for the kernel to be idle and for every cell to have run, and returns a
-  :class:`NotebookRun` that reports what the learner sees (outputs, images,
-  widgets, typeset math) and drives the widgets.  :func:`start_notebook` does
-  the first half only, so one notebook can run while another is inspected.
-
-Every process that the first two start is recorded (including kernels, which
-``jupyter_client`` starts in a session of their own) and is asserted to be gone
-on exit.
+The server and the browser come from :mod:`labserver` (re-exported here).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import re
-import secrets
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import psutil
-
-REPO = Path(__file__).resolve().parents[2]
-
-#: Browser used by the tests. Override with ``RNN_TUTOR_CHROMIUM`` (e.g. on a
-#: laptop whose Chromium lives elsewhere).
-CHROMIUM = os.environ.get("RNN_TUTOR_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-#: Top-level folders copied next to the lessons (lessons may link or load from them).
-COPY_DIRS = ("lessons", "data", "assets", "images", "figures")
-
-#: JupyterLab plugins that would reach for the network or pop up toasts.
-DISABLED_PLUGINS = ["@jupyterlab/apputils-extension:announcements"]
-#: Settings overrides for the throwaway JupyterLab.
-LAB_OVERRIDES: dict[str, dict[str, Any]] = {
-    # Attach every cell to the DOM, so that what we inspect is what a learner
-    # would see after scrolling (JupyterLab otherwise skips off-screen cells).
-    "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
-    # The served files are a temporary copy, but never write them anyway.
-    "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
-    # No "get notified about Jupyter news?" toast, no update check (offline).
-    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
-}
+from labserver import (  # noqa: F401  (re-exported for the tests)
+    CHROMIUM,
+    REPO,
+    BrowserUnavailable,
+    LabServer,
+    browser_unavailable_reason,
+    chromium,
+    fingerprint,
+    jupyter_lab,
+)
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
@@ -83,328 +39,9 @@ _MATH_RE = re.compile(r"\$\$.+?\$\$|(?<![\\$])\$[^\s$](?:[^$\n]*?[^\s\\$])?\$|\\
 _FENCE_RE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
 
 
-class BrowserUnavailable(RuntimeError):
-    """Chromium or playwright is not installed."""
-
-
-def browser_unavailable_reason() -> str | None:
-    """Why the browser tests cannot run here, or ``None`` when they can."""
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        return (
-            f"Chromium not found at {CHROMIUM} (install it with `apt-get install chromium`, "
-            "run .ci/install-browser, or set RNN_TUTOR_CHROMIUM)"
-        )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        return f"the playwright Python package is not importable ({exc}); pip install playwright"
-    return None
-
-
 def math_in_markdown(source: str) -> bool:
     """True when a markdown source has TeX outside code spans and fences."""
     return bool(_MATH_RE.search(_FENCE_RE.sub("", source)))
-
-
-def fingerprint(paths: list[Path]) -> dict[str, str]:
-    """SHA-256 of every file under ``paths`` (relative path -> digest)."""
-    out: dict[str, str] = {}
-    for root in paths:
-        if not root.exists():
-            continue
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        for f in files:
-            out[str(f.relative_to(REPO))] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return out
-
-
-# --------------------------------------------------------------------------- processes
-
-
-class ProcessTracker:
-    """Remember processes we started (and their descendants); make sure they end."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.procs: dict[int, psutil.Process] = {}
-
-    def add_tree(self, pid: int) -> None:
-        try:
-            root = psutil.Process(pid)
-            tree = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return
-        for p in tree:
-            self.procs.setdefault(p.pid, p)
-
-    def add_new_children_of_self(self, before: set[int]) -> None:
-        """Record descendants of this (pytest) process that were not in ``before``."""
-        for p in psutil.Process().children(recursive=True):
-            if p.pid not in before:
-                self.procs.setdefault(p.pid, p)
-
-    def alive(self) -> list[psutil.Process]:
-        out = []
-        for p in self.procs.values():
-            try:
-                # is_running() also compares the creation time, so a recycled pid is not ours.
-                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                    out.append(p)
-            except psutil.NoSuchProcess:
-                pass
-        return out
-
-    def reap(self, timeout: float = 10.0) -> list[str]:
-        """Wait for our processes to end; kill stragglers; describe what had to be killed."""
-        _, alive = psutil.wait_procs(self.alive(), timeout=timeout)
-        stray = []
-        for p in alive:
-            with contextlib.suppress(psutil.Error):
-                stray.append(f"{p.pid} {' '.join(p.cmdline())[:120]}")
-                p.kill()
-        psutil.wait_procs(alive, timeout=5)
-        return stray
-
-
-def descendants_of_self() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True)}
-
-
-# --------------------------------------------------------------------------- JupyterLab
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class LabServer:
-    """A running JupyterLab that serves a temporary copy of the repository's lessons."""
-
-    url: str
-    token: str
-    root: Path
-    proc: subprocess.Popen
-    log: Path
-    tracker: ProcessTracker
-    #: SHA-256 of every served file at start (path relative to ``root``).
-    copied: dict[str, str] = field(default_factory=dict)
-
-    def served_fingerprint(self) -> dict[str, str]:
-        return {
-            str(f.relative_to(self.root)): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(self.root.rglob("*"))
-            if f.is_file() and ".ipynb_checkpoints" not in f.parts
-        }
-
-    def api(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> Any:
-        """Call the server's REST API with the token (token requests skip the XSRF check)."""
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            f"{self.url}{path}",
-            data=data,
-            method=method,
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw = resp.read()
-            self.tracker.add_tree(self.proc.pid)  # pick up kernels as they appear
-            return json.loads(raw) if raw else None
-
-    def notebook_url(self, relpath: str) -> str:
-        # A fresh workspace per page: JupyterLab would otherwise restore the
-        # tabs of the previous page and open their kernels again.
-        ws = f"t{uuid.uuid4().hex[:12]}"
-        return f"{self.url}/lab/workspaces/{ws}/tree/{relpath}?token={self.token}"
-
-    def shutdown_kernels(self, path: str | None = None) -> None:
-        """Stop the kernels of every session, or of the sessions of notebook ``path``.
-
-        Closing a page or a notebook tab does not stop its kernel.
-        """
-        self.tracker.add_tree(self.proc.pid)
-        for s in self.api("GET", "/api/sessions") or []:
-            if path is None or s.get("path") == path:
-                with contextlib.suppress(urllib.error.URLError, OSError):
-                    self.api("DELETE", f"/api/sessions/{s['id']}")
-        if path is None:
-            for k in self.api("GET", "/api/kernels") or []:
-                with contextlib.suppress(urllib.error.URLError, OSError):
-                    self.api("DELETE", f"/api/kernels/{k['id']}")
-
-    def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-
-def _write_lab_settings(base: Path) -> dict[str, Path]:
-    dirs = {k: base / k for k in ("app_settings", "user_settings", "workspaces", "config", "data", "runtime", "ipython")}
-    for d in dirs.values():
-        d.mkdir(parents=True)
-    (dirs["app_settings"] / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": DISABLED_PLUGINS})
-    )
-    (dirs["app_settings"] / "overrides.json").write_text(json.dumps(LAB_OVERRIDES, indent=1))
-    return dirs
-
-
-@contextlib.contextmanager
-def jupyter_lab(
-    copy_dirs: tuple[str, ...] = COPY_DIRS,
-    extra: dict[str, Path] | None = None,
-    startup_timeout: float = 90.0,
-) -> Iterator[LabServer]:
-    """Serve a temporary copy of ``copy_dirs`` (relative to the repository) with JupyterLab.
-
-    ``extra`` maps a folder name in the served root to another directory to copy
-    there (the self-tests serve a small notebook of their own this way).
-    """
-    tmp = Path(tempfile.mkdtemp(prefix="rnn-tutor-lab-"))
-    tracker = ProcessTracker("jupyter")
-    proc = None
-    server = None
-    try:
-        root = tmp / "repo"
-        root.mkdir()
-        sources = {name: REPO / name for name in copy_dirs}
-        sources.update(extra or {})
-        for name, src in sources.items():
-            if src.is_dir():
-                shutil.copytree(src, root / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        assert REPO not in root.resolve().parents, "the server must not serve the repository itself"
-        copied = {
-            str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(root.rglob("*"))
-            if f.is_file()
-        }
-        dirs = _write_lab_settings(tmp / "jupyter")
-        env = dict(os.environ)
-        env.update(
-            JUPYTER_CONFIG_DIR=str(dirs["config"]),
-            JUPYTER_DATA_DIR=str(dirs["data"]),
-            JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
-            JUPYTERLAB_SETTINGS_DIR=str(dirs["user_settings"]),
-            JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
-            IPYTHONDIR=str(dirs["ipython"]),
-            PYTHONUNBUFFERED="1",
-        )
-        # A learner's kernel has no MPLBACKEND: with Agg exported, ipykernel would
-        # not install the inline backend and figures would never reach the page.
-        env.pop("MPLBACKEND", None)
-        env.pop("JUPYTER_TOKEN", None)
-        token = secrets.token_hex(24)
-        log = tmp / "jupyter.log"
-        last_error = ""
-        for _attempt in range(3):
-            port = free_port()
-            cmd = [
-                sys.executable, "-m", "jupyter", "lab",
-                "--no-browser",
-                f"--IdentityProvider.token={token}",
-                f"--ServerApp.port={port}",
-                "--ServerApp.port_retries=0",
-                "--ServerApp.ip=127.0.0.1",
-                f"--ServerApp.root_dir={root}",
-                "--ServerApp.terminals_enabled=False",
-                f"--LabApp.app_settings_dir={dirs['app_settings']}",
-                f"--LabApp.user_settings_dir={dirs['user_settings']}",
-                f"--LabApp.workspaces_dir={dirs['workspaces']}",
-                "--LabApp.expose_app_in_browser=True",
-                "--LabApp.news_url=",
-            ]  # fmt: skip
-            if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers often run as root
-                cmd.append("--ServerApp.allow_root=True")
-            with open(log, "ab") as fh:
-                proc = subprocess.Popen(
-                    cmd, cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True,
-                )  # fmt: skip
-            tracker.add_tree(proc.pid)
-            url = f"http://127.0.0.1:{port}"
-            server = LabServer(url=url, token=token, root=root, proc=proc, log=log, tracker=tracker, copied=copied)
-            deadline = time.monotonic() + startup_timeout
-            while time.monotonic() < deadline and proc.poll() is None:
-                try:
-                    server.api("GET", "/api/status", timeout=2)
-                    break
-                except (urllib.error.URLError, OSError, ValueError):
-                    time.sleep(0.25)
-            else:
-                last_error = server.log_tail()
-                _stop_server(proc, None, tracker)
-                proc = None
-                continue
-            break
-        if proc is None:
-            raise RuntimeError(f"JupyterLab did not start; log tail:\n{last_error}")
-        yield server
-    finally:
-        stray: list[str] = []
-        if proc is not None:
-            stray = _stop_server(proc, server, tracker)
-        shutil.rmtree(tmp, ignore_errors=True)
-        if stray:
-            raise AssertionError(f"processes survived JupyterLab shutdown and were killed: {stray}")
-
-
-def _stop_server(proc: subprocess.Popen, server: LabServer | None, tracker: ProcessTracker) -> list[str]:
-    """Shut down politely (kernels included), then kill the process group; return strays."""
-    tracker.add_tree(proc.pid)
-    if server is not None and proc.poll() is None:
-        with contextlib.suppress(Exception):
-            server.shutdown_kernels()
-        with contextlib.suppress(Exception):
-            server.api("POST", "/api/shutdown", timeout=5)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-    # Kernels run in sessions of their own; anything still alive is a straggler.
-    return tracker.reap(timeout=10)
-
-
-# --------------------------------------------------------------------------- Chromium
-
-
-@contextlib.contextmanager
-def chromium() -> Iterator[Any]:
-    """A headless Chromium browser (playwright ``Browser``); closed and reaped on exit."""
-    reason = browser_unavailable_reason()
-    if reason:
-        raise BrowserUnavailable(reason)
-    from playwright.sync_api import sync_playwright
-
-    tracker = ProcessTracker("chromium")
-    before = descendants_of_self()
-    pw = sync_playwright().start()
-    browser = None
-    try:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
-        tracker.add_new_children_of_self(before)
-        yield browser
-    finally:
-        tracker.add_new_children_of_self(before)
-        try:
-            if browser is not None:
-                with contextlib.suppress(Exception):
-                    browser.close()
-        finally:
-            with contextlib.suppress(Exception):
-                pw.stop()
-        stray = tracker.reap(timeout=10)
-        if stray:
-            raise AssertionError(f"browser processes survived browser.close() and were killed: {stray}")
 
 
 # --------------------------------------------------------------------------- notebooks in the page
@@ -496,6 +133,19 @@ _VIEW_STATE_JS = r"""
 """
 
 
+#: Called while the tests wait for the page (e.g. to move a notebook that loads
+#: in the background along); see :func:`_pause`.
+WHILE_WAITING: list[Any] = []
+
+
+def _pause(seconds: float) -> None:
+    """Sleep, but first give :data:`WHILE_WAITING` callbacks a turn."""
+    t0 = time.monotonic()
+    for callback in list(WHILE_WAITING):
+        callback()
+    time.sleep(max(0.0, seconds - (time.monotonic() - t0)))
+
+
 def _wait_for(predicate: Any, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while True:
@@ -503,7 +153,7 @@ def _wait_for(predicate: Any, timeout: float) -> bool:
             return True
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.1)
+        _pause(0.1)
 
 
 # Is Run All finished?  (cells never run, cells queued or running, an error that stops Run All)
@@ -548,9 +198,6 @@ class NotebookRun:
     def cells(self) -> list[dict]:
         return self.snapshot["cells"]
 
-    def code_cells(self) -> list[dict]:
-        return [c for c in self.cells if c["type"] == "code"]
-
     def problems(self) -> list[str]:
         """Everything a learner would see as broken (empty list when all is well)."""
         return problems_in(self.snapshot)
@@ -568,7 +215,7 @@ class NotebookRun:
             pending = [p for p in probs if any(k in p for k in _STILL_RENDERING)]
             if not pending or time.monotonic() > deadline:
                 return probs
-            time.sleep(0.5)
+            _pause(0.5)
 
     # ---- artifacts
     def screenshot(self, path: Path, max_height: int = 16000) -> None:
@@ -634,7 +281,7 @@ class NotebookRun:
                 if line is None:
                     raise AssertionError(f"no widget text matches {rx.pattern!r}; widget texts: {texts!r}"[:3000])
                 raise AssertionError(f"after {timeout} s the widget text is still {line!r}")
-            time.sleep(0.2)
+            _pause(0.2)
 
     def wait_text_change(self, pattern: str | re.Pattern, old: str, timeout: float = 20.0) -> str:
         """The matching widget text once it differs from ``old``."""
@@ -670,7 +317,7 @@ class NotebookRun:
         deadline = time.monotonic() + timeout
         last = self.view_state()
         while time.monotonic() < deadline:
-            time.sleep(quiet)
+            _pause(quiet)
             now = self.view_state()
             status = self.page.evaluate(
                 "() => { const s = window.jupyterapp.shell.currentWidget.sessionContext.session;"
@@ -681,20 +328,21 @@ class NotebookRun:
             last = now
         return last
 
-    def _wait_change(self, before: str, timeout: float) -> bool:
+    def _wait_change(self, before: dict, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.view_state() != before:
                 return True
-            time.sleep(0.15)
+            _pause(0.15)
         return False
 
-    def probe_controls(self, timeout: float = 15.0) -> list[dict]:
+    def probe_controls(self, timeout: float = 15.0, restore: bool = False) -> list[dict]:
         """Move every slider, dropdown, toggle, radio and checkbox once; report what changed.
 
         Each control is moved one step (a key press on a slider handle, the next
-        option of a dropdown, ...), the widget outputs *other than the control
-        itself* are compared before and after, and the control is moved back.
+        option of a dropdown, ...) and the widget outputs *other than the control
+        itself* are compared before and after.  With ``restore`` each control is
+        moved back (slower: every explorer then recomputes twice per control).
         """
         page = self.page
         sel = ", ".join(f"{CURRENT} .jp-OutputArea-output .{c}" for c in _CONTROL_CLASSES)
@@ -713,9 +361,10 @@ class NotebookRun:
                 before = self.view_state()
                 undo = self._move(ctl, kind)
                 changed = self._wait_change(before, timeout)
-                undo()
-                # Deterministic explorers show the same text again once the undo has arrived.
-                _wait_for(lambda: self.view_state()["text"] == before["text"], 10.0)
+                if restore:
+                    undo()
+                    # Deterministic explorers show the same text again once the undo has arrived.
+                    _wait_for(lambda: self.view_state()["text"] == before["text"], 10.0)
                 self.settle()
             finally:
                 ctl.evaluate("e => e.removeAttribute('data-rnn-probe')")
@@ -752,15 +401,6 @@ class NotebookRun:
             box.click()
             return lambda: box.click()
         raise ValueError(f"kind: expected one of {_CONTROL_CLASSES}, received {kind!r}")
-
-    def wait_idle(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            snap = self.refresh()
-            if snap["kernelStatus"] == "idle" and not snap["busy"]:
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"kernel not idle after {timeout} s")
 
 
 #: Problems that may go away by themselves while the page is still rendering.
@@ -813,15 +453,6 @@ def problems_in(snapshot: dict) -> list[str]:
     return out
 
 
-def _run_all(page: Any) -> None:
-    """Clear outputs, then Run > "Restart Kernel and Run All Cells…" and accept the dialog."""
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:restart-run-all'); }")
-    accept = page.locator(".jp-Dialog-button.jp-mod-accept")
-    accept.wait_for(state="visible", timeout=OPEN_TIMEOUT_MS)
-    accept.click()
-
-
 def new_context(browser: Any) -> Any:
     """A browser context with the viewport used for every page and screenshot."""
     return browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
@@ -834,9 +465,12 @@ RUN_ALL_TIMEOUT = float(os.environ.get("RNN_TUTOR_BROWSER_TIMEOUT", "300"))
 
 
 class PendingRun:
-    """A notebook whose "Restart Kernel and Run All" has been started; :meth:`finish` waits for it.
+    """A notebook on its way through open -> kernel ready -> "Restart Kernel and Run All".
 
-    Starting one notebook while the tests inspect another keeps both cores busy.
+    Creating one only *starts* opening the notebook; :meth:`advance` takes every
+    step that is ready without waiting (the browser and the kernel work on their
+    own meanwhile), and :meth:`finish` waits for the remaining steps and for the
+    last cell.  So one notebook can load and run while the tests inspect another.
     """
 
     def __init__(self, target: Any, server: LabServer, relpath: str, run_all: bool = True) -> None:
@@ -855,8 +489,9 @@ class PendingRun:
         self.t0 = time.monotonic()
         self.page.on("pageerror", self._on_error)
         self.closed = False
+        self.state = "opening"
         try:
-            self._start()
+            self._open()
         except BaseException:
             self.close()
             raise
@@ -867,43 +502,76 @@ class PendingRun:
     def _mark(self, name: str) -> None:
         self.phases[name] = round(time.monotonic() - self.t0, 2)
 
-    def _start(self) -> None:
+    def _open(self) -> None:
         page, relpath = self.page, self.relpath
         lab_loaded = page.url.startswith(self.server.url) and page.evaluate("() => !!window.jupyterapp")
         if lab_loaded:  # JupyterLab is already running in this page: let it open the notebook
             page.evaluate("(p) => { window.jupyterapp.commands.execute('docmanager:open', {path: p}); }", relpath)
         else:
-            page.goto(self.server.notebook_url(relpath), wait_until="domcontentloaded", timeout=OPEN_TIMEOUT_MS)
-        page.wait_for_function(
-            "(p) => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
-            " window.jupyterapp.shell.currentWidget.context &&"
-            " window.jupyterapp.shell.currentWidget.context.path === p &&"
-            " window.jupyterapp.shell.currentWidget.context.isReady",
-            arg=relpath,
-            timeout=OPEN_TIMEOUT_MS,
-        )
-        page.evaluate(
-            "() => { document.querySelectorAll('[data-rnn-current]').forEach(e => e.removeAttribute('data-rnn-current'));"
-            " window.jupyterapp.shell.currentWidget.node.setAttribute('data-rnn-current', '1'); }"
-        )
-        self._mark("notebook open")
-        # Wait for the kernel that opening the notebook started, then hide the side bar.
-        page.wait_for_function(
-            "() => { const s = window.jupyterapp.shell.currentWidget.sessionContext;"
-            " return s.session && s.session.kernel && s.session.kernel.status === 'idle'; }",
-            timeout=OPEN_TIMEOUT_MS,
-        )
-        page.evaluate(
-            "() => { const a = window.jupyterapp; if (!a.shell.leftCollapsed)"
-            " a.commands.execute('application:toggle-left-area'); }"
-        )
-        self._mark("kernel idle")
-        if self.run_all:
-            _run_all(page)
-            self._mark("restart accepted")
+            page.goto(self.server.notebook_url(relpath), wait_until="commit", timeout=OPEN_TIMEOUT_MS)
+
+    def _probe(self, js: str, arg: Any = None) -> Any:
+        """Evaluate ``js`` in the page; ``None`` while the page is still loading."""
+        try:
+            return self.page.evaluate(js, arg)
+        except Exception as exc:  # navigation in progress: the context went away
+            if "context" in str(exc).lower() or "navigat" in str(exc).lower():
+                return None
+            raise
+
+    def advance(self) -> str:
+        """Take every step that is ready now (never waits); return the state reached."""
+        page = self.page
+        if self.state == "opening":
+            ready = self._probe(
+                "(p) => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                " if (!(w && w.context && w.context.path === p && w.context.isReady)) return false;"
+                " document.querySelectorAll('[data-rnn-current]').forEach(e => e.removeAttribute('data-rnn-current'));"
+                " w.node.setAttribute('data-rnn-current', '1');"
+                # the Launcher that JupyterLab opens when a closed notebook leaves the main area empty
+                " for (const x of [...window.jupyterapp.shell.widgets('main')])"
+                "   if (x.id && x.id.startsWith('launcher')) x.dispose();"
+                " return true; }",
+                self.relpath,
+            )
+            if ready:
+                self._mark("notebook open")
+                self.state = "kernel"
+        if self.state == "kernel":
+            idle = self._probe(
+                "() => { const s = window.jupyterapp.shell.currentWidget.sessionContext;"
+                " return !!(s.session && s.session.kernel && s.session.kernel.status === 'idle'); }"
+            )
+            if idle:
+                page.evaluate(  # more room for the notebook: hide the file browser
+                    "() => { const a = window.jupyterapp; if (!a.shell.leftCollapsed)"
+                    " a.commands.execute('application:toggle-left-area'); }"
+                )
+                self._mark("kernel idle")
+                if self.run_all:
+                    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+                    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:restart-run-all'); }")
+                    self.state = "dialog"
+                else:
+                    self.state = "running"
+        if self.state == "dialog":
+            accept = page.locator(".jp-Dialog-button.jp-mod-accept")
+            if accept.count() and accept.first.is_visible():
+                accept.first.click()
+                self._mark("restart accepted")
+                self.state = "running"
+        return self.state
+
+    def _wait_started(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.advance() != "running":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.relpath}: still {self.state!r} after {timeout_s:.0f} s")
+            _pause(0.2)
 
     def finish(self, timeout: float | None = None) -> NotebookRun:
         """Wait until every cell has run (or Run All stopped at an error) and the kernel is idle."""
+        self._wait_started(OPEN_TIMEOUT_MS / 1000)
         timeout = RUN_ALL_TIMEOUT if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while self.run_all:
@@ -913,7 +581,7 @@ class PendingRun:
                 break
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.relpath}: cells still running after {timeout} s ({st})")
-            time.sleep(0.5)
+            _pause(0.5)
         run = NotebookRun(page=self.page, relpath=self.relpath, seconds=time.monotonic() - self.t0, phases=self.phases)
         run.console_errors = self.console_errors  # type: ignore[attr-defined]
         run.refresh()
@@ -943,7 +611,7 @@ class PendingRun:
 
 
 def start_notebook(target: Any, server: LabServer, relpath: str, run_all: bool = True) -> PendingRun:
-    """Open ``relpath`` and start "Restart Kernel and Run All Cells"; see :class:`PendingRun`."""
+    """Start opening ``relpath``; "Restart Kernel and Run All" follows (see :class:`PendingRun`)."""
     return PendingRun(target, server, relpath, run_all=run_all)
 
 

@@ -7,8 +7,12 @@ what a learner would see: no error output (except cells tagged
 ``raises-exception``), every widget rendered, every figure a loaded image,
 every formula typeset.  A screenshot goes to ``test-artifacts/browser/``.
 
-The interaction tests move the explorers' controls with the keyboard and the
-mouse, as a learner would, and check that the readouts change.
+The interaction tests move the explorers' controls in the page as a learner
+would (arrow keys on a slider handle, picking a dropdown option) and check that
+the readouts change, and agree with the controls.  Explorer tests so far:
+01 (slider "t" -> h_t), 02 ("activation" + "w_h scale" -> max |h_t|),
+05 ("σ_max" + "activation" -> ‖∂h_T/∂h_1‖ and its bound); every other slider,
+dropdown, toggle and checkbox of every lesson is probed generically.
 """
 
 from __future__ import annotations
@@ -30,6 +34,14 @@ _PLOT_CODE = re.compile(r"\brnn_tutor\.plots\b|\bfrom rnn_tutor(?:\.plots)? impo
 _NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)"
 
 
+@pytest.fixture(autouse=True)
+def _advance_background_lessons(lesson_pages):
+    """Between tests, move the lesson that loads in the background along."""
+    lesson_pages.advance()
+    yield
+    lesson_pages.advance()
+
+
 def _code(lesson: str) -> str:
     nb = json.loads((LESSONS_DIR / f"{lesson}.ipynb").read_text(encoding="utf-8"))
     return "\n".join(
@@ -47,6 +59,7 @@ def _lesson(pages, name: str):
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_lesson_runs_and_renders_in_jupyterlab(lesson: str, lesson_pages, artifacts_dir: Path) -> None:
+    """Restart and Run All: no error, every widget/figure/formula rendered; save a screenshot."""
     run = lesson_pages.get(lesson)
     problems = run.wait_rendered(timeout=30)
     run.screenshot(artifacts_dir / f"{lesson}.png")
@@ -213,7 +226,10 @@ def test_05_sigma_max_and_activation_move_the_gradient_norm(lesson_pages) -> Non
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_every_control_changes_what_is_shown(lesson: str, lesson_pages) -> None:
-    """Each slider and dropdown of each explorer changes some text or image besides itself."""
+    """Each slider and dropdown of each explorer changes some text or image besides itself.
+
+    Runs last for its lesson (conftest orders the tests), so it leaves the controls moved.
+    """
     run = lesson_pages.get(lesson)
     results = run.probe_controls()
     if not results:
