@@ -93,7 +93,7 @@ def sentiment_task(rng: np.random.Generator, n: int) -> tuple[list[list[str]], n
 # ----------------------------------------------------------------------------- many-to-many: tagging
 
 TAGS = ("DET", "ADJ", "NOUN", "PRON", "MODAL", "VERB", "CONJ")
-_DET, _ADJ, _NOUNS = ("the", "a"), ("big", "old", "small"), ("dogs", "cats", "kids")
+_DET, _ADJ, _NOUNS = ("the", "my"), ("big", "old", "small"), ("dogs", "cats", "kids")
 _AMBIGUOUS = ("fish", "watch", "duck", "fly")  # nouns after the/a/adjective, verbs otherwise
 _SUBJ, _OBJ, _VERBS, _MODALS = ("we", "they", "you"), ("them", "us", "you"), ("see", "like", "eat"), ("will", "must")
 TAGGING_VOCAB = tuple(sorted({*_DET, *_ADJ, *_NOUNS, *_AMBIGUOUS, "can", *_SUBJ, *_OBJ, *_VERBS, *_MODALS, "and"}))
