@@ -192,10 +192,14 @@ def plot_accuracy_by_lag_bins(bins: Sequence[str], accuracies: Mapping[str, Sequ
         ax.bar(x - 0.4 + width * (j + 0.5), acc, width=width, color=f"C{j}", label=name)
     ax.axhline(chance, color="grey", ls="--", lw=1.2, label=f"chance ({chance:g})")
     ax.set_xticks(x, list(bins))
-    ax.set_ylim(0, 1.05)
+    entries = n + 1
+    ncols = entries if entries <= 3 else 2
+    rows = -(-entries // ncols)
+    ax.set_ylim(0, 1.06 + 0.12 * rows)  # the band above 1 holds the legend, clear of the bars
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_xlabel("lag (steps between the marked input and the answer)")
     ax.set_ylabel("test accuracy")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", ncols=ncols, frameon=False)
     return ax
 
 
