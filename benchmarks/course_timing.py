@@ -55,7 +55,8 @@ def timed(path: Path, timeout: int) -> tuple[str, str]:
     try:
         row = (str(rel), f"{run(path, timeout):.1f}")
     except Exception as exc:  # report and carry on with the other notebooks
-        row = (str(rel), f"FAILED ({type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ''})")
+        last_line = (str(exc).strip().splitlines() or [""])[-1][:200]
+        row = (str(rel), f"FAILED ({type(exc).__name__}: {last_line})")
     print(f"{row[0]:<50} {row[1]:>10}", file=sys.stderr, flush=True)
     return row
 
