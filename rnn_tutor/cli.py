@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     rel = sub.add_parser(
         "release", help="regenerate exercises/ from solutions/",
-        description="Generate each exercises/NN_name.ipynb from solutions/NN_name.ipynb: "
+        description="Generate each exercises/NN_name_exercises.ipynb from solutions/NN_name_solutions.ipynb: "
                     "solutions become stubs, hidden tests are removed, outputs cleared. "
                     "An exercise edited since its release is never overwritten without "
                     "--force (which keeps a backup).")
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "stale, edited or has no source")
     mode.add_argument("--force", action="store_true",
                       help="also replace edited exercises, keeping a backup "
-                           "NN_name.ipynb.bak-<timestamp> next to each")
+                           "NN_name_exercises.ipynb.bak-<timestamp> next to each")
     rel.add_argument("--source", metavar="DIR",
                      help="folder of source notebooks (default: solutions/ of the course root)")
     rel.add_argument("--dest", metavar="DIR",

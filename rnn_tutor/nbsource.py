@@ -12,7 +12,8 @@ schema-3 metadata::
   ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS``;
 * a *locked* cell (``locked: true``) must not be edited by the learner.
 
-The notebook's identity is its metadata ``"rnn_tutor": {"id": "<file stem>"}``.
+The notebook's identity is its metadata ``"rnn_tutor": {"id": "NN_name"}``, the file
+stem without its ``_solutions`` or ``_exercises`` suffix.
 
 :func:`load_source` reads and validates a notebook and returns a
 :class:`SourceNotebook`: every cell with its parsed metadata (:class:`Nbgrader`)
@@ -37,7 +38,7 @@ import nbformat
 __all__ = ["NotebookError", "Nbgrader", "Region", "SourceCell", "SourceNotebook",
            "SOLUTION", "HIDDEN_TESTS", "MARKERS", "GRADE_ID_PATTERN", "read_notebook",
            "notebook_id", "parse_nbgrader", "find_regions", "iter_cells", "validate",
-           "load_source"]
+           "load_source", "FILE_SUFFIXES", "id_from_filename", "exercise_filename"]
 
 SOLUTION = "solution"
 HIDDEN_TESTS = "hidden tests"
@@ -195,6 +196,37 @@ def read_notebook(path: str | Path) -> Any:
     return nb
 
 
+FILE_SUFFIXES = ("_solutions", "_exercises")
+
+
+def id_from_filename(path: str | Path) -> str:
+    """The course id that a notebook's file name stands for.
+
+    ``solutions/03_bptt_solutions.ipynb`` and ``exercises/03_bptt_exercises.ipynb``
+    both stand for ``"03_bptt"``; a name without one of :data:`FILE_SUFFIXES` stands
+    for its stem.
+    """
+    stem = Path(path).stem
+    for suffix in FILE_SUFFIXES:
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def exercise_filename(source: str | Path) -> str:
+    """The file name of the exercise generated from the source notebook ``source``.
+
+    ``03_bptt_solutions.ipynb`` -> ``03_bptt_exercises.ipynb`` (so that JupyterLab's
+    tabs never show a lesson, an exercise and a solution under one name); a source
+    without the ``_solutions`` suffix keeps its name.
+    """
+    name = Path(source).name
+    stem = Path(source).stem
+    if stem.endswith("_solutions") and len(stem) > len("_solutions"):
+        return f"{stem[: -len('_solutions')]}_exercises.ipynb"
+    return name
+
+
 def notebook_id(nb: Any, path: str | Path | None = None) -> str:
     """Return the course id in the metadata ``"rnn_tutor": {"id": ...}``.
 
@@ -317,12 +349,13 @@ def validate(nb: Any, path: str | Path | None = None, *,
     ----------
     nb : nbformat.NotebookNode   the notebook (version 4)
     path : path-like, optional   its file, used in error messages
-    expect_id : str, optional    the required course id; by default the file stem of
-                                 ``path`` (no comparison when ``path`` is None)
+    expect_id : str, optional    the required course id; by default the one that the
+                                 file name stands for (:func:`id_from_filename`; no
+                                 comparison when ``path`` is None)
     """
     nb_id = notebook_id(nb, path)
     if expect_id is None and path is not None:
-        expect_id = Path(path).stem
+        expect_id = id_from_filename(path)
     if expect_id is not None and nb_id != expect_id:
         raise NotebookError(path, f'course id "rnn_tutor": {{"id": {nb_id!r}}} does not match '
                             f"the file name: expected {expect_id!r}")
@@ -346,5 +379,5 @@ def load_source(path: str | Path, *, check_id: bool = True) -> SourceNotebook:
     (e.g. a learner's renamed copy).
     """
     nb = read_notebook(path)
-    expect = Path(path).stem if check_id else notebook_id(nb, path)
+    expect = id_from_filename(path) if check_id else notebook_id(nb, path)
     return validate(nb, path, expect_id=expect)

@@ -1,6 +1,7 @@
 """``rnn-tutor release``: generate the learners' ``exercises/`` from ``solutions/``.
 
-For every ``solutions/NN_name.ipynb`` the learner's ``exercises/NN_name.ipynb`` is
+For every ``solutions/NN_name_solutions.ipynb`` the learner's
+``exercises/NN_name_exercises.ipynb`` is
 the same notebook with (nbgrader's conventions)
 
 * every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region replaced by
@@ -13,7 +14,7 @@ the same notebook with (nbgrader's conventions)
 The generated notebook records a hash of its cells' sources in its metadata
 (``rnn_tutor.release.sha256``).  An exercise whose cells no longer match that hash
 was edited (by a learner), and ``release`` refuses to overwrite it unless
-``force=True``, which first keeps a backup ``NN_name.ipynb.bak-<timestamp>``.
+``force=True``, which first keeps a backup ``NN_name_exercises.ipynb.bak-<timestamp>``.
 
 Release is all-or-nothing: every source is validated and every target inspected
 before the first file is written, and each file is written atomically.
@@ -33,7 +34,8 @@ from typing import Any, Callable
 
 import nbformat
 
-from rnn_tutor.nbsource import SOLUTION, NotebookError, SourceCell, SourceNotebook, load_source
+from rnn_tutor.nbsource import (SOLUTION, NotebookError, SourceCell, SourceNotebook,
+                                exercise_filename, load_source)
 
 __all__ = ["CODE_STUB", "TEXT_STUB", "ReleaseError", "Target", "find_course_root",
            "exercise_source", "make_exercise", "content_hash", "notebook_text",
@@ -99,7 +101,7 @@ def content_hash(nb: Any) -> str:
 def make_exercise(src: SourceNotebook, origin: str | None = None) -> Any:
     """The learner's notebook generated from a validated source notebook.
 
-    ``origin`` (e.g. ``"solutions/01_unfolding.ipynb"``) is recorded in the metadata.
+    ``origin`` (e.g. ``"solutions/01_unfolding_solutions.ipynb"``) is recorded in the metadata.
     """
     nb = copy.deepcopy(src.nb)
     for cell, info in zip(nb.cells, src.cells):
@@ -191,17 +193,17 @@ def plan(source_dir: str | Path, dest_dir: str | Path) -> list[Target]:
         raise ReleaseError("\n".join(errors))
     targets = []
     for src in sources:
-        dest = dest_dir / src.path.name
+        dest = dest_dir / exercise_filename(src.path)
         text = notebook_text(make_exercise(src, f"{source_dir.name}/{src.path.name}"))
         if not dest.exists():
             targets.append(Target(dest, "missing", text, src.path, "not generated yet"))
         else:
             status, reason = _inspect(dest, text)
             targets.append(Target(dest, status, text, src.path, reason))
-    names = {src.path.name for src in sources}
+    names = {exercise_filename(src.path) for src in sources}
     for dest in list_notebooks(dest_dir):
         if dest.name not in names:
-            targets.append(Target(dest, "orphan", reason=f"no {source_dir.name}/{dest.name}"))
+            targets.append(Target(dest, "orphan", reason=f"no source for it in {source_dir.name}/"))
     return targets
 
 

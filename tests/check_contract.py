@@ -171,7 +171,7 @@ class CheckContract:
         assert check.target == name and check.points > 0
 
     def test_solutions_notebook_agrees_with_the_checks(self) -> None:
-        path = ROOT / "solutions" / f"{self.NOTEBOOK}.ipynb"
+        path = ROOT / "solutions" / f"{self.NOTEBOOK}_solutions.ipynb"
         if not path.exists():
             pytest.fail(f"{path} is missing")
         nb = json.loads(path.read_text(encoding="utf-8"))

@@ -2,7 +2,7 @@
 
 Two kinds of course are used:
 
-* the real ones: ``solutions/NN_name.ipynb`` with their registered checks;
+* the real ones: ``solutions/NN_name_solutions.ipynb`` with their registered checks;
 * a small synthetic course (:func:`write_synthetic_course`) with one check of each
   kind: all-or-nothing (``check_scale``), partial credit (``check_running_sum``)
   and an nbgrader-style graded cell without a registered check (``check_answer``),

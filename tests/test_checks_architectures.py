@@ -1,7 +1,7 @@
 """The checks of exercise 04 (rnn_tutor.checks.architectures).
 
 The contract every check keeps (pass the solution, fail stubs, mistakes, mutation) is in
-tests/check_contract.py; here the functions of solutions/04_architectures.ipynb are its
+tests/check_contract.py; here the functions of solutions/04_architectures_solutions.ipynb are its
 learner-style solutions.  The checks' plain-NumPy references are compared with the library
 (heads, masking, seq2seq) and with finite differences.
 """
@@ -23,7 +23,7 @@ from rnn_tutor.gradcheck import max_rel_error, numerical_gradients
 from rnn_tutor.heads import softmax_cross_entropy
 from rnn_tutor.masking import last_valid
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions" / "04_architectures.ipynb"
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions" / "04_architectures_solutions.ipynb"
 
 
 def _solution_functions(*names: str) -> dict:

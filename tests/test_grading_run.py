@@ -24,11 +24,12 @@ from rnn_tutor.grading.cli import grade_all
 from rnn_tutor.grading.execute import Kernel
 from rnn_tutor.grading.grade import Options
 from rnn_tutor.grading.match import find_submissions, load_sources
+from rnn_tutor.nbsource import id_from_filename
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL = ROOT / "solutions" / "01_unfolding.ipynb"
+REAL = ROOT / "solutions" / "01_unfolding_solutions.ipynb"
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -79,7 +80,7 @@ def _real_cases(out: Path) -> tuple[Builder | None, dict[str, Path]]:
                                        out / "real-monkeypatch" / "e.ipynb")}
     for nb_id in _course_ids():
         for kind in ("solutions", "exercises"):
-            src = ROOT / kind / f"{nb_id}.ipynb"
+            src = ROOT / kind / f"{nb_id}_{kind}.ipynb"
             if src.exists():
                 path = out / f"{kind}-{nb_id}" / "submission.ipynb"
                 path.parent.mkdir(parents=True)
@@ -277,13 +278,13 @@ def test_command_line_end_to_end(tmp_path):
 # ----------------------------------------------------------------------------- the course's exercises
 
 def _course_ids() -> list[str]:
-    return sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))
+    return sorted(id_from_filename(p) for p in (ROOT / "solutions").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
 def real(graded):
     if graded[1] is None:
-        pytest.skip("solutions/01_unfolding.ipynb is not written yet")
+        pytest.skip("solutions/01_unfolding_solutions.ipynb is not written yet")
     return graded[1]
 
 

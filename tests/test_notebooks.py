@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from rnn_tutor import cli
-from rnn_tutor.nbsource import notebook_id
+from rnn_tutor.nbsource import id_from_filename, notebook_id
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("lessons", "solutions", "exercises")
@@ -46,7 +46,10 @@ def test_release_check_passes_on_the_repository(monkeypatch, capsys):
 
 
 def test_every_folder_has_the_same_numbered_names():
-    stems = {folder: {p.stem for p in _notebooks(folder)} for folder in FOLDERS}
+    stems = {folder: {id_from_filename(p) for p in _notebooks(folder)} for folder in FOLDERS}
+    for folder, suffix in (("solutions", "_solutions"), ("exercises", "_exercises")):
+        unsuffixed = sorted(p.name for p in _notebooks(folder) if not p.stem.endswith(suffix))
+        assert not unsuffixed, f"{folder}/ names must end in {suffix}.ipynb: {unsuffixed}"
     bad = sorted(s for names in stems.values() for s in names if not NAME.fullmatch(s))
     assert not bad, f"notebook names must look like NN_name (lowercase): {bad}"
     for folder in ("solutions", "exercises"):
@@ -66,7 +69,7 @@ def test_committed_notebook_has_no_outputs(path):
 
 @pytest.mark.parametrize("path", ALL, ids=_id)
 def test_notebook_id_equals_its_file_stem(path):
-    assert notebook_id(nbformat.read(path, as_version=4), path) == path.stem
+    assert notebook_id(nbformat.read(path, as_version=4), path) == id_from_filename(path)
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=_id)
@@ -80,7 +83,7 @@ def test_lesson_opens_with_objectives_and_ends_with_key_points_and_exercise_link
     end = _markdown(cells[-3:])
     assert re.search(heading.format("Key points"), end, re.M | re.I), (
         f"{_id(path)}: no Key points in the last three cells")
-    link = f"../exercises/{path.name}"
+    link = f"../exercises/{path.stem}_exercises.ipynb"
     assert f"]({link})" in end, f"{_id(path)}: the last cells do not link to {link}"
     assert (path.parent / link).resolve().is_file(), f"{link} does not exist"
 
@@ -96,8 +99,8 @@ def _errors(cell) -> list[str]:
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=_id)
 def test_graded_cells_fail_on_the_exercise_and_pass_on_the_solution(exercise, run_notebooks):
-    solution = ROOT / "solutions" / exercise.name
-    assert solution.is_file(), f"{_id(exercise)} has no solutions/{exercise.name}"
+    solution = ROOT / "solutions" / f"{id_from_filename(exercise)}_solutions.ipynb"
+    assert solution.is_file(), f"{_id(exercise)} has no {solution.relative_to(ROOT)}"
     ex, sol = run_notebooks((nbformat.read(exercise, as_version=4), exercise.parent),
                             (nbformat.read(solution, as_version=4), solution.parent))
     ex_graded, sol_graded = _graded_code_cells(ex), _graded_code_cells(sol)

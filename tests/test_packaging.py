@@ -174,7 +174,7 @@ def test_readme_maps_every_lesson():
     lessons = sorted((ROOT / "lessons").glob("*.ipynb"))
     assert lessons, "lessons/ holds no notebooks"
     missing = [p.name for p in lessons if f"(lessons/{p.name})" not in text
-               or f"(exercises/{p.name})" not in text]
+               or f"(exercises/{p.stem}_exercises.ipynb)" not in text]
     assert not missing, f"README.md's lesson map lacks {missing}"
 
 

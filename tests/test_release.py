@@ -377,3 +377,20 @@ def test_grade_without_the_grader_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.setattr(cli.importlib, "import_module", missing)
     assert cli.main(["grade", "subs/"]) == 2
     assert "grading is not available" in capsys.readouterr().err
+
+
+def test_release_names_exercises_apart_from_solutions_and_lessons(tmp_path, nb_cell, write_notebook):
+    """solutions/NN_x_solutions.ipynb -> exercises/NN_x_exercises.ipynb; the id stays NN_x."""
+    from rnn_tutor.nbsource import exercise_filename, id_from_filename
+
+    cells = [nb_cell("code", "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+                     grade_id="f", solution=True)]
+    src = write_notebook(tmp_path / "solutions" / "03_x_solutions.ipynb", cells, "03_x")
+    release.release(tmp_path / "solutions", tmp_path / "exercises")
+    made = sorted(p.name for p in (tmp_path / "exercises").glob("*.ipynb"))
+    assert made == ["03_x_exercises.ipynb"]
+    assert nbformat.read(tmp_path / "exercises" / made[0], as_version=4).metadata["rnn_tutor"]["id"] == "03_x"
+    assert release.check(tmp_path / "solutions", tmp_path / "exercises") == []
+    assert id_from_filename(src) == id_from_filename("03_x_exercises.ipynb") == "03_x"
+    assert id_from_filename("_solutions.ipynb") == "_solutions"      # nothing left to name
+    assert exercise_filename("01_demo.ipynb") == "01_demo.ipynb"       # no suffix: same name

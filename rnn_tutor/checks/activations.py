@@ -1,6 +1,6 @@
 """Checks for exercise 02 (activation functions and their derivatives).
 
-Graded tasks of ``solutions/02_activations.ipynb``:
+Graded tasks of ``solutions/02_activations_solutions.ipynb``:
 
 * ``sigmoid(a)``             ->  ``σ(a) = 1 / (1 + e^{-a})``, element-wise, without overflow for |a| up to 1e4
 * ``sigmoid_prime(a)``       ->  ``σ'(a) = σ(a) (1 - σ(a))``, evaluated at the pre-activation a

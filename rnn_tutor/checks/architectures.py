@@ -1,6 +1,6 @@
 """Checks for exercise 04 (architecture types): the losses of classifiers, masking, greedy decoding.
 
-Graded tasks of ``solutions/04_architectures.ipynb`` (time-major row batches, see :mod:`rnn_tutor`):
+Graded tasks of ``solutions/04_architectures_solutions.ipynb`` (time-major row batches, see :mod:`rnn_tutor`):
 
 * ``softmax_cross_entropy(logits, labels)``  ->  ``(L, dlogits)``: mean over the ``N`` rows of ``logits (N, q)``
 * ``many_to_one_loss(hs, lengths, labels, w_y, b_y)``  ->  ``(L, dhs, dw_y, db_y)``: the loss read from each

@@ -1,6 +1,6 @@
 """Checks for exercise 03 (backpropagation through time), f = tanh and g = identity throughout.
 
-Graded tasks of ``solutions/03_bptt.ipynb`` (row-vector batches, see :mod:`rnn_tutor`):
+Graded tasks of ``solutions/03_bptt_solutions.ipynb`` (row-vector batches, see :mod:`rnn_tutor`):
 
 * ``step_backward(dh_t, dy_t, x_t, h_prev, h_t, params)`` -> dict of ``w_x, w_h, b_h, w_y, b_y, h_prev``:
   the gradients of one step, with ``δa_t = (dh_t + dy_t w_y) ⊙ (1 - h_t²)``

@@ -1,6 +1,6 @@
 """Checks for exercise 07 (strengths and shortcomings): sampling with temperature, windows.
 
-Graded tasks of ``solutions/07_strengths_and_shortcomings.ipynb``:
+Graded tasks of ``solutions/07_strengths_and_shortcomings_solutions.ipynb``:
 
 * ``softmax_with_temperature(logits, temperature)`` -> ``softmax(logits / τ)`` on the last axis
 * ``sample_next(probs, u)``                         -> inverse-CDF sampling: for each row, the first

@@ -1,6 +1,6 @@
 """Checks for exercise 01 (unfolding in time): the step, the unrolled forward pass, parameter sharing.
 
-Graded tasks of ``solutions/01_unfolding.ipynb`` (row-vector batches, see :mod:`rnn_tutor`):
+Graded tasks of ``solutions/01_unfolding_solutions.ipynb`` (row-vector batches, see :mod:`rnn_tutor`):
 
 * ``rnn_step(x_t, h_prev, w_x, w_h, b_h)``  ->  ``h_t = tanh(w_x x_t + w_h h_prev + b_h)``, shape (N, m)
 * ``rnn_forward(xs, params, h_0)``          ->  ``(hs, ys)``, shapes (T, N, m) and (T, N, q), ``y_t = w_y h_t + b_y``

@@ -1,6 +1,6 @@
 """Checks for exercise 06 (GRU, LSTM, bidirectional RNN).
 
-Graded tasks of ``solutions/06_variants.ipynb`` (row-vector batches, PyTorch's gate layouts):
+Graded tasks of ``solutions/06_variants_solutions.ipynb`` (row-vector batches, PyTorch's gate layouts):
 
 * ``gru_step(x_t, h_prev, params)``                  -> ``h_t (N, m)``; gates stacked (r, z, n)
 * ``lstm_step(x_t, h_prev, c_prev, params)``         -> ``(h_t, c_t)``; gates stacked (i, f, g, o)

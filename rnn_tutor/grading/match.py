@@ -4,7 +4,7 @@ A submission is matched by the course id in its metadata
 (``"rnn_tutor": {"id": "01_unfolding"}``), so a renamed file still grades; the file
 name is only a fallback for a notebook whose metadata lost the id.  The student
 identifier is the folder name under a submissions folder
-(``submitted/alice/01_unfolding.ipynb`` -> ``alice``), else the file stem.
+(``submitted/alice/01_unfolding_exercises.ipynb`` -> ``alice``), else the file stem.
 
 Reading never trusts the file: a size cap, JSON errors, another nbformat version
 or a malformed cell list all become a :class:`Unreadable` with a clear reason.
@@ -70,9 +70,11 @@ def find_submissions(paths: Iterable[str | Path], exercise_ids: Iterable[str] = 
     ``.ipynb_checkpoints`` skipped); the student is the first folder under it.  A
     file directly inside the folder, or given by name (then whatever its
     extension), belongs to the student named by its stem, or by the folder that
-    holds it when the stem is just an exercise id (``alice/01_unfolding.ipynb``).
+    holds it when the name is just an exercise's (``alice/01_unfolding_exercises.ipynb``).
     Raises ``FileNotFoundError`` for a missing path.
     """
+    from rnn_tutor.nbsource import id_from_filename
+
     ids = set(exercise_ids)
     found: list[Submission] = []
     seen: set[Path] = set()
@@ -86,13 +88,14 @@ def find_submissions(paths: Iterable[str | Path], exercise_ids: Iterable[str] = 
                 if len(rel.parts) > 1:
                     student = rel.parts[0]
                 else:       # a student's own folder (alice/01_unfolding.ipynb), or a flat one
-                    student = root.resolve().name if path.stem in ids and root.resolve().name else path.stem
+                    student = (root.resolve().name if id_from_filename(path) in ids and root.resolve().name
+                               else path.stem)
                 if path.resolve() not in seen:
                     seen.add(path.resolve())
                     found.append(Submission(path, student))
         elif root.is_file():
             parent = root.resolve().parent.name
-            student = parent if root.stem in ids and parent else root.stem
+            student = parent if id_from_filename(root) in ids and parent else root.stem
             if root.resolve() not in seen:
                 seen.add(root.resolve())
                 found.append(Submission(root, student))
@@ -167,9 +170,11 @@ def match_source(path: Path, learner: LearnerNotebook, sources: Mapping[str, Any
             return learner.nb_id, ""
         raise Unreadable("unknown-exercise", f"its course id {learner.nb_id!r} names no exercise "
                          f"(known: {', '.join(sorted(sources)) or 'none'})")
+    from rnn_tutor.nbsource import id_from_filename
+
     stem = path.stem
-    if stem in sources:
-        return stem, "no course id in the metadata: matched by file name"
+    if id_from_filename(path) in sources:
+        return id_from_filename(path), "no course id in the metadata: matched by file name"
     prefixed = [s for s in sources if stem.startswith(s)]
     if len(prefixed) == 1:
         return prefixed[0], "no course id in the metadata: matched by file name"
