@@ -148,7 +148,9 @@ def hidden_dynamics(f: str | Activation = "tanh", w_h_scale: float = 1.0, T: int
 
     ``h_t = f(w_x x_t + w_h h_{t-1} + b_h)`` with ``h_0 = 0``, inputs ``x_t ~ N(0, 1)`` (d = 1),
     ``w_x ~ N(0, 1)``, ``b_h = 0`` and ``w_h = w_h_scale · W / ρ(W)`` for a Gaussian ``W``
-    (``ρ`` is the spectral radius: the factor by which ``w_h`` can stretch a state each step).
+    (``ρ`` is the spectral radius, the largest ``|eigenvalue|``: the factor per step by which
+    *repeated* products ``w_h^n`` stretch a state in the long run, ``‖w_h^n‖^{1/n} → ρ``; one
+    single step can stretch by up to the largest singular value ``σ_max ≥ ρ``).
 
     Parameters
     ----------
