@@ -149,7 +149,7 @@ def test_n_params_rejects_non_integers_and_wrong_counts():
         U.check_n_params(lambda d, m, q, T: str(good_n_params(d, m, q, T)))
     with pytest.raises(CheckFailed, match=r"off by \+1"):
         U.check_n_params(lambda d, m, q, T: good_n_params(d, m, q, T) + 1)
-    assert U.check_n_params(lambda d, m, q, T: float(good_n_params(d, m, q, T))) == 3  # 42.0 is a count too
+    assert U.check_n_params(lambda d, m, q, T: float(good_n_params(d, m, q, T))) == U.N_PARAMS.n_cases  # 42.0 is a count too
 
 
 def test_make_inputs_are_adversarial():

@@ -100,7 +100,8 @@ def tanh_derivative_reference(a):
 
 
 def _symbol_inputs(rng: np.random.Generator) -> dict:
-    return {"a": sp.Symbol(["a", "z", "u", "s"][int(rng.integers(4))])}
+    # A name from millions (e.g. z_48213): an answer hard-coded for one symbol cannot pass.
+    return {"a": sp.Symbol(f"{'azus'[int(rng.integers(4))]}_{int(rng.integers(10**6))}")}
 
 
 _GRID = np.linspace(-2.5, 2.5, 11)
@@ -156,7 +157,8 @@ def _compare_expression(received, expected, inputs) -> list[str]:
 
 TANH_DERIVATIVE = register(Check(
     notebook=NOTEBOOK, grade_id="check_tanh_derivative", target="tanh_derivative", points=2,
-    make_inputs=_symbol_inputs, reference=tanh_derivative_reference, compare=_compare_expression, n_cases=2,
+    make_inputs=_symbol_inputs, reference=tanh_derivative_reference, compare=_compare_expression, n_cases=3,
+    sympy_functions=("tanh", "sinh", "cosh", "sech", "csch", "coth", "exp", "log"),
 ))
 
 
@@ -191,7 +193,7 @@ def _factor_inputs(rng: np.random.Generator) -> dict:
 
 GRADIENT_FACTOR = register(Check(
     notebook=NOTEBOOK, grade_id="check_gradient_factor", target="gradient_factor", points=2,
-    make_inputs=_factor_inputs, reference=gradient_factor_reference, rtol=1e-8, atol=1e-14, n_cases=4,
+    make_inputs=_factor_inputs, reference=gradient_factor_reference, rtol=1e-8, atol=1e-14, n_cases=9,
     mistakes=mistakes(("f'(a_t) is missing: each step multiplies the gradient by w_h AND by f'(a_t) (the chain rule "
          "through h_t = f(a_t)).", lambda as_, w_h, f: float(w_h ** len(as_))),
         ("w_h is missing: a_t = w_x x_t + w_h h_{t-1} + b_h, so ∂a_t/∂h_{t-1} = w_h multiplies every step.",

@@ -61,6 +61,15 @@ class Check:
     compare : callable, optional
         ``(received, expected, inputs) -> list of problems`` replacing :func:`compare_values`
         (e.g. for SymPy expressions).
+    sympy_functions : tuple of str
+        the SymPy functions (e.g. ``"tanh"``) a result may use besides ``+``, ``*``, ``**`` and
+        numbers; the grader rebuilds a learner's expression only from these, the symbols of the
+        inputs and ``sympy_symbols`` (see ``rnn_tutor.grading.schema``).
+    sympy_symbols : tuple of str
+        names of symbols a result may use besides those in the inputs.
+
+    ``n_cases`` fresh cases must make a hard-coded answer pass with probability below 1e-6
+    (``tests/test_grading_cases.py`` checks every registered check).
     """
 
     notebook: str
@@ -76,6 +85,8 @@ class Check:
     partial: bool = False
     output_names: tuple | None = None
     compare: Callable | None = None
+    sympy_functions: tuple = ()
+    sympy_symbols: tuple = ()
 
     @property
     def key(self) -> tuple[str, str]:

@@ -206,7 +206,7 @@ def _compare_count(received, expected, inputs) -> list[str]:
 
 N_PARAMS = register(Check(
     notebook=NOTEBOOK, grade_id="check_n_params", target="n_params", points=1,
-    make_inputs=_n_params_inputs, reference=n_params_reference, compare=_compare_count, rtol=0.0, atol=0.0,
+    make_inputs=_n_params_inputs, reference=n_params_reference, compare=_compare_count, rtol=0.0, atol=0.0, n_cases=4,
     mistakes=mistakes(("you multiplied by T: the unfolded network reuses the same w_x, w_h, b_h, w_y, b_y at every "
          "step, so a longer sequence adds no parameters.",
          lambda d, m, q, T: T * n_params_reference(d, m, q, T)),
