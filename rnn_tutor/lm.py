@@ -1,0 +1,315 @@
+"""A character language model evaluated properly: vocabulary, held-out splits, perplexity, baselines.
+
+Tokens are characters.  The vocabulary is built from the *training* text only; three special
+tokens come first: ``<pad>`` (filler after a short sequence), ``<unk>`` (any character the
+training text does not hold) and ``<bos>`` (read before the first character of a line).  Every
+line of a sonnet is one sequence; its targets are its characters followed by the newline:
+
+    inputs  = <bos> c_1 c_2 ... c_n          targets = c_1 c_2 ... c_n \\n
+
+The model is an embedding, ``L`` stacked Elman layers and a dense head (all time-major):
+
+    x_t = w_e[c_t]                      h^(1)_t = tanh(w_x^(1) D(x_t) + w_h^(1) h^(1)_{t-1} + b_h^(1))
+    h^(l)_t = tanh(w_x^(l) D(h^(l-1)_t) + w_h^(l) h^(l)_{t-1} + b_h^(l))          l = 2 .. L
+    o_t = w_y D(h^(L)_t) + b_y          P(c_{t+1} = j | c_<=t) = softmax(o_t)_j
+
+where ``D`` is inverted dropout on the non-recurrent connections (Zaremba et al., 2014): each unit
+is kept with probability ``1 - p`` and scaled by ``1 / (1 - p)`` while training; ``D`` is the identity
+at evaluation.  The loss is the cross-entropy averaged over the *real* (unpadded) positions,
+
+    CE = -(1/K) Σ_{t,n} mask_{t,n} log P(target_{t,n})      perplexity = exp(CE)
+
+Parameters: ``w_e (V, e)``, ``w_x_l (m, e or m)``, ``w_h_l (m, m)``, ``b_h_l (m,)`` for
+``l = 1 .. L``, ``w_y (V, m)``, ``b_y (V,)``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnn_tutor._blas import one_blas_thread
+from rnn_tutor.cells import ELMAN
+from rnn_tutor.clipping import clip_grad_norm
+from rnn_tutor.embedding import check_ids, embedding_backward, embedding_forward, init_embedding
+from rnn_tutor.heads import check_mask, dense_backward, dense_forward, init_head, log_softmax, softmax_cross_entropy
+from rnn_tutor.masking import pad_tokens
+from rnn_tutor.optim import adam_init, adam_step
+
+__all__ = ["PAD", "UNK", "BOS", "SPECIALS", "Vocabulary", "build_vocabulary", "split_sonnets", "make_batch",
+           "cross_entropy", "perplexity", "uniform_log_probs", "unigram_log_probs", "bigram_log_probs",
+           "baseline_cross_entropy", "init_lm", "count_lm_params", "lm_forward", "lm_backward", "lm_loss",
+           "lm_cross_entropy", "train_lm", "lm_step", "generate"]
+
+PAD, UNK, BOS = 0, 1, 2
+SPECIALS = ("<pad>", "<unk>", "<bos>")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Token strings, specials first; ``encode`` maps unknown characters to ``<unk>``."""
+
+    tokens: tuple
+
+    @property
+    def V(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, text: str) -> np.ndarray:
+        index = {c: i for i, c in enumerate(self.tokens) if i >= len(SPECIALS)}
+        return np.array([index.get(c, UNK) for c in text], dtype=np.int64)
+
+    def decode(self, ids) -> str:
+        ids = check_ids(ids, self.V).reshape(-1)
+        return "".join(self.tokens[int(i)] if i >= len(SPECIALS) else ("" if i == PAD else self.tokens[int(i)])
+                       for i in ids)
+
+
+def build_vocabulary(text: str, min_count: int = 1) -> Vocabulary:
+    """The specials, then every character of ``text`` seen at least ``min_count`` times (sorted)."""
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"text: expected a non-empty string, received {text!r:.40}")
+    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise ValueError(f"min_count: expected a positive integer, received {min_count!r}")
+    counts = Counter(text)
+    return Vocabulary(SPECIALS + tuple(sorted(c for c, n in counts.items() if n >= min_count)))
+
+
+def split_sonnets(text: str, n_val: int, n_test: int, rng: np.random.Generator) -> tuple[list, list, list]:
+    """Hold out whole sonnets: ``(train, validation, test)`` lists of sonnets (blank-line separated).
+
+    The held-out sonnets are drawn with ``rng``; each list keeps the order of the text.
+    """
+    sonnets = [s.strip("\n") for s in text.strip().split("\n\n")]
+    S = len(sonnets)
+    for name, value in (("n_val", n_val), ("n_test", n_test)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: expected a positive number of sonnets, received {value!r}")
+    if n_val + n_test >= S:
+        raise ValueError(f"n_test: expected n_val + n_test < {S} (the text holds {S} sonnets), "
+                         f"received n_val = {n_val}, n_test = {n_test}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
+    order = rng.permutation(S)
+    val, test = set(order[:n_val].tolist()), set(order[n_val:n_val + n_test].tolist())
+    pick = lambda chosen: [s for i, s in enumerate(sonnets) if i in chosen]  # noqa: E731
+    return pick(set(range(S)) - val - test), pick(val), pick(test)
+
+
+def make_batch(sonnets, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every line of ``sonnets`` as one padded sequence: ``inputs, targets, mask``, each ``(T, N)``.
+
+    ``inputs`` are ``<bos>`` and the line, ``targets`` the line and ``"\\n"``; padding holds ``<pad>``
+    and has mask 0.  ``T`` is the longest line plus one.
+    """
+    lines = [ln for s in sonnets for ln in s.split("\n") if ln]
+    if not lines:
+        raise ValueError("sonnets: expected at least one non-empty line, received none")
+    newline = vocab.encode("\n")[0]
+    seqs = [np.concatenate([[BOS], vocab.encode(ln), [newline]]) for ln in lines]
+    ids, lengths = pad_tokens([s.tolist() for s in seqs], pad_id=PAD)  # (T + 1, N)
+    mask = (np.arange(ids.shape[0] - 1)[:, None] < (lengths - 1)[None, :]).astype(float)
+    return np.where(mask > 0, ids[:-1], PAD), np.where(mask > 0, ids[1:], PAD), mask
+
+
+def cross_entropy(logits, targets, mask) -> float:
+    """Mean cross-entropy in nats over the real positions: ``-(1/K) Σ mask · log softmax(o)[target]``."""
+    return softmax_cross_entropy(logits, targets, mask=mask)[0]
+
+
+def perplexity(logits, targets, mask) -> float:
+    """``exp(cross-entropy)``: the model is as unsure as a uniform choice among this many tokens."""
+    return float(np.exp(cross_entropy(logits, targets, mask)))
+
+
+# ----------------------------------------------------------------------------- count baselines
+
+def uniform_log_probs(V: int) -> np.ndarray:
+    """``log P(j) = -log V`` for every token: a model that knows nothing.  ``(V,)``"""
+    return np.full(V, -np.log(V))
+
+
+def _counts(targets, mask, V: int, inputs=None) -> np.ndarray:
+    mask = np.asarray(mask) > 0
+    t = check_ids(np.asarray(targets)[mask], V, "targets")
+    if inputs is None:
+        return np.bincount(t, minlength=V).astype(float)
+    table = np.zeros((V, V))
+    np.add.at(table, (check_ids(np.asarray(inputs)[mask], V, "inputs"), t), 1.0)
+    return table
+
+
+def _check_alpha(alpha) -> float:
+    if not (isinstance(alpha, (int, float, np.floating)) and not isinstance(alpha, bool) and alpha > 0):
+        raise ValueError(f"alpha: expected a positive smoothing count, received {alpha!r}")
+    return float(alpha)
+
+
+def unigram_log_probs(targets, mask, V: int, alpha: float = 1.0) -> np.ndarray:
+    """``log P(j) = log (n_j + α) / (K + α V)`` from the training targets (add-α smoothing).  ``(V,)``"""
+    counts = _counts(targets, mask, V) + _check_alpha(alpha)
+    return np.log(counts / counts.sum())
+
+
+def bigram_log_probs(inputs, targets, mask, V: int, alpha: float = 1.0) -> np.ndarray:
+    """``log P(j | i) = log (n_ij + α) / (n_i + α V)``: the next token given the current one.  ``(V, V)``"""
+    counts = _counts(targets, mask, V, inputs) + _check_alpha(alpha)
+    return np.log(counts / counts.sum(axis=1, keepdims=True))
+
+
+def baseline_cross_entropy(log_probs, inputs, targets, mask) -> float:
+    """Mean cross-entropy (nats) of a count model: ``(V,)`` ignores the input, ``(V, V)`` reads it."""
+    log_probs = np.asarray(log_probs, dtype=float)
+    mask = check_mask(mask, np.shape(targets), against="targets")
+    keep = mask > 0
+    V = log_probs.shape[-1]
+    t = check_ids(np.asarray(targets)[keep], V, "targets")
+    if log_probs.ndim == 1:
+        return float(-log_probs[t].mean())
+    return float(-log_probs[check_ids(np.asarray(inputs)[keep], V, "inputs"), t].mean())
+
+
+# ----------------------------------------------------------------------------- the neural model
+
+def init_lm(V: int, e: int, m: int, n_layers: int, rng: np.random.Generator) -> dict:
+    """Parameters of the embedding + ``n_layers`` Elman layers + head model (see the module docstring)."""
+    if isinstance(n_layers, bool) or not isinstance(n_layers, (int, np.integer)) or n_layers < 1:
+        raise ValueError(f"n_layers: expected a positive integer, received {n_layers!r}")
+    params = {"w_e": init_embedding(V, e, rng, scale=0.3)}
+    for layer in range(1, n_layers + 1):
+        cell = ELMAN.init_params(e if layer == 1 else m, m, rng)
+        params.update({f"{k}_{layer}": v for k, v in cell.items()})
+    return {**params, **init_head(m, V, rng)}
+
+
+def count_lm_params(V: int, e: int, m: int, n_layers: int) -> int:
+    """``V e + Σ_l (m d_l + m² + m) + V m + V`` with ``d_1 = e`` and ``d_l = m`` above."""
+    return V * e + (m * e + m * m + m) + (n_layers - 1) * (2 * m * m + m) + V * m + V
+
+
+def _n_layers(params) -> int:
+    n = 0
+    while f"w_h_{n + 1}" in params:
+        n += 1
+    if n == 0 or "w_e" not in params:
+        raise ValueError(f"params: expected keys 'w_e', 'w_x_1', 'w_h_1', 'b_h_1', ..., 'w_y', 'b_y' from init_lm, "
+                         f"received {sorted(params)}")
+    return n
+
+
+def _dropout(a, p: float, rng):
+    if p == 0.0:
+        return a, None
+    keep = (rng.random(a.shape) >= p) / (1.0 - p)  # inverted dropout: the expectation is unchanged
+    return a * keep, keep
+
+
+def lm_forward(params, inputs, dropout: float = 0.0, rng: np.random.Generator | None = None,
+               states=None) -> tuple[np.ndarray, list, dict]:
+    """Logits ``os (T, N, V)`` for ``inputs (T, N)``; also the last state of every layer and a cache.
+
+    ``dropout`` in ``[0, 1)`` needs ``rng``.  ``states`` (a list of ``(N, m)``) continues a sequence.
+    """
+    L = _n_layers(params)
+    if not (isinstance(dropout, (int, float, np.floating)) and 0 <= dropout < 1):
+        raise ValueError(f"dropout: expected a probability in [0, 1), received {dropout!r}")
+    if dropout > 0 and not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator when dropout > 0, received {type(rng).__name__}")
+    a, c_emb = embedding_forward(inputs, params["w_e"])  # (T, N) -> (T, N, e)
+    caches, last, keeps = [], [], []
+    for layer in range(1, L + 1):
+        a, keep = _dropout(a, float(dropout), rng)
+        keeps.append(keep)
+        cell = {k: params[f"{k}_{layer}"] for k in ELMAN.param_names}
+        a, h_T, c = ELMAN.forward(a, cell, None if states is None else states[layer - 1])  # -> (T, N, m)
+        caches.append(c)
+        last.append(h_T)
+    top, keep = _dropout(a, float(dropout), rng)
+    keeps.append(keep)
+    os_ = dense_forward(top, params["w_y"], params["b_y"])  # (T, N, m) -> (T, N, V)
+    return os_, last, {"emb": c_emb, "cells": caches, "keeps": keeps, "top": top, "w_y": params["w_y"]}
+
+
+def lm_backward(dos, cache) -> dict:
+    """Gradients of every parameter of :func:`lm_forward` given ``dos = ∂L/∂os (T, N, V)``."""
+    dw_y, db_y, da = dense_backward(dos, cache["top"], cache["w_y"])
+    grads = {"w_y": dw_y, "b_y": db_y}
+    for layer in range(len(cache["cells"]), 0, -1):
+        keep = cache["keeps"][layer]
+        da = da if keep is None else da * keep
+        g, da, _ = ELMAN.backward(da, cache["cells"][layer - 1])
+        grads.update({f"{k}_{layer}": v for k, v in g.items()})
+    keep = cache["keeps"][0]
+    da = da if keep is None else da * keep
+    grads["w_e"] = embedding_backward(da, cache["emb"])
+    return grads
+
+
+def lm_loss(params, inputs, targets, mask, dropout: float = 0.0,
+            rng: np.random.Generator | None = None) -> tuple[float, dict]:
+    """Masked mean cross-entropy (nats) and its gradients, in one call."""
+    os_, _, cache = lm_forward(params, inputs, dropout, rng)
+    L, dos = softmax_cross_entropy(os_, targets, mask=mask)
+    return L, lm_backward(dos, cache)
+
+
+def lm_cross_entropy(params, inputs, targets, mask) -> float:
+    """Evaluation: mean cross-entropy (nats per character) without dropout."""
+    return cross_entropy(lm_forward(params, inputs)[0], targets, mask)
+
+
+@one_blas_thread
+def train_lm(params, train, val, steps: int, rng: np.random.Generator, batch_size: int = 32, lr: float = 1e-2,
+             dropout: float = 0.0, clip: float = 5.0, eval_every: int = 25) -> tuple[dict, dict]:
+    """Adam on random mini-batches of lines; ``train`` and ``val`` are ``(inputs, targets, mask)`` batches.
+
+    Every ``eval_every`` updates (and at the end) the cross-entropy of the *whole* training and
+    validation sets is measured without dropout.  Returns ``(params, history)`` with history keys
+    ``"step"``, ``"train"``, ``"val"`` (arrays) and ``"loss"`` (one per update, with dropout).
+    """
+    x, y, mask = train
+    N = x.shape[1]
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= N:
+        raise ValueError(f"batch_size: expected an integer from 1 to {N} (the training lines), received {batch_size!r}")
+    state, hist = adam_init(params), {"step": [], "train": [], "val": [], "loss": []}
+    for step in range(1, steps + 1):
+        idx = rng.choice(N, size=batch_size, replace=False)
+        T = int(mask[:, idx].sum(axis=0).max())  # drop the columns of padding no line in the batch needs
+        L, grads = lm_loss(params, x[:T, idx], y[:T, idx], mask[:T, idx], dropout, rng)
+        if not np.isfinite(L):
+            raise FloatingPointError(f"loss is {L} at update {step}; lower lr (now {lr}) or clip (now {clip})")
+        grads, _ = clip_grad_norm(grads, clip)
+        params, state = adam_step(params, grads, state, lr)
+        hist["loss"].append(L)
+        if step % eval_every == 0 or step == steps:
+            hist["step"].append(step)
+            hist["train"].append(lm_cross_entropy(params, *train))
+            hist["val"].append(lm_cross_entropy(params, *val))
+    return params, {k: np.array(v) for k, v in hist.items()}
+
+
+def lm_step(params, tokens, states=None) -> tuple[np.ndarray, list]:
+    """One step for ``N`` sequences: ``tokens (N,)`` -> log-probabilities ``(N, V)`` and the new states."""
+    os_, states, _ = lm_forward(params, np.asarray(tokens)[None], states=states)
+    return log_softmax(os_[0]), states
+
+
+def generate(params, vocab: Vocabulary, n_lines: int, max_len: int, choose, rng: np.random.Generator) -> list[str]:
+    """``n_lines`` lines generated side by side from ``<bos>``; each ends at its first newline or ``max_len``.
+
+    ``choose(log_probs (N, V), rng) -> tokens (N,)`` is the decoding rule (e.g. greedy, nucleus).
+    """
+    newline = int(vocab.encode("\n")[0])
+    tokens, states = np.full(n_lines, BOS), None
+    out = np.full((max_len, n_lines), PAD)
+    done = np.zeros(n_lines, bool)
+    for t in range(max_len):
+        log_probs, states = lm_step(params, tokens, states)
+        tokens = np.asarray(choose(log_probs, rng))
+        out[t] = np.where(done, PAD, tokens)
+        done |= tokens == newline
+        if done.all():
+            break
+    return [vocab.decode(out[:, n]).split("\n")[0] for n in range(n_lines)]
