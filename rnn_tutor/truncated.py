@@ -1,6 +1,8 @@
 """Truncated backpropagation through time: train on windows of k steps instead of whole sequences.
 
-:func:`train_tbptt` follows the reference tutorial's pseudo-code exactly::
+:func:`train_tbptt` implements one reading of the reference tutorial's pseudo-code ("An
+Introduction to Recurrent Neural Networks and the Math That Powers Them", MachineLearningMastery.com,
+the course's starting point; see the lessons' references)::
 
     repeat until a stopping criterion is met:          # epochs, or target_loss reached
         set h to zero
@@ -9,15 +11,20 @@
             e = y_{t+k} - p_{t+k}                      # the error at the window's last step only
             backpropagate e through the k steps and update the weights
 
-**How "set h to zero" is read here.**  The windows overlap (they advance one step at a time), so
-no hidden state can be handed from one window to the next without feeding an input twice.  Each
-window is therefore a small *independent* sequence: its forward pass starts from ``h_t = 0`` (the
-state *entering* the window, in the tutorial's indexing) and recomputes ``h_{t+1} … h_{t+k}`` with
-the current weights.  Consequences (all tested): the prediction for ``p_{t+k}`` sees only the k
-inputs ``x_{t+1} … x_{t+k}``; windows may be visited in any order (``rng`` shuffles them); and the
-same trained network is evaluated the same way by :func:`predict_windows`.
+**How "set h to zero" is read here.**  The pseudo-code zeroes h once per pass and does not say
+where each window's forward pass starts.  The windows overlap (they advance one step at a time).
+This module reads every window as a small *independent* sequence: its forward pass starts from
+``h_t = 0`` (the state *entering* the window, in the tutorial's indexing) and recomputes
+``h_{t+1} … h_{t+k}`` with the current weights.  Consequences (all tested): the prediction for
+``p_{t+k}`` sees only the k inputs ``x_{t+1} … x_{t+k}``; windows may be visited in any order
+(``rng`` shuffles them); and the same trained network is evaluated the same way by
+:func:`predict_windows`.  The other reading carries the state forward instead: window t starts
+from ``h_t``, the first state of the previous window, detached, so no input enters the running
+state twice (Williams & Peng 1990, BPTT(k; 1)).  Lesson 03 writes it out with
+:func:`window_loss_and_grads` and its ``h_start`` argument.
 
-:func:`train_tbptt_carried` is the variant most code uses in practice (e.g. language models):
+:func:`train_tbptt_carried` is the variant most code uses in practice (e.g. language models;
+BPTT(k; k) in Williams & Peng's terms):
 consecutive, non-overlapping windows of k steps with the loss at *every* step, and the hidden state
 *carried* from the end of one window into the next as a constant ("detached": no gradient flows
 back across the window boundary).  The state is reset to ``h_0`` only at the start of each epoch.
@@ -154,7 +161,7 @@ def train_tbptt(xs, ps, params: Mapping, k: int, lr: float = 0.05, epochs: int =
                 f: str | Activation = "tanh", g: str | Activation = "identity", optimizer: str = "sgd",
                 clip: float | None = None, target_loss: float | None = None,
                 rng: np.random.Generator | None = None) -> tuple[dict, np.ndarray]:
-    """Truncated BPTT as in the tutorial's pseudo-code (see the module docstring for "set h to zero").
+    """Truncated BPTT in the tutorial's loop, every window started from zero (see the module docstring).
 
     For every window start ``t = 0 … T-k``: run the k steps ``t+1 … t+k`` from ``h = 0``, take the
     error at the last step, ``e = y_{t+k} - p_{t+k}``, backpropagate it through the k steps and update.
