@@ -2,6 +2,12 @@
 
 Subcommands
 -----------
+``rnn-tutor lab [JUPYTERLAB_ARGS...]``
+    open the course in JupyterLab: the course root served, lesson 01 open; every
+    argument goes on to ``jupyter lab`` (:mod:`rnn_tutor.lab`).
+``rnn-tutor check [EXERCISE...]``
+    check your own exercise notebooks with the grader and print a table of tasks
+    passed, points and hints; never writes to them (:mod:`rnn_tutor.selfcheck`).
 ``rnn-tutor release [--check] [--force] [--source DIR] [--dest DIR]``
     regenerate ``exercises/`` from ``solutions/`` (:mod:`rnn_tutor.release`).
 ``rnn-tutor grade ...``
@@ -29,10 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rnn-tutor``."""
     parser = argparse.ArgumentParser(
         prog="rnn-tutor",
-        description="Instructor tools for the rnn-tutor course.",
+        description="Open the rnn-tutor course, check your exercises, and the instructor tools.",
         epilog="Exit codes: 0 ok, 1 check failed / out of step, 2 usage or input error.")
     parser.add_argument("--version", action="version", version=f"rnn-tutor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    lab = sub.add_parser("lab", add_help=False,
+                         help="open the course in JupyterLab (lesson 01; extra arguments go "
+                              "to jupyter lab; `rnn-tutor lab --help`)")
+    lab.add_argument("args", nargs=argparse.REMAINDER)
+    check = sub.add_parser("check", add_help=False,
+                           help="check your exercise notebooks: tasks passed, points, hints "
+                                "(`rnn-tutor check --help`)")
+    check.add_argument("args", nargs=argparse.REMAINDER)
     rel = sub.add_parser(
         "release", help="regenerate exercises/ from solutions/",
         description="Generate each exercises/NN_name_exercises.ipynb from solutions/NN_name_solutions.ipynb: "
@@ -81,6 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["grade"]:          # pass everything after `grade` through untouched
         return _grade(argv[1:])
+    if argv[:1] == ["lab"]:            # ... and after `lab` (JupyterLab's own options)
+        from rnn_tutor.lab import main as lab_main
+
+        return lab_main(argv[1:])
+    if argv[:1] == ["check"]:
+        from rnn_tutor.selfcheck import main as check_main
+
+        return check_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

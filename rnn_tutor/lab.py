@@ -1,0 +1,152 @@
+"""``rnn-tutor lab [JUPYTERLAB_ARGS...]``: open the whole course in JupyterLab.
+
+JupyterLab serves the *course root* (the folder that holds ``lessons/``,
+``exercises/`` and ``solutions/``), so the file browser shows all three and the
+lessons' links to ``../exercises/...`` work, and the first lesson opens at once.
+Every other argument goes to ``jupyter lab`` unchanged (``--no-browser``,
+``--port=8889``, ``--ServerApp.token=...``), and an option given there wins over
+ours (a ``--ServerApp.root_dir`` or ``--LabApp.default_url`` of your own).
+
+As root (containers, some cloud notebooks) JupyterLab refuses to start without
+``--allow-root``; the launcher adds it and says so on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+__all__ = ["CourseNotFound", "find_course", "first_lesson", "lab_argv", "main"]
+
+#: Folders that make a directory the course root.
+COURSE_DIRS = ("lessons", "exercises", "solutions")
+
+#: Options (as typed after ``--``, up to ``=``) that set what we would set.
+_ROOT_OPTIONS = ("ServerApp.root_dir", "ServerApp.notebook_dir", "notebook-dir", "NotebookApp.notebook_dir")
+_URL_OPTIONS = ("LabApp.default_url", "ServerApp.default_url")
+_ROOT_USER_OPTIONS = ("allow-root", "ServerApp.allow_root", "NotebookApp.allow_root")
+
+ALLOW_ROOT_NOTE = (
+    "rnn-tutor lab: you are running as root (user id 0), and JupyterLab refuses to start as "
+    "root unless it is given --allow-root, so rnn-tutor adds it. That is normal in a container "
+    "or a cloud notebook; on your own computer, run the course as your usual user instead.")
+
+
+class CourseNotFound(FileNotFoundError):
+    """No folder holding lessons/, exercises/ and solutions/ was found."""
+
+
+def _is_course(folder: Path) -> bool:
+    return all((folder / name).is_dir() for name in COURSE_DIRS)
+
+
+def find_course(start: str | Path | None = None) -> Path:
+    """The course root: ``start`` (default: the working directory) or its nearest parent
+    that holds lessons/, exercises/ and solutions/; failing that, the checkout this package
+    was installed from (``pip install -e .``)."""
+    start = Path.cwd() if start is None else Path(start)
+    for folder in (start.resolve(), *start.resolve().parents):
+        if _is_course(folder):
+            return folder
+    checkout = Path(__file__).resolve().parents[1]
+    if _is_course(checkout):
+        return checkout
+    raise CourseNotFound(
+        f"cannot find the course: neither {start} nor any folder above it holds "
+        f"{', '.join(d + '/' for d in COURSE_DIRS)} (run rnn-tutor inside the cloned repository)")
+
+
+def first_lesson(root: Path) -> Path | None:
+    """The first lesson notebook of the course (``lessons/01_...``), or None if there is none."""
+    lessons = sorted(p for p in (root / "lessons").glob("*.ipynb") if not p.name.startswith("."))
+    return lessons[0] if lessons else None
+
+
+def _option_name(arg: str) -> str | None:
+    """``--ServerApp.root_dir=/x`` -> ``ServerApp.root_dir``; None for a positional argument."""
+    if not arg.startswith("-"):
+        return None
+    return arg.lstrip("-").split("=", 1)[0]
+
+
+def _given(args: Sequence[str], names: Sequence[str]) -> bool:
+    wanted = {n.lower().replace("_", "-") for n in names}
+    return any((_option_name(a) or "").lower().replace("_", "-") in wanted for a in args)
+
+
+def _url_path(path: Path, root: Path) -> str:
+    return "/lab/tree/" + "/".join(path.resolve().relative_to(root.resolve()).parts)
+
+
+def lab_argv(root: Path, extra: Sequence[str] = (), *, as_root: bool = False) -> tuple[list[str], list[str]]:
+    """The ``jupyter lab`` arguments that open the course, and the notes to print about them.
+
+    ``root`` is served and its first lesson opened (the page JupyterLab opens and the URL
+    it prints).  ``extra`` follows our options, so that the user's own option wins.  A
+    notebook given in ``extra`` (a path inside ``root``) is opened instead of lesson 01.
+    With ``as_root``, ``--allow-root`` is added unless ``extra`` already says so.
+    """
+    extra = list(extra)
+    argv: list[str] = []
+    notes: list[str] = []
+    if not _given(extra, _ROOT_OPTIONS):
+        argv.append(f"--ServerApp.root_dir={root}")
+    opened = [Path(a) for a in extra if _option_name(a) is None and a.endswith(".ipynb")]
+    target = opened[0] if opened else first_lesson(root)
+    if target is not None and not _given(extra, _URL_OPTIONS):
+        try:
+            argv.append(f"--LabApp.default_url={_url_path(target, root)}")
+        except ValueError:       # a notebook outside the course: JupyterLab decides
+            pass
+    # JupyterLab reads a notebook path relative to the root it serves: make it absolute.
+    extra = [str(p.resolve()) if (p := Path(a)) in opened and p.exists() else a for a in extra]
+    if as_root and not _given(extra, _ROOT_USER_OPTIONS):
+        argv.append("--allow-root")
+        notes.append(ALLOW_ROOT_NOTE)
+    return argv + extra, notes
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _launch(argv: list[str]) -> int:
+    """Run JupyterLab in this process (so Ctrl-C, the exit code and Windows all just work)."""
+    from jupyterlab.labapp import LabApp
+
+    LabApp.launch_instance(argv=argv)
+    return 0
+
+
+HELP = """\
+usage: rnn-tutor lab [JUPYTERLAB_ARGS...]
+
+Open the course in JupyterLab: serve the course root (lessons/, exercises/, solutions/)
+and open the first lesson.  Every argument goes to `jupyter lab` unchanged, e.g.
+  rnn-tutor lab --no-browser --port=8889
+and an option of yours replaces the launcher's (--ServerApp.root_dir, --LabApp.default_url).
+A notebook path opens that notebook instead of lesson 01:
+  rnn-tutor lab exercises/03_bptt_exercises.ipynb
+As root, --allow-root is added (JupyterLab refuses root without it) and a note says so.
+`jupyter lab --help` lists JupyterLab's own options.
+"""
+
+
+def main(args: Sequence[str], *, launch: Callable[[list[str]], int] | None = None,
+         err: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> int:
+    """``rnn-tutor lab``: return JupyterLab's exit code (2 if the course cannot be found)."""
+    args = list(args)
+    if args in (["-h"], ["--help"]):
+        print(HELP, end="")
+        return 0
+    try:
+        root = find_course()
+    except CourseNotFound as exc:
+        err(f"rnn-tutor lab: error: {exc}")
+        return 2
+    argv, notes = lab_argv(root, args, as_root=_is_root())
+    for note in notes:
+        err(note)
+    return int((launch or _launch)(argv) or 0)
