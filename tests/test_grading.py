@@ -8,6 +8,9 @@ import copy
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -20,7 +23,8 @@ from rnn_tutor.grading import serial
 from rnn_tutor.grading.cli import main as grade_main
 from rnn_tutor.grading.grade import Result, Row
 from rnn_tutor.grading.match import Unreadable, find_submissions, match_source, read_submission
-from rnn_tutor.grading.report import csv_safe, summary, terminal_safe, write_csv, write_json
+from rnn_tutor.grading.report import (clean, csv_safe, summary, terminal_safe, write_csv, write_json,
+                                      write_report)
 from rnn_tutor.grading.restore import restore
 from rnn_tutor.grading.score import fraction_points
 from rnn_tutor.nbsource import load_source
@@ -312,7 +316,102 @@ def test_terminal_summary_shows_first_lines_and_no_escape_sequences():
     text = summary(res, 1.0)
     assert "check_rnn_forward: failed: -1 is wrong" in text and "second line" not in text
     assert "\x1b" not in text and "\x07" not in text and "\\x1b[2Jevil" in text
-    assert terminal_safe("a\nb\u202ec") == "a b\\x202ec"
+    assert terminal_safe("a\nb\u202ec") == "a b\\u202ec"
+
+
+HOSTILE_TEXTS = ["ValueError('\udcff')", "hw\udcff.ipynb", "hw\r=2+3.ipynb", "\x1b[31mred\x1b[0m",
+                 "abc\u202egnp.exe", "a\u2066b\u2069", "zero\u200bwidth", "bom\ufeff", "nul\x00", "del\x7f",
+                 "c1\x9b31m", "line\u2028sep", "tab\tand\nnewline", "\ud800lone high"]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_clean_leaves_no_control_bidi_or_surrogate(text):
+    out = clean(text)
+    out.encode("utf-8")                                  # no lone surrogate left
+    assert not any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f for c in out), out
+    assert not any(c in out for c in "\u061c\u200b\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e"
+                   "\u2066\u2067\u2068\u2069\ufeff"), out
+    assert out == clean(out) or "\\" in out            # escapes are visible text
+
+
+def test_clean_writes_the_bytes_of_a_non_utf8_file_name():
+    assert clean("hw\udcff.ipynb") == "hw\\xff.ipynb" and clean("a\x1bb") == "a\\x1bb"
+
+
+def _hostile_results():
+    rows = [Row(t, "01_unfolding", t, "check_rnn_step", 0, 2, "failed", t) for t in HOSTILE_TEXTS]
+    return [Result(t, t, "01_unfolding", [r], notes=[t]) for t, r in zip(HOSTILE_TEXTS, rows)]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_hostile_strings_give_a_complete_parseable_report(tmp_path, suffix):
+    out = tmp_path / f"report{suffix}"
+    write_report(_hostile_results(), out)
+    text = out.read_text(encoding="utf-8")
+    if suffix == ".csv":
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        assert "\r" not in text and len(text.splitlines()) == 1 + 2 * len(HOSTILE_TEXTS)
+    else:
+        rows = json.loads(text)["rows"]
+    assert len(rows) == 2 * len(HOSTILE_TEXTS)
+    for row in rows:
+        for value in row.values():
+            if isinstance(value, str):
+                assert not value.startswith(("=", "+", "-", "@")) and "\x1b" not in value and "\r" not in value
+
+
+def test_a_failed_write_keeps_the_earlier_report(tmp_path, monkeypatch):
+    out = tmp_path / "grades.csv"
+    write_report(_results(), out)
+    before = out.read_bytes()
+    import rnn_tutor.grading.report as report_module
+
+    def broken(results, stream):
+        stream.write("half a report")
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(report_module, "write_csv", broken)
+    with pytest.raises(OSError):
+        write_report(_results(), out)
+    assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["grades.csv"]
+
+
+def test_summary_wraps_long_hints_instead_of_cutting_them():
+    hint = "likely cause: " + " ".join(f"word{i}" for i in range(80)) + " END"
+    rows = [Row("alice", "01_unfolding", "a.ipynb", "check_rnn_step", 0, 2, "failed", "wrong; " + hint)]
+    text = summary([Result("alice", "a.ipynb", "01_unfolding", rows)], 1.0)
+    assert "…" not in text and "..." not in text and "END" in text
+    assert all(len(line) <= 100 for line in text.splitlines()[:-1])
+    assert "likely cause: word0" in text and "word79 END" in " ".join(line.strip() for line in text.splitlines())
+
+
+def test_duplicates_are_flagged_and_both_listed():
+    from rnn_tutor.grading.cli import flag_duplicates
+
+    res = [Result("alice", f"alice/{n}.ipynb", "01_unfolding", []) for n in ("a", "b")]
+    res.append(Result("alice", "alice/c.ipynb", "02_activations", []))
+    res.append(Result("bob", "bob/a.ipynb", "01_unfolding", []))
+    flag_duplicates(res)
+    assert [r.duplicate for r in res] == [True, True, False, False]
+    assert "alice/b.ipynb" in res[0].notes[0] and "alice/a.ipynb" in res[1].notes[0]
+    buf = io.StringIO()
+    write_json(res, buf)
+    assert [t["duplicate"] for t in json.loads(buf.getvalue())["totals"]] == [True, True, False, False]
+
+
+def test_stale_run_folders_are_removed(tmp_path):
+    from rnn_tutor.grading.cli import remove_stale_runs
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    stale = tmp_path / f"rnn-tutor-grade-{dead}-abc"
+    (stale / "k").mkdir(parents=True)
+    (stale / "k" / "connection.json").write_text("{}")
+    live = tmp_path / f"rnn-tutor-grade-{os.getpid()}-abc"
+    live.mkdir()
+    other = tmp_path / "unrelated"
+    other.mkdir()
+    assert remove_stale_runs(tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()
 
 
 # ----------------------------------------------------------------------------- command line

@@ -1,9 +1,13 @@
 """``rnn-tutor grade SUBMISSION_OR_FOLDER... [--out FILE.csv|FILE.json] [--timeout S] [--jobs N]``.
 
 Grades every submission in its own fresh kernel, ``--jobs`` at a time (worker
-processes, each driving its own kernels), prints progress to stderr and a summary
-to stdout, and writes the report.  Exit codes: 0 the run completed (whatever the
-scores), 2 a usage error (no submissions, a missing path, a broken source notebook).
+processes, each driving its own kernels, under a watchdog), prints progress to stderr
+and a summary to stdout, and writes the report.  Exit codes: 0 every submission was
+graded (whatever the scores; files that are not notebooks included), 1 the run
+completed but some submissions could not be graded (``grader-error`` rows: a kernel
+that did not start, a worker that died), 2 a usage error (no submissions, a missing
+path, a broken source notebook, no sandbox), 130/143 interrupted (the report holds
+what was graded).
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ import argparse
 import dataclasses
 import importlib
 import importlib.util
-import multiprocessing
+import os
+import re
+import shutil
+import signal
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,6 +33,8 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 from rnn_tutor.grading.grade import NO_TASK, Options, Result, Row, grade_submission  # noqa: E402
 from rnn_tutor.grading.match import Submission, find_submissions, load_sources  # noqa: E402
+from rnn_tutor.grading.execute import RUN_PREFIX, short_temp_base  # noqa: E402
+from rnn_tutor.grading.pool import run_pool  # noqa: E402
 from rnn_tutor.grading.report import progress_line, summary, write_report  # noqa: E402
 
 __all__ = ["main", "build_parser", "grade_all", "load_registry"]
@@ -111,51 +118,79 @@ def _grade_one(sub: Submission, opts: Options) -> Result:
         return Result(sub.student, str(sub.path), "", [row], "grader-error")
 
 
-def _failed(sub: Submission, message: str) -> Result:
-    row = Row(sub.student, "", str(sub.path), NO_TASK, 0.0, 0.0, "grader-error", message)
-    return Result(sub.student, str(sub.path), "", [row], "grader-error")
+def _failed(sub: Submission, message: str, status: str = "grader-error", sandboxed: bool = True) -> Result:
+    row = Row(sub.student, "", str(sub.path), NO_TASK, 0.0, 0.0, status, message)
+    return Result(sub.student, str(sub.path), "", [row], status, sandboxed=sandboxed)
 
 
-def _run_pool(subs: list[Submission], todo: list[int], source: Path, opts: Options, jobs: int,
-              checks: Sequence[str], report) -> list[int]:
-    """Grade ``todo`` in a pool of ``jobs`` workers; return those lost to a dead worker."""
-    ctx = multiprocessing.get_context("spawn")    # no fork of a process holding ZMQ sockets
-    broken: list[int] = []
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init,
-                             initargs=(str(source), list(checks))) as pool:
-        futures = {pool.submit(_grade_one, subs[i], opts): i for i in todo}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            try:
-                report(i, fut.result())
-            except BrokenProcessPool:
-                broken.append(i)
-            except Exception as exc:  # noqa: BLE001
-                report(i, _failed(subs[i], f"the grading worker failed: {type(exc).__name__}: {exc}"))
-    return sorted(broken)
+# ----------------------------------------------------------------------------- temporary folders
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
-def _pool(subs: list[Submission], source: Path, opts: Options, jobs: int, checks: Sequence[str],
-          report) -> None:
-    """Grade in ``jobs`` worker processes.
+def remove_stale_runs(base: Path) -> list[Path]:
+    """Remove this user's run folders whose grader process is gone (a run killed by SIGKILL)."""
+    removed = []
+    pattern = re.compile(re.escape(RUN_PREFIX) + r"(\d+)-")
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        m = pattern.match(path.name)
+        try:
+            mine = path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if m and mine and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
-    A submission can kill its worker (it runs as the same user), which breaks the
-    whole pool.  The submissions lost that way are then graded one by one, each in
-    a pool of its own, so only the culprit ends as a ``grader-error``.
-    """
-    lost = _run_pool(subs, list(range(len(subs))), source, opts, jobs, checks, report)
-    for i in lost:
-        if _run_pool(subs, [i], source, opts, 1, checks, report):
-            report(i, _failed(subs[i], "the grading worker process died while grading this "
-                                       "submission (did it kill its parent process?)"))
+
+class Interrupted(Exception):
+    """The run was stopped by SIGINT or SIGTERM; ``results`` holds what was graded."""
+
+    def __init__(self, signum: int, results: list[Result]) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum, self.results = signum, results
+
+
+def _raise_on(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signum)
+
+
+def flag_duplicates(results: list[Result]) -> None:
+    """Mark every submission that shares its student and exercise with another one (all of them)."""
+    groups: dict[tuple[str, str], list[Result]] = {}
+    for res in results:
+        if res.notebook:
+            groups.setdefault((res.student, res.notebook), []).append(res)
+    for (student, notebook), group in groups.items():
+        if len(group) > 1:
+            for res in group:
+                others = [r.file for r in group if r is not res]
+                res.duplicate = True
+                res.notes.append(f"duplicate: {len(group)} submissions of {student} for {notebook} "
+                                 f"(also {', '.join(others)}); each is graded, choose one")
 
 
 def grade_all(subs: list[Submission], source: Path, opts: Options, *, jobs: int = 1,
               checks: Sequence[str] = (), progress=None, in_process: bool = False) -> list[Result]:
     """Grade ``subs`` in ``jobs`` worker processes; results in the order of ``subs``.
 
-    Workers protect the run from a submission that kills its kernel's parent.
-    ``in_process=True`` grades here instead, one at a time (for tests and scripts).
+    Workers protect the run from a submission that kills or stops its kernel's parent
+    (see :mod:`rnn_tutor.grading.pool`).  ``in_process=True`` grades here instead, one at
+    a time (for tests and scripts).  Duplicate submissions are flagged.  SIGINT and
+    SIGTERM stop the run: workers and kernels are killed, the temporary folder removed,
+    and :class:`Interrupted` carries the results so far.
     """
     results: dict[int, Result] = {}
     done = 0
@@ -167,17 +202,43 @@ def grade_all(subs: list[Submission], source: Path, opts: Options, *, jobs: int 
         if progress is not None:
             progress(progress_line(done, len(subs), res))
 
-    # One folder for the whole run, removed at the end even if a worker was killed
-    # before it could remove its own temporary folders.
-    with tempfile.TemporaryDirectory(prefix="rnn-tutor-grade-run-", ignore_cleanup_errors=True) as tmp:
-        opts = dataclasses.replace(opts, tmp_root=Path(tmp))
+    base = short_temp_base()
+    remove_stale_runs(base)
+    old_term = None
+    if threading_main():
+        old_term = signal.signal(signal.SIGTERM, _raise_on)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=base))
+    try:
+        opts = dataclasses.replace(opts, tmp_root=tmp)
         if in_process:
             _init(str(source), checks)
             for i, sub in enumerate(subs):
                 report(i, _grade_one(sub, opts))
         elif subs:
-            _pool(subs, source, opts, max(1, min(jobs, len(subs))), checks, report)
-    return [results[i] for i in range(len(subs))]
+            run_pool(subs, opts, max(1, min(jobs, len(subs))), _init, (str(source), list(checks)),
+                     _grade_one, report)
+    except KeyboardInterrupt as exc:
+        signum = exc.args[0] if exc.args and isinstance(exc.args[0], int) else signal.SIGINT
+        for i, sub in enumerate(subs):
+            if i not in results:
+                results[i] = _failed(sub, "not graded: the run was interrupted", "not-run", opts.sandbox)
+        ordered = [results[i] for i in range(len(subs))]
+        flag_duplicates(ordered)
+        raise Interrupted(signum, ordered) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        remove_stale_runs(base)          # the folders of kernels whose worker was killed
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    ordered = [results[i] for i in range(len(subs))]
+    flag_duplicates(ordered)
+    return ordered
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,7 +272,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if progress:
         progress(f"grading {len(subs)} submission(s) against {source} with {args.jobs} job(s)")
     t0 = time.monotonic()
-    results = grade_all(subs, source, opts, jobs=args.jobs, checks=args.checks, progress=progress)
+    code = None
+    try:
+        results = grade_all(subs, source, opts, jobs=args.jobs, checks=args.checks, progress=progress)
+    except Interrupted as exc:
+        results, code = exc.results, 128 + exc.signum
+        print(f"rnn-tutor grade: interrupted by {signal.Signals(exc.signum).name}; the report holds the "
+              "submissions graded so far", file=sys.stderr)
     elapsed = time.monotonic() - t0
     print(summary(results, elapsed))
     if args.out is not None:
@@ -221,4 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return fail(f"cannot write {args.out}: {exc.strerror or exc}")
         if progress:
             progress(f"report written to {args.out}")
+    if code is not None:
+        return code
+    failed = [r for r in results if r.status == "grader-error"]
+    if failed:
+        print(f"rnn-tutor grade: {len(failed)} of {len(results)} submission(s) could not be graded "
+              "(grader-error rows)", file=sys.stderr)
+        return 1
     return 0

@@ -5,8 +5,9 @@
 
 * the kernel starts through :mod:`rnn_tutor.grading.launch`, which limits its
   address space (``memory_mb``) and file sizes before it becomes the kernel;
-* sockets are Unix domain sockets and the connection file lives in the grader's
-  temporary folder; the working directory is an empty temporary folder; IPython
+* sockets are Unix domain sockets in a folder of its own under :func:`short_temp_base`
+  (``/tmp``, whatever TMPDIR says: a socket path may not exceed about 104 bytes), with
+  the connection file; the working directory is an empty temporary folder; IPython
   runs without history and with a temporary profile (no instructor startup files);
 * :meth:`Kernel.execute` interrupts a cell that runs longer than its timeout or
   prints more than ``output_limit`` characters, and kills the kernel if the
@@ -20,17 +21,40 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ExecResult", "Kernel", "KernelStartError", "GRACE", "KEEP_CHARS"]
+__all__ = ["ExecResult", "Kernel", "KernelStartError", "GRACE", "KEEP_CHARS", "RUN_PREFIX",
+           "short_temp_base", "run_folder"]
 
 GRACE = 5.0                 # seconds a kernel gets to honour an interrupt before it is killed
 KEEP_CHARS = 20_000         # characters of output kept per execution
 POLL = 0.2                  # seconds between liveness checks while waiting
+
+
+RUN_PREFIX = "rnn-tutor-grade-"      # + grader pid: stale folders of a killed run are found by it
+
+
+def short_temp_base() -> Path:
+    """Where temporary folders with sockets go: ``/tmp`` when usable, whatever TMPDIR says.
+
+    A Unix socket path may not exceed about 104 bytes (macOS) or 108 (Linux), so a long
+    TMPDIR (macOS's is about 49 characters) must not decide whether kernels start.
+    """
+    for base in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
+            return Path(base)
+    return Path(tempfile.gettempdir())
+
+
+def run_folder(kind: str) -> Path:
+    """A new private folder ``/tmp/rnn-tutor-grade-<pid>-<kind>XXXXXXXX`` (mode 700)."""
+    return Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-{kind}", dir=short_temp_base()))
 
 
 class KernelStartError(RuntimeError):
@@ -77,6 +101,7 @@ class Kernel:
         self.km = self.kc = None
         self.dead_reason = ""
         self._log = None
+        self._run: Path | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "Kernel":
@@ -101,8 +126,7 @@ class Kernel:
                 return KernelSpec(argv=argv, display_name="rnn-tutor grading",
                                   language="python", interrupt_mode="signal")
 
-        run = self.workdir.parent / (self.workdir.name + "-kernel")
-        run.mkdir(exist_ok=True)
+        run = self._run = run_folder("k")
         self.km = KernelManager(kernel_name="rnn-tutor-grading", kernel_spec_manager=_Specs(),
                                 transport="ipc", ip=str(run / "s"))
         self.km.connection_file = str(run / "connection.json")
@@ -136,6 +160,9 @@ class Kernel:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._run is not None:
+            shutil.rmtree(self._run, ignore_errors=True)
+            self._run = None
 
     # ------------------------------------------------------------------ state
     def _alive(self) -> bool:

@@ -41,6 +41,14 @@ class Options:
     keep: Path | None = None          # keep the restored notebooks here (debugging)
     grace: float = 5.0                # seconds an interrupted cell gets before the kernel is killed
     tmp_root: Path | None = None      # where the temporary folders go (default: the system's)
+    sandbox: bool = False             # run the kernel in the bubblewrap sandbox (rnn_tutor.grading.sandbox)
+    watchdog: float | None = None     # wall-clock limit of one submission in a worker (None: derived)
+
+    def watchdog_seconds(self) -> float:
+        """How long a worker may spend on one submission before it is killed."""
+        if self.watchdog is not None:
+            return self.watchdog
+        return self.notebook_timeout + 2 * self.grace + 120.0   # + kernel start and judging
 
 
 @dataclass
@@ -68,6 +76,8 @@ class Result:
     status: str = "graded"
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    sandboxed: bool = True
+    duplicate: bool = False
 
     @property
     def points(self) -> float:
@@ -78,9 +88,11 @@ class Result:
         return float(sum(r.max_points for r in self.rows))
 
 
-def _unreadable(sub: Submission, exc: Unreadable, t0: float, notebook: str = "") -> Result:
+def _unreadable(sub: Submission, exc: Unreadable, t0: float, notebook: str = "",
+                sandboxed: bool = True) -> Result:
     row = Row(sub.student, notebook, str(sub.path), NO_TASK, 0.0, 0.0, exc.status, exc.reason)
-    return Result(sub.student, str(sub.path), notebook, [row], exc.status, [], time.monotonic() - t0)
+    return Result(sub.student, str(sub.path), notebook, [row], exc.status, [], time.monotonic() - t0,
+                  sandboxed)
 
 
 def grade_submission(sub: Submission, sources: Mapping[str, Any], registry: Mapping,
@@ -91,14 +103,16 @@ def grade_submission(sub: Submission, sources: Mapping[str, Any], registry: Mapp
         learner = read_submission(sub.path)
         nb_id, note = match_source(sub.path, learner, sources)
     except Unreadable as exc:
-        return _unreadable(sub, exc, t0)
+        return _unreadable(sub, exc, t0, sandboxed=opts.sandbox)
     try:
         restored = restore(sources[nb_id], learner)
     except Exception as exc:  # noqa: BLE001 - never let one submission stop the run
         return _unreadable(sub, Unreadable("grader-error", f"cannot rebuild the notebook: {exc}"),
-                           t0, nb_id)
+                           t0, nb_id, opts.sandbox)
     notes = ([note] if note else []) + restored.notes
-    scores = _run(restored, nb_id, registry, opts)
+    run_notes: list[str] = []
+    scores = _run(restored, nb_id, registry, opts, run_notes)
+    notes += run_notes
     rows = []
     for rc in restored.cells:
         if rc.graded:
@@ -108,13 +122,19 @@ def grade_submission(sub: Submission, sources: Mapping[str, Any], registry: Mapp
     if not rows:
         rows.append(Row(sub.student, nb_id, str(sub.path), NO_TASK, 0.0, 0.0, "graded",
                         "this notebook has no graded cells"))
-    return Result(sub.student, str(sub.path), nb_id, rows, "graded", notes, time.monotonic() - t0)
+    started = not any(r.status == "grader-error" and "did not start" in r.reason for r in rows)
+    return Result(sub.student, str(sub.path), nb_id, rows, "graded" if started else "grader-error", notes,
+                  time.monotonic() - t0, opts.sandbox)
 
 
-def _run(restored: Restored, nb_id: str, registry: Mapping, opts: Options) -> dict[str, TaskScore]:
-    """Execute the rebuilt notebook in a fresh kernel; return a score per graded ``grade_id``."""
+def _run(restored: Restored, nb_id: str, registry: Mapping, opts: Options,
+         notes: list[str]) -> dict[str, TaskScore]:
+    """Execute the rebuilt notebook in a fresh kernel; return a score per graded ``grade_id``.
+
+    ``notes`` receives a line for each top-level cell that was interrupted (time, output
+    or memory limit)."""
     scores: dict[str, TaskScore] = {}
-    with tempfile.TemporaryDirectory(prefix="rnn-tutor-grade-", dir=opts.tmp_root) as tmp:
+    with tempfile.TemporaryDirectory(prefix="s", dir=opts.tmp_root) as tmp:
         work = Path(tmp) / "work"
         work.mkdir()
         nb = to_notebook(restored, nb_id)
@@ -129,7 +149,7 @@ def _run(restored: Restored, nb_id: str, registry: Mapping, opts: Options) -> di
             return {rc.grade_id: TaskScore(0.0, "grader-error", str(exc))
                     for rc in restored.cells if rc.graded}
         try:
-            stop = _cells(kernel, restored, nb_id, registry, opts, scores)
+            stop = _cells(kernel, restored, nb_id, registry, opts, scores, notes)
         finally:
             kernel.close()
     if stop is not None:
@@ -140,7 +160,7 @@ def _run(restored: Restored, nb_id: str, registry: Mapping, opts: Options) -> di
 
 
 def _cells(kernel: Kernel, restored: Restored, nb_id: str, registry: Mapping, opts: Options,
-           scores: dict[str, TaskScore]) -> tuple[str, str] | None:
+           scores: dict[str, TaskScore], notes: list[str]) -> tuple[str, str] | None:
     """Run the cells in order; fill ``scores``; return ``(status, reason)`` if the run stopped early."""
     deadline = time.monotonic() + opts.notebook_timeout
     learner_trouble: list[tuple[str, str, str]] = []      # (status, label, error) of the learner's cells
@@ -164,12 +184,29 @@ def _cells(kernel: Kernel, restored: Restored, nb_id: str, registry: Mapping, op
         res = kernel.execute(rc.source, min(opts.timeout, left))
         if res.status != "ok" and rc.origin != "source":
             learner_trouble.append((res.status, rc.label, res.error))
+        note = _interrupted(rc, res, opts)
+        if note:
+            notes.append(note)
         if rc.graded and check is None and not rc.solution:
             scores[rc.grade_id] = _fallback(rc, res)
         if res.killed:
             status = "kernel-died" if res.status == "died" else res.status
             return status, f"{'the kernel died in' if res.status == 'died' else 'stopped at'} {rc.label}: {res.error}"
     return None
+
+
+def _interrupted(rc: RunCell, res: Any, opts: Options) -> str:
+    """A note for a top-level cell stopped by a limit (time, output, memory), else ``""``."""
+    if res.status == "timeout":
+        return f"{rc.label} was interrupted: {res.error}"
+    if res.status == "output-limit":
+        return f"{rc.label} was interrupted: {res.error}"
+    if res.status == "error" and res.error.startswith("MemoryError"):
+        limit = f" (the kernel may use {opts.memory_mb} MB; see --memory)" if opts.memory_mb else ""
+        return f"{rc.label} ran out of memory: {res.error}{limit}"
+    if res.status == "died":
+        return f"the kernel died in {rc.label}: {res.error}"
+    return ""
 
 
 def _fallback(rc: RunCell, res: Any) -> TaskScore:

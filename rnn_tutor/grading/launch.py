@@ -7,7 +7,9 @@ Usage (built by :mod:`rnn_tutor.grading.execute`)::
 * ``RLIMIT_AS`` = ``MEMORY_BYTES`` (0: unlimited): a submission that allocates too much
   gets a ``MemoryError`` (or its kernel dies) instead of exhausting the machine;
 * ``RLIMIT_FSIZE`` = ``FILE_BYTES`` (0: unlimited): no single file written can fill the disk;
-* ``RLIMIT_CORE`` = 0: a segfaulting kernel leaves no core dump.
+* ``RLIMIT_CORE`` = 0: a segfaulting kernel leaves no core dump;
+* on Linux, the kernel is killed when the process that started it exits
+  (``PR_SET_PDEATHSIG``), so a killed grader leaves no kernel behind.
 
 Limits are per process and inherited by the kernel's children; they are not a
 sandbox (see docs/grading.md).  Setting them in a wrapper rather than in a
@@ -28,6 +30,16 @@ def _limit(which: int, value: int) -> None:
         resource.setrlimit(which, (value, value))
 
 
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)      # PR_SET_PDEATHSIG, SIGKILL
+        except (OSError, AttributeError):
+            pass
+
+
 def main(argv: list[str]) -> None:
     """Apply the limits given in ``argv`` and ``exec`` the command after ``--``."""
     if len(argv) < 4 or argv[2] != "--":
@@ -35,6 +47,7 @@ def main(argv: list[str]) -> None:
     _limit(resource.RLIMIT_AS, int(argv[0]))
     _limit(resource.RLIMIT_FSIZE, int(argv[1]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _die_with_parent()
     cmd = argv[3:]
     os.execv(cmd[0], cmd)
 
