@@ -2,7 +2,9 @@
 
 Notation and conventions (used by every module, lesson and exercise)
 --------------------------------------------------------------------
-The symbols follow the course's reference tutorial:
+The symbols follow the tutorial the course grew from, "An Introduction to Recurrent Neural
+Networks and the Math That Powers Them" (MachineLearningMastery.com,
+https://machinelearningmastery.com/an-introduction-to-recurrent-neural-networks-and-the-math-that-powers-them/):
 
     h_0 = 0  (unless an explicit ``h_0`` is passed)
     h_t = f(w_x x_t + w_h h_{t-1} + b_h)          t = 1 .. T

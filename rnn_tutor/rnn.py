@@ -1,4 +1,4 @@
-"""The Elman RNN forward pass, in the reference tutorial's notation.
+"""The Elman RNN forward pass, in the notation of the course's tutorial (see :mod:`rnn_tutor`).
 
     h_0 = 0
     h_t = f(a_t),  a_t = w_x x_t + w_h h_{t-1} + b_h
