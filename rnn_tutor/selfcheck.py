@@ -8,6 +8,13 @@ hint of each failure, wrapped to the terminal's width and never cut short.
 
 The notebooks are only read, never written: your work stays exactly as it was.
 
+No OS sandbox: ``rnn-tutor grade`` runs every kernel in one, because it runs other
+people's code.  ``check`` runs *your* code on *your* machine, exactly as JupyterLab
+does when you press Run, so a sandbox would protect nothing, and it would need
+bubblewrap, which macOS and Windows do not have.  The other limits of the grader
+(time per cell, a fresh kernel in an empty folder) still apply.  On macOS the
+kernel's address-space limit is left off: macOS refuses ``RLIMIT_AS``.
+
 An EXERCISE is a number (``3`` or ``03``), a course id (``03_bptt``), a file name in
 ``exercises/`` or a path to a notebook (anywhere, under any name: the grader
 matches it by the course id in its metadata).  Without one, every notebook in
@@ -17,6 +24,7 @@ matches it by the course id in its metadata).  Without one, every notebook in
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import shutil
@@ -189,7 +197,7 @@ def main(argv: Sequence[str], out: Print = print,
 def run(paths: Sequence[Path], root: Path, *, timeout: float = 60.0, out: Print = print,
         err: Print = print) -> int:
     """Grade ``paths`` against ``root/solutions`` and print one table per notebook."""
-    from rnn_tutor.grading.cli import grade_all
+    from rnn_tutor.grading.cli import Interrupted, grade_all
     from rnn_tutor.grading.grade import Options
     from rnn_tutor.grading.match import Submission, load_sources
 
@@ -200,9 +208,16 @@ def run(paths: Sequence[Path], root: Path, *, timeout: float = 60.0, out: Print 
         err(f"rnn-tutor check: error: {exc}")
         return 2
     subs = [Submission(Path(p), "you") for p in paths]
-    opts = Options(timeout=timeout)
-    err(f"checking {len(subs)} notebook(s) against {source} ...")
-    results = grade_all(subs, source, opts, jobs=1, progress=None)
+    # Your own code on your own machine: no OS sandbox (see the module docstring).
+    opts = Options(timeout=timeout, sandbox=False)
+    if sys.platform == "darwin":      # setrlimit(RLIMIT_AS) fails there: no memory limit
+        opts = dataclasses.replace(opts, memory_mb=0)
+    err(f"checking {len(subs)} notebook(s) against {source} (your own code: no sandbox) ...")
+    try:
+        results = grade_all(subs, source, opts, jobs=1, progress=None)
+    except Interrupted as exc:
+        err(f"rnn-tutor check: interrupted ({exc})")
+        return 128 + exc.signum
     width = shutil.get_terminal_size((100, 24)).columns
     for path, res in zip(paths, results):
         out(format_result(res, _label(Path(path), root), width) + "\n")

@@ -156,9 +156,34 @@ def test_readme_quickstart_has_exactly_two_commands():
     commands = _readme_quickstart()
     assert len(commands) == 2, commands
     open_lab, run_tests = commands
-    assert "jupyter lab lessons/01_unfolding.ipynb" in open_lab and "pip install -e ." in open_lab
+    # One command from a fresh clone: make the venv, install, open the course with the launcher
+    # (which serves the course root and opens lesson 01; tests/test_lab.py, tests/browser).
+    assert open_lab == "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/rnn-tutor lab"
     assert '.[test]' in run_tests and run_tests.endswith("-m pytest")
-    assert (ROOT / "lessons" / "01_unfolding.ipynb").exists(), "the quickstart opens a lesson"
+    assert sorted((ROOT / "lessons").glob("01_*.ipynb")), "the quickstart opens lesson 01"
+
+
+def test_readme_says_how_to_reach_rnn_tutor_and_windows():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = re.search(r"^## Quickstart\n(.*?)(?=^## )", text, re.M | re.S)[1]
+    for needed in (".venv/bin/rnn-tutor", ".venv/bin/python -m rnn_tutor", "source .venv/bin/activate",
+                   r".venv\Scripts\rnn-tutor lab", r".venv\Scripts\activate", "--allow-root"):
+        assert needed in quick, f"the Quickstart does not mention {needed!r}"
+    conda = re.findall(r"^conda env create .*$", quick, re.M)
+    assert conda == ["conda env create -f environment.yml && conda activate rnn-tutor && rnn-tutor lab"]
+    assert "rnn-tutor check" in text
+
+
+def test_environment_yml_says_how_to_open_the_course():
+    head = (ROOT / "environment.yml").read_text(encoding="utf-8").split("name:")[0]
+    assert "conda activate rnn-tutor && rnn-tutor lab" in head
+
+
+def test_the_cli_offers_lab_and_check():
+    from rnn_tutor.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert {"lab", "check", "release", "grade"} <= set(sub.choices)
 
 
 def test_ci_runs_exactly_the_readme_test_command():
