@@ -200,7 +200,7 @@ class CheckContract:
         assert name in self.GOOD, f"{type(self).__name__}.GOOD has no independent solution of {name}"
         for fn in (check.reference, self.GOOD[name]):
             for hidden in (False, True):
-                assert friendly(fn, hidden=hidden) == check.n_cases
+                assert friendly(fn, hidden=hidden) is None  # no Out: nbgrader would read a number as partial credit
         out = capsys.readouterr().out
         assert f"✔ {name}: {check.n_cases} cases" in out and f"✔ {name}: {check.n_cases} hidden cases" in out
 
@@ -299,6 +299,6 @@ class CheckContract:
                 if not inputs_changed(seen, inputs):
                     return copy.deepcopy(answer)
             return None
-        assert friendly(memorised) == check.n_cases
+        friendly(memorised)
         with pytest.raises(CheckFailed, match="hidden case"):
             friendly(memorised, hidden=True)

@@ -43,7 +43,8 @@ def _pre_activations(rng: np.random.Generator) -> np.ndarray:
 
 
 SIGMOID = register(Check(
-    notebook=NOTEBOOK, grade_id="check_sigmoid", target="sigmoid", points=2,
+    notebook=NOTEBOOK, grade_id="check_sigmoid", target="sigmoid",
+    forbidden=("rnn_tutor.activations._sigmoid", "rnn_tutor.gru._sigmoid", "rnn_tutor.lstm._sigmoid_",), points=2,
     make_inputs=lambda rng: {"a": _pre_activations(rng)}, reference=sigmoid_reference, rtol=1e-9, atol=1e-12,
     mistakes=mistakes(("a sign error: σ(a) = 1 / (1 + exp(-a)); you computed 1 / (1 + exp(+a)) = σ(-a).",
          lambda a: 1 / (1 + np.exp(a))),
@@ -74,7 +75,8 @@ def _sig(a):
 
 
 SIGMOID_PRIME = register(Check(
-    notebook=NOTEBOOK, grade_id="check_sigmoid_prime", target="sigmoid_prime", points=1,
+    notebook=NOTEBOOK, grade_id="check_sigmoid_prime", target="sigmoid_prime",
+    forbidden=("rnn_tutor.activations._sigmoid", "rnn_tutor.activations._sigmoid_deriv", "rnn_tutor.gru._sigmoid", "rnn_tutor.lstm._sigmoid_",), points=1,
     make_inputs=lambda rng: {"a": _pre_activations(rng)}, reference=sigmoid_prime_reference, rtol=1e-8, atol=1e-12,
     mistakes=mistakes(("you applied s (1 - s) to the pre-activation a itself: the formula needs s = σ(a) first.",
          lambda a: a * (1 - a)),
@@ -157,6 +159,7 @@ def _compare_expression(received, expected, inputs) -> list[str]:
 
 TANH_DERIVATIVE = register(Check(
     notebook=NOTEBOOK, grade_id="check_tanh_derivative", target="tanh_derivative", points=2,
+    forbidden=("rnn_tutor.activations.Activation.sym_deriv", "rnn_tutor.activations._sym_deriv_template", "rnn_tutor.activations._tanh_deriv",),
     make_inputs=_symbol_inputs, reference=tanh_derivative_reference, compare=_compare_expression, n_cases=3,
     sympy_functions=("tanh", "sinh", "cosh", "sech", "csch", "coth", "exp", "log"),
 ))
@@ -193,6 +196,7 @@ def _factor_inputs(rng: np.random.Generator) -> dict:
 
 GRADIENT_FACTOR = register(Check(
     notebook=NOTEBOOK, grade_id="check_gradient_factor", target="gradient_factor", points=2,
+    forbidden=("rnn_tutor.activations._sigmoid_deriv", "rnn_tutor.activations._tanh_deriv", "rnn_tutor.activations._relu_deriv", "rnn_tutor.activations._sigmoid", "rnn_tutor.gradflow.jacobian_chain", "rnn_tutor.gradflow.elman_step_jacobians", "rnn_tutor.gradflow.gradient_decay_curve",),
     make_inputs=_factor_inputs, reference=gradient_factor_reference, rtol=1e-8, atol=1e-14, n_cases=9,
     mistakes=mistakes(("f'(a_t) is missing: each step multiplies the gradient by w_h AND by f'(a_t) (the chain rule "
          "through h_t = f(a_t)).", lambda as_, w_h, f: float(w_h ** len(as_))),

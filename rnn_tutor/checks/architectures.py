@@ -89,7 +89,8 @@ def _naive_ce(logits, labels):
 
 
 SOFTMAX_CE = register(Check(
-    notebook=NOTEBOOK, grade_id="check_softmax_cross_entropy", target="softmax_cross_entropy", points=2,
+    notebook=NOTEBOOK, grade_id="check_softmax_cross_entropy", target="softmax_cross_entropy",
+    forbidden=("rnn_tutor.heads.softmax_cross_entropy", "rnn_tutor.heads.log_softmax", "rnn_tutor.heads.softmax", "rnn_tutor.heads.softmax_vjp",), points=2,
     make_inputs=_ce_inputs, reference=softmax_ce_reference, output_names=("L", "dlogits"),
     compare=_compare_finite(("L", "dlogits")),
     mistakes=mistakes(("the loss is the *mean* over the N examples: divide the summed loss and its gradient by N.",
@@ -177,7 +178,8 @@ def _m21_no_wy(hs, lengths, labels, w_y, b_y):  # dw_y = do.T @ hs[-1]
 
 
 MANY_TO_ONE = register(Check(
-    notebook=NOTEBOOK, grade_id="check_many_to_one_loss", target="many_to_one_loss", points=3,
+    notebook=NOTEBOOK, grade_id="check_many_to_one_loss", target="many_to_one_loss",
+    forbidden=("rnn_tutor.heads.softmax_cross_entropy", "rnn_tutor.heads.log_softmax", "rnn_tutor.heads.softmax", "rnn_tutor.masking.last_valid", "rnn_tutor.masking.last_valid_backward", "rnn_tutor.architectures.many_to_one_loss", "rnn_tutor.architectures.many_to_one_backward",), points=3,
     make_inputs=_m21_inputs, reference=many_to_one_reference, output_names=("L", "dhs", "dw_y", "db_y"),
     mistakes=mistakes(("hs[-1] is the state after the padding for every sequence shorter than T: read each sequence "
          "at its own last real step, hs[lengths - 1, np.arange(N)].", _m21_last_row),
@@ -249,7 +251,8 @@ def _mce_per_sequence(logits, labels, mask):  # each sequence's mean, then the m
 
 
 MASKED_CE = register(Check(
-    notebook=NOTEBOOK, grade_id="check_masked_cross_entropy", target="masked_cross_entropy", points=2,
+    notebook=NOTEBOOK, grade_id="check_masked_cross_entropy", target="masked_cross_entropy",
+    forbidden=("rnn_tutor.heads.softmax_cross_entropy", "rnn_tutor.heads.log_softmax", "rnn_tutor.heads.softmax", "rnn_tutor.architectures.many_to_many_loss", "rnn_tutor.architectures.many_to_many_backward",), points=2,
     make_inputs=_mce_inputs, reference=masked_ce_reference, output_names=("L", "dlogits"),
     compare=_compare_finite(("L", "dlogits")),
     mistakes=mistakes(("the padded steps are counted: multiply each step's loss by the mask, and divide by the number "
@@ -322,7 +325,8 @@ def _greedy_inputs(rng) -> dict:
 
 
 GREEDY_DECODE = register(Check(
-    notebook=NOTEBOOK, grade_id="check_greedy_decode", target="greedy_decode", points=3,
+    notebook=NOTEBOOK, grade_id="check_greedy_decode", target="greedy_decode",
+    forbidden=("rnn_tutor.seq2seq.decode_greedy", "rnn_tutor.seq2seq.greedy_decode", "rnn_tutor.architectures.one_to_many_forward",), points=3,
     make_inputs=_greedy_inputs, reference=greedy_reference, rtol=0.0, atol=0.0,
     mistakes=mistakes(("a sequence has ended once it has produced eos: from then on write eos, whatever the decoder "
          "would say (keep a boolean 'done' array).",

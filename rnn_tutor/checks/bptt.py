@@ -80,7 +80,8 @@ def _h_prev_transposed(**inputs):
 
 
 STEP_BACKWARD = register(Check(
-    notebook=NOTEBOOK, grade_id="check_step_backward", target="step_backward", points=3,
+    notebook=NOTEBOOK, grade_id="check_step_backward", target="step_backward",
+    forbidden=("rnn_tutor.bptt.rnn_step_backward", "rnn_tutor.bptt.rnn_backward", "rnn_tutor.truncated.window_loss_and_grads",), points=3,
     make_inputs=_step_inputs, reference=step_backward_reference,
     mistakes=mistakes(("f'(a_t) is missing: δa_t = ∂L/∂h_t ⊙ (1 - h_t²) for tanh; multiply before forming any gradient.",
          lambda **i: _with(fprime_of=np.zeros_like(i["h_t"]))(**i)),
@@ -144,7 +145,8 @@ def _bptt_with(**switches):
 
 
 BPTT = register(Check(
-    notebook=NOTEBOOK, grade_id="check_bptt", target="bptt", points=4, output_names=("loss", "grads"),
+    notebook=NOTEBOOK, grade_id="check_bptt", target="bptt",
+    forbidden=("rnn_tutor.bptt.rnn_step_backward", "rnn_tutor.bptt.rnn_backward", "rnn_tutor.rnn.rnn_forward", "rnn_tutor.rnn.rnn_step", "rnn_tutor.truncated.window_loss_and_grads",), points=4, output_names=("loss", "grads"),
     make_inputs=_bptt_inputs, reference=bptt_reference,
     mistakes=mistakes(("the gradients are not accumulated over time: the same weights act at every step, so each step's "
          "contribution must be *added* (dw += ..., not dw = ...).", _bptt_with(accumulate=False)),
@@ -222,7 +224,8 @@ def _train_with(**switches):
 
 
 TRAIN_TRUNCATED = register(Check(
-    notebook=NOTEBOOK, grade_id="check_train_truncated", target="train_truncated", points=3,
+    notebook=NOTEBOOK, grade_id="check_train_truncated", target="train_truncated",
+    forbidden=("rnn_tutor.truncated.train_tbptt", "rnn_tutor.truncated.train_tbptt_carried", "rnn_tutor.truncated.window_loss_and_grads", "rnn_tutor.bptt.rnn_backward", "rnn_tutor.bptt.rnn_step_backward", "rnn_tutor.rnn.rnn_forward", "rnn_tutor.rnn.rnn_step",), points=3,
     output_names=("params", "history"), make_inputs=_train_inputs, reference=train_truncated_reference,
     rtol=1e-7, atol=1e-10,
     mistakes=mistakes(("h is not reset: each window must start from h = 0 (the tutorial's \"set h to zero\"), not from the "

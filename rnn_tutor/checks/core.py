@@ -16,18 +16,33 @@ Both end in :func:`evaluate_case`, so feedback and grades never disagree.
 from __future__ import annotations
 
 import copy
+import linecache
 import os
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from rnn_tutor.checks.guard import Guard, _unwrap_code, resolve, shortcut_message, solution_reads
+
 __all__ = ["Mistake", "mistakes", "Check", "CaseResult", "CheckFailed", "REGISTRY", "register",
            "compare_values", "evaluate_case", "run_check", "run_check_with_hint", "inputs_changed", "describe_inputs"]
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+MAX_PROBLEM_LINES = 3       # problems shown in a failure message (the rest are counted)
+
 
 class CheckFailed(AssertionError):
-    """Raised by :func:`run_check` when the learner's function disagrees with the reference."""
+    """Raised by :func:`run_check` when the learner's function disagrees with the reference.
+
+    It is still an error (nbgrader scores a check cell that raises as 0), but Jupyter shows
+    only its message, not the frames of the library (``_render_traceback_``).
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        lines = str(self).splitlines() or [""]
+        return [f"\x1b[0;31mCheckFailed\x1b[0m: {lines[0]}", *lines[1:]]
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,11 @@ class Check:
 
     ``n_cases`` fresh cases must make a hard-coded answer pass with probability below 1e-6
     (``tests/test_grading_cases.py`` checks every registered check).
+    forbidden : tuple of str
+        qualified names of the library functions that compute the answer, including indirect
+        routes (``("rnn_tutor.rnn.rnn_step", "rnn_tutor.rnn.rnn_forward")``).  An answer that
+        calls one of them, or any function of :mod:`rnn_tutor.checks`, fails
+        (:mod:`rnn_tutor.checks.guard`), in the notebook and in the grader.
     """
 
     notebook: str
@@ -87,6 +107,7 @@ class Check:
     compare: Callable | None = None
     sympy_functions: tuple = ()
     sympy_symbols: tuple = ()
+    forbidden: tuple = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -275,10 +296,15 @@ def case_seeds(check: Check, hidden: bool = False) -> list[int]:
     return list(range(check.n_cases))
 
 
-def call_with_copies(fn: Callable, inputs: Mapping):
-    """Call ``fn(**inputs)`` on deep copies; return ``(result, names of mutated inputs)``."""
+def call_with_copies(fn: Callable, inputs: Mapping, guard: Guard | None = None):
+    """Call ``fn(**inputs)`` on deep copies, under ``guard`` if given;
+    return ``(result, names of mutated inputs)``."""
     given = copy.deepcopy(dict(inputs))
-    result = fn(**given)
+    if guard is None:
+        result = fn(**given)
+    else:
+        with guard:
+            result = fn(**given)
     return result, inputs_changed(inputs, given)
 
 
@@ -295,36 +321,106 @@ def _not_implemented_message(target: str, exc: BaseException) -> str:
             "run its cell, then run this check again.")
 
 
-def run_check(check: Check, fn: Callable, hidden: bool = False, quiet: bool = False) -> int:
+def _learner_line(exc: BaseException) -> str:
+    """``"  at line 3 of rnn_step: h = x_t @ w_x"``: the last line of the learner's own code in the
+    traceback (not NumPy's, not the library's), or "" when there is none."""
+    last = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        name = frame.filename
+        if name.startswith(_PACKAGE_DIR) or "site-packages" in name or name.startswith(os.path.dirname(os.__file__)):
+            continue
+        last = frame
+    if last is None:
+        return ""
+    text = (last.line or linecache.getline(last.filename, last.lineno)).strip()
+    return f"\n  at line {last.lineno} of {last.name}: {text[:120]}" if text else ""
+
+
+def _same_notebook(check: Check) -> list[Check]:
+    return [c for c in REGISTRY.values() if c.notebook == check.notebook and c.target != check.target]
+
+
+def _watch_other_tasks(check: Check, fn: Callable) -> dict:
+    """``{code: Check}`` of the learner's functions of the notebook's other tasks (found in ``fn``'s globals)."""
+    names = getattr(fn, "__globals__", None)
+    if not isinstance(names, Mapping):
+        return {}
+    watch = {}
+    for other in _same_notebook(check):
+        code = _unwrap_code(names.get(other.target))
+        if code is not None and code is not _unwrap_code(fn):
+            watch[code] = other
+    return watch
+
+
+def _upstream_notes(check: Check, fn: Callable, called: Sequence[Check]) -> str:
+    """A note for each task the learner's ``fn`` called whose own check fails."""
+    notes = []
+    for other in called:
+        try:
+            run_check(other, fn.__globals__[other.target], quiet=True, _upstream=False)
+        except CheckFailed:
+            notes.append(f"\n  note: {check.target} calls your {other.target}, which fails its own check "
+                         f"({other.grade_id}): fix {other.target} first, then run this check again.")
+        except Exception:  # noqa: BLE001 - a note is a courtesy; never hide the real failure
+            continue
+    return "".join(notes)
+
+
+def _summary(problems: Sequence[str]) -> str:
+    """At most :data:`MAX_PROBLEM_LINES` problems, then the likely cause, one per line."""
+    cause = [p for p in problems if p.startswith("likely cause:")]
+    rest = [p for p in problems if not p.startswith("likely cause:")]
+    shown = rest[:MAX_PROBLEM_LINES]
+    if len(rest) > len(shown):
+        shown.append(f"(and {len(rest) - len(shown)} more)")
+    return "\n  ".join(shown + cause)
+
+
+def run_check(check: Check, fn: Callable, hidden: bool = False, quiet: bool = False,
+              _upstream: bool = True) -> None:
     """Run ``check`` on the learner's function ``fn`` in the notebook.
 
-    Prints a short success line, or raises :class:`CheckFailed` with the case,
-    the problems (shape, worst element with its index) and the likely cause.
-    Returns the number of cases passed.
+    Prints one success line and returns None (so a check cell shows no ``Out``, which nbgrader
+    would read as partial credit), or raises :class:`CheckFailed` with the case, the inputs,
+    the problems (shape, worst element with its index) and the likely cause, in a few lines.
+    An answer that calls a function of ``check.forbidden`` fails, whatever its values.
     """
     if not callable(fn):
         raise CheckFailed(f"{check.target}: expected a function, received {type(fn).__name__}")
+    forbidden = resolve(check.forbidden)
+    watch = _watch_other_tasks(check, fn) if _upstream else {}
     seeds = case_seeds(check, hidden)
     for i, seed in enumerate(seeds, 1):
+        reads = solution_reads()
+        if reads:
+            raise CheckFailed(shortcut_message(check.target, f"reading {reads[0]}"))
         inputs = check.make_inputs(np.random.default_rng(seed))
+        guard = Guard(forbidden, watch)
         try:
-            received, mutated = call_with_copies(fn, inputs)
+            received, mutated = call_with_copies(fn, inputs, guard)
         except NotImplementedError as exc:
             raise CheckFailed(_not_implemented_message(check.target, exc)) from None
         except Exception as exc:
+            if guard.caught:
+                raise CheckFailed(shortcut_message(check.target, guard.caught)) from None
+            notes = _upstream_notes(check, fn, guard.called)
             raise CheckFailed(f"{check.target} raised {type(exc).__name__}: {exc}\n"
-                              f"  on case {i} with inputs {describe_inputs(inputs)}") from exc
+                              f"  on case {i} with inputs {describe_inputs(inputs)}"
+                              f"{_learner_line(exc)}{notes}") from exc
+        if guard.caught:
+            raise CheckFailed(shortcut_message(check.target, guard.caught))
         result = evaluate_case(check, inputs, received, mutated)
         if not result.passed:
             kind = "a hidden case" if hidden else f"case {i} of {len(seeds)}"
-            lines = "\n  ".join(result.problems)
-            raise CheckFailed(f"{check.target} fails {kind}.\n  inputs: {describe_inputs(inputs)}\n  {lines}")
+            notes = _upstream_notes(check, fn, guard.called)
+            raise CheckFailed(f"{check.target} fails {kind}.\n  inputs: {describe_inputs(inputs)}\n  "
+                              f"{_summary(result.problems)}{notes}")
     if not quiet:
         print(f"✔ {check.target}: {len(seeds)} {'hidden ' if hidden else ''}cases match the reference.")
-    return len(seeds)
 
 
-def run_check_with_hint(check: Check, fn: Callable, hidden: bool, matmul_hint: str) -> int:
+def run_check_with_hint(check: Check, fn: Callable, hidden: bool, matmul_hint: str) -> None:
     """:func:`run_check`, adding ``matmul_hint`` (the row/column convention, as a "likely cause"
     line) when the learner's code fails inside a matrix product with mismatched shapes."""
     try:

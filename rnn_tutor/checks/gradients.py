@@ -88,6 +88,7 @@ def _jp_inputs(rng: np.random.Generator) -> dict:
 
 JACOBIAN_PRODUCT = register(Check(
     notebook=NOTEBOOK, grade_id="check_jacobian_product", target="jacobian_product",
+    forbidden=("rnn_tutor.gradflow.jacobian_chain", "rnn_tutor.gradflow.elman_step_jacobians", "rnn_tutor.gradflow.gradient_norms_by_distance", "rnn_tutor.gradflow.elman_gradient_norms",),
     make_inputs=_jp_inputs, reference=_jacobian_product_ref, points=3, n_cases=4,
     mistakes=(
         Mistake("the factor diag(f'(a_k)) is missing: each step Jacobian is J_k = diag(f'(a_k)) w_h, not w_h",
@@ -180,6 +181,7 @@ def _vrb_inputs(rng: np.random.Generator) -> dict:
 
 VANISHING_RATE_BOUND = register(Check(
     notebook=NOTEBOOK, grade_id="check_vanishing_rate_bound", target="vanishing_rate_bound",
+    forbidden=("rnn_tutor.gradflow.decay_rate_bound", "rnn_tutor.gradflow.singular_values", "rnn_tutor.gradflow.norm_bound_by_distance",),
     make_inputs=_vrb_inputs, reference=_vrb_ref, points=2, n_cases=6,
     output_names=("rate", "guaranteed_to_vanish"),
     mistakes=(
@@ -259,6 +261,7 @@ def _clip_inputs(rng: np.random.Generator) -> dict:
 
 CLIP_GRAD_NORM = register(Check(
     notebook=NOTEBOOK, grade_id="check_clip_grad_norm", target="clip_grad_norm",
+    forbidden=("rnn_tutor.clipping.clip_grad_norm", "rnn_tutor.clipping.global_norm",),
     make_inputs=_clip_inputs, reference=_clip_ref, points=3, n_cases=5, rtol=1e-5,
     output_names=("clipped", "total_norm"),
     mistakes=(

@@ -43,6 +43,7 @@ def _softmax_inputs(rng: np.random.Generator) -> dict:
 
 SOFTMAX_T = register(Check(
     notebook=NOTEBOOK, grade_id="check_softmax_with_temperature", target="softmax_with_temperature",
+    forbidden=("rnn_tutor.charlm.softmax_with_temperature", "rnn_tutor.heads.softmax", "rnn_tutor.heads.log_softmax",),
     make_inputs=_softmax_inputs, reference=_softmax_t, points=2, n_cases=4, rtol=1e-7, atol=1e-12,
     mistakes=(
         Mistake("multiply the scores by the temperature? It divides them: softmax(logits / temperature).",
@@ -94,6 +95,7 @@ def _sample_inputs(rng: np.random.Generator) -> dict:
 
 SAMPLE_NEXT = register(Check(
     notebook=NOTEBOOK, grade_id="check_sample_next", target="sample_next",
+    forbidden=("rnn_tutor.charlm.sample",),
     make_inputs=_sample_inputs, reference=_sample_next, points=2, n_cases=4, rtol=0, atol=0,
     mistakes=_SAMPLE_MISTAKES,
 ))
@@ -119,6 +121,7 @@ def _window_inputs(rng: np.random.Generator) -> dict:
 
 WINDOWS = register(Check(
     notebook=NOTEBOOK, grade_id="check_sliding_windows", target="sliding_windows",
+    forbidden=("rnn_tutor.strengths.sliding_windows", "rnn_tutor.strengths.window_forward",),
     make_inputs=_window_inputs, reference=_windows, points=2, n_cases=3, rtol=0, atol=0,
     mistakes=(
         Mistake("the window should list its inputs oldest first: [x_{t-w+1}; ...; x_t].",

@@ -69,7 +69,8 @@ def _step_inputs(rng: np.random.Generator) -> dict:
 
 
 RNN_STEP = register(Check(
-    notebook=NOTEBOOK, grade_id="check_rnn_step", target="rnn_step", points=2,
+    notebook=NOTEBOOK, grade_id="check_rnn_step", target="rnn_step",
+    forbidden=("rnn_tutor.rnn.rnn_step", "rnn_tutor.rnn.rnn_forward",), points=2,
     make_inputs=_step_inputs, reference=step_reference,
     mistakes=mistakes(("did you add b_h? The pre-activation is w_x x_t + w_h h_prev + b_h.",
          lambda x_t, h_prev, w_x, w_h, b_h: np.tanh(x_t @ w_x.T + h_prev @ w_h.T)),
@@ -146,7 +147,8 @@ def _all_last(xs, params, h_0):  # every slot holds the final state (a list of o
 
 
 RNN_FORWARD = register(Check(
-    notebook=NOTEBOOK, grade_id="check_rnn_forward", target="rnn_forward", points=3,
+    notebook=NOTEBOOK, grade_id="check_rnn_forward", target="rnn_forward",
+    forbidden=("rnn_tutor.rnn.rnn_step", "rnn_tutor.rnn.rnn_forward",), points=3,
     make_inputs=_forward_inputs, reference=forward_reference, output_names=("hs", "ys"),
     mistakes=mistakes(("the first step must start from the h_0 you are given, not from zeros.", _from_zero),
         ("hs[t] holds h_{t-1}: store the new state h_t returned by the step, not the one you passed in "
@@ -206,6 +208,7 @@ def _compare_count(received, expected, inputs) -> list[str]:
 
 N_PARAMS = register(Check(
     notebook=NOTEBOOK, grade_id="check_n_params", target="n_params", points=1,
+    forbidden=("rnn_tutor.rnn.count_params",),
     make_inputs=_n_params_inputs, reference=n_params_reference, compare=_compare_count, rtol=0.0, atol=0.0, n_cases=4,
     mistakes=mistakes(("you multiplied by T: the unfolded network reuses the same w_x, w_h, b_h, w_y, b_y at every "
          "step, so a longer sequence adds no parameters.",
@@ -274,7 +277,8 @@ def _carry_over(xs, lengths, params):  # one sequence's final state becomes the 
 
 
 FINAL_STATES = register(Check(
-    notebook=NOTEBOOK, grade_id="check_final_states", target="final_states", points=2,
+    notebook=NOTEBOOK, grade_id="check_final_states", target="final_states",
+    forbidden=("rnn_tutor.rnn.rnn_step", "rnn_tutor.rnn.rnn_forward", "rnn_tutor.masking.last_valid", "rnn_tutor.masking.masked_cell_forward",), points=2,
     make_inputs=_final_inputs, reference=final_states_reference,
     mistakes=mistakes(("the padding is being processed: a zero input still changes h (through w_h h and b_h), so "
          "stop each sequence at its own length, hs[lengths[n] - 1].",

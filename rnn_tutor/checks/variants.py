@@ -92,7 +92,8 @@ def _gru_inputs(rng: np.random.Generator) -> dict:
 
 
 GRU_STEP = register(Check(
-    notebook=NOTEBOOK, grade_id="check_gru_step", target="gru_step", points=3,
+    notebook=NOTEBOOK, grade_id="check_gru_step", target="gru_step",
+    forbidden=("rnn_tutor.gru.gru_step", "rnn_tutor.gru.gru_forward",), points=3,
     make_inputs=_gru_inputs, reference=gru_step_reference,
     mistakes=mistakes(("r_t is applied before the matrix product, W_hn (r_t ⊙ h_prev): that is the GRU paper's later "
          "version, not PyTorch's. Here r_t multiplies (W_hn h_prev + b_hn), bias included.",
@@ -154,7 +155,8 @@ def _swapped_outputs(x_t, h_prev, c_prev, params):
 
 
 LSTM_STEP = register(Check(
-    notebook=NOTEBOOK, grade_id="check_lstm_step", target="lstm_step", points=3,
+    notebook=NOTEBOOK, grade_id="check_lstm_step", target="lstm_step",
+    forbidden=("rnn_tutor.lstm.lstm_step", "rnn_tutor.lstm.lstm_forward",), points=3,
     make_inputs=_lstm_inputs, reference=lstm_step_reference, output_names=("h_t", "c_t"),
     mistakes=mistakes(("the forget gate is missing: the old cell state is scaled by it, c_t = f_t ⊙ c_prev + i_t ⊙ g_t.",
          lambda x_t, h_prev, c_prev, params: _lstm(x_t, h_prev, c_prev, params, forget=False)),
@@ -211,7 +213,8 @@ def _wrap(**switch):
 
 
 LSTM_CELL_BACKWARD = register(Check(
-    notebook=NOTEBOOK, grade_id="check_lstm_cell_backward", target="lstm_cell_backward", points=2,
+    notebook=NOTEBOOK, grade_id="check_lstm_cell_backward", target="lstm_cell_backward",
+    forbidden=("rnn_tutor.lstm.lstm_step_backward", "rnn_tutor.lstm.lstm_backward",), points=2,
     make_inputs=_cell_inputs, reference=lstm_cell_backward_reference,
     output_names=("di", "df", "dg", "do", "dc_prev"),
     mistakes=mistakes(("dc_next is missing: c_t is also read by the next step, so its gradient dc_next adds to the part "
@@ -259,7 +262,8 @@ def _bi_inputs(rng: np.random.Generator) -> dict:
 
 
 BIDIRECTIONAL_STATES = register(Check(
-    notebook=NOTEBOOK, grade_id="check_bidirectional_states", target="bidirectional_states", points=2,
+    notebook=NOTEBOOK, grade_id="check_bidirectional_states", target="bidirectional_states",
+    forbidden=("rnn_tutor.bidirectional.bidirectional_forward", "rnn_tutor.bidirectional.bidirectional", "rnn_tutor.bidirectional.reverse_sequences",), points=2,
     make_inputs=_bi_inputs, reference=bidirectional_states_reference,
     mistakes=mistakes(("the backward direction's states are not reversed back: after running over xs[::-1], "
          "its state for step t sits at index T - t, so flip the result again before concatenating.",
