@@ -17,7 +17,16 @@ check must
 * fail a function that memorised the visible answers, on the hidden cases;
 * agree with its solutions notebook: nbgrader schema-3 metadata on every cell, one locked
   graded cell per check with its ``grade_id`` and points, calling ``check_<target>(<target>)``
-  and, between ``### BEGIN/END HIDDEN TESTS``, ``check_<target>(<target>, hidden=True)``.
+  and, between ``### BEGIN/END HIDDEN TESTS``, ``check_<target>(<target>, hidden=True)``;
+* pass the solutions notebook's own answer (its setup and solution cells, executed);
+* fail the library's answer: its own reference, and every wrapper of ``SHORTCUTS`` (each one
+  passes when the guard is off, so it is a real answer) with a message naming a function of
+  ``check.forbidden``; every check has at least one such wrapper;
+* print one line and return None when it passes (nbgrader reads a number as partial credit).
+
+The mistake models, mutating functions and memorised answers below call the checks' own
+references; those tests run with the guard trusting :mod:`rnn_tutor.checks` (fixture
+``_trust_check_models``), and only the shortcut tests run with the full guard.
 
 How a lesson's test file uses it (``tests/test_checks_<lesson>.py``)::
 
@@ -26,7 +35,8 @@ How a lesson's test file uses it (``tests/test_checks_<lesson>.py``)::
     class TestContract(CheckContract):
         NOTEBOOK = "01_unfolding"
         CHECKS = {"rnn_step": (U.RNN_STEP, U.check_rnn_step), ...}   # target -> (Check, friendly check)
-        GOOD = {"rnn_step": good_step, ...}                           # target -> independent solution
+        GOOD = {"rnn_step": good_step, ...}                           # target -> independent solution (optional)
+    SHORTCUTS = {"rnn_step": [lambda **i: rnn.rnn_step(...)[0]], ...}  # target -> library wrappers
         MUTATIONS = [("rnn_step", mutating_step, "h_prev"), ...]      # (target, function, argument it changes)
 
 The class's ``pytest_generate_tests`` parametrises each contract test from these attributes
@@ -48,19 +58,62 @@ contract, each with a comment saying why:
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 
-from rnn_tutor.checks import REGISTRY
+from rnn_tutor.checks import REGISTRY, core, guard
 from rnn_tutor.checks.core import Check, CheckFailed, evaluate_case, inputs_changed
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.lru_cache(maxsize=None)
+def solution_functions(notebook: str) -> dict[str, Callable]:
+    """The solutions notebook's setup and solution cells, executed: the course's own answers by name."""
+    path = ROOT / "solutions" / f"{notebook}_solutions.ipynb"
+    namespace: dict[str, Any] = {"__name__": f"solution_{notebook}"}
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if cell["cell_type"] == "code" and (meta.get("solution") or meta.get("grade_id") in ("imports", "setup")):
+            exec(compile("".join(cell["source"]), f"<{notebook} cell {meta.get('grade_id')}>", "exec"), namespace)
+    return {k: v for k, v in namespace.items() if callable(v)}
+
+
+def without_guard(test: Callable) -> Callable:
+    """Decorator: run a test of hints or messages with :func:`no_guard` (its answers call references)."""
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with no_guard():
+            return test(*args, **kwargs)
+    return run
+
+
+class NoGuard(guard.Guard):
+    """A guard that never catches anything: shows that a shortcut is a real answer."""
+
+    @property
+    def caught(self) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def no_guard() -> Iterator[None]:
+    """Run checks without the shortcut guard: for answers built from the checks' own references
+    (mistake models, mutating or slightly-off answers) in tests of the hints and messages."""
+    saved = core.Guard
+    core.Guard = NoGuard
+    try:
+        yield
+    finally:
+        core.Guard = saved
 
 
 def stub_of(target: str) -> Callable:
@@ -113,6 +166,8 @@ class CheckContract:
     NOTEBOOK: ClassVar[str] = ""
     CHECKS: ClassVar[dict[str, tuple[Check, Callable]]] = {}
     GOOD: ClassVar[dict[str, Callable]] = {}
+    SHORTCUTS: ClassVar[dict[str, list[Callable]]] = {}
+    NO_LIBRARY_ROUTE: ClassVar[frozenset[str]] = frozenset()
     MUTATIONS: ClassVar[list[tuple[str, Callable, str]]] = []
     HIDDEN_MAY_REPEAT: ClassVar[frozenset[str]] = frozenset()
     SOMETIMES_RIGHT: ClassVar[frozenset[str]] = frozenset()
@@ -131,8 +186,21 @@ class CheckContract:
         metafunc.parametrize(argnames, [v if hasattr(v, "marks") else pytest.param(*_row(v), id=_id(v))
                                         for v in values])
 
+    @pytest.fixture(autouse=True)
+    def _trust_check_models(self, request: pytest.FixtureRequest) -> Iterator[None]:
+        """Mistake models and mutating answers call the checks' references: no guard, except in
+        the tests marked ``guarded``."""
+        if getattr(request.function, "guarded", False):
+            yield
+        else:
+            with no_guard():
+                yield
+
     def checks(self) -> list[str]:
         return list(self.CHECKS)
+
+    def shortcuts(self) -> list[tuple[str, int]]:
+        return [(name, i) for name in self.CHECKS for i in range(len(self.SHORTCUTS.get(name, ())))]
 
     def checks_with_mistakes(self) -> list[str]:
         return [name for name, (check, _) in self.CHECKS.items() if check.mistakes]
@@ -197,12 +265,52 @@ class CheckContract:
     @each("name", "checks")
     def test_passes_reference_and_learner_style_solution(self, name: str, capsys: pytest.CaptureFixture) -> None:
         check, friendly = self.CHECKS[name]
-        assert name in self.GOOD, f"{type(self).__name__}.GOOD has no independent solution of {name}"
-        for fn in (check.reference, self.GOOD[name]):
+        solution = solution_functions(self.NOTEBOOK)
+        assert name in solution, f"the solutions notebook of {self.NOTEBOOK} does not define {name}"
+        for fn in (check.reference, solution[name], *([self.GOOD[name]] if name in self.GOOD else [])):
             for hidden in (False, True):
-                assert friendly(fn, hidden=hidden) is None  # no Out: nbgrader would read a number as partial credit
+                with no_guard() if fn is check.reference else contextlib.nullcontext():  # a reference is a shortcut
+                    assert friendly(fn, hidden=hidden) is None  # no Out: nbgrader reads a number as partial credit
         out = capsys.readouterr().out
         assert f"✔ {name}: {check.n_cases} cases" in out and f"✔ {name}: {check.n_cases} hidden cases" in out
+
+    # ------------------------------------------------------------------------- shortcuts
+
+    @each("name", "checks")
+    def test_every_check_forbids_the_library_and_has_a_shortcut_test(self, name: str) -> None:
+        """``NO_LIBRARY_ROUTE`` names the checks whose answer no library function computes (the
+        checks' own references are always forbidden)."""
+        check, _ = self.CHECKS[name]
+        if name in self.NO_LIBRARY_ROUTE:
+            assert not check.forbidden and not self.SHORTCUTS.get(name)
+            return
+        assert check.forbidden and guard.resolve(check.forbidden), f"{name}: Check.forbidden is empty"
+        assert self.SHORTCUTS.get(name), f"{type(self).__name__}.SHORTCUTS has no library wrapper for {name}"
+
+    @each("name", "checks")
+    def test_own_reference_is_caught(self, name: str) -> None:
+        check, friendly = self.CHECKS[name]
+        with pytest.raises(CheckFailed, match=rf"^{name} calls rnn_tutor\.checks\.[\w.]+, the library's own "
+                                              rf"implementation\. The task asks you to write {name} yourself"):
+            friendly(check.reference)
+
+    @each("name, i", "shortcuts")
+    def test_library_shortcut_is_caught(self, name: str, i: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The wrapper is a right answer (it passes with the guard off) and fails with the guard on."""
+        check, friendly = self.CHECKS[name]
+        wrapper = self.SHORTCUTS[name][i]
+        with monkeypatch.context() as patch:
+            patch.setattr(core, "Guard", NoGuard)
+            friendly(wrapper, hidden=True)
+        with pytest.raises(CheckFailed) as info:
+            friendly(wrapper, hidden=True)
+        message = str(info.value)
+        assert any(f"{name} calls {f}, the library's own implementation" in message for f in check.forbidden), message
+        assert f"write {name} yourself" in message and len(message.splitlines()) <= 8
+
+    test_own_reference_is_caught.guarded = True
+    test_passes_reference_and_learner_style_solution.guarded = True
+    test_library_shortcut_is_caught.guarded = True
 
     @each("name", "checks")
     def test_fails_on_stub(self, name: str) -> None:

@@ -247,7 +247,7 @@ def _cheats(b: Builder, check: Check) -> dict[str, str]:
         # forge the grader's reply protocol: 'ok' with a nonce-less or made-up result
         "cheat_forge_reply": ("import rnn_tutor.grading.serial as _s\n"
                               "_real = _s.kernel_call\n"
-                              "def _forged(target, payload, nonce, ns=None):\n"
+                              "def _forged(target, payload, nonce, ns=None, **_kw):\n"
                               "    inputs = _s.unpack(payload)\n"
                               "    first = next(iter(inputs.values()))\n"
                               "    return _s.pack({'nonce': nonce, 'status': 'ok', 'result': first, 'after': inputs})\n"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from check_contract import CheckContract
 
+from rnn_tutor import lstm
 from rnn_tutor.bidirectional import bidirectional_forward
 from rnn_tutor.checks import variants as V
 from rnn_tutor.checks.core import CheckFailed
@@ -54,6 +55,29 @@ def good_bidirectional(xs, params_f, params_b):
             out.append(h)
         return np.array(out)
     return np.concatenate([run(xs, params_f), np.flip(run(np.flip(xs, 0), params_b), 0)], axis=-1)
+
+
+# ----------------------------------------------------------------------------- the library's answers
+
+def library_cell_backward(dh_t, dc_next, i_t, f_t, g_t, o_t, c_prev):
+    """lstm_step_backward with w_ih = I: its x_t gradient is the gate pre-activation gradient."""
+    N, m = dh_t.shape
+    cache = {"params": {"w_ih": np.eye(4 * m), "w_hh": np.zeros((4 * m, m))}, "i_t": i_t, "f_t": f_t, "g_t": g_t,
+             "o_t": o_t, "c_t": f_t * c_prev + i_t * g_t, "c_prev": c_prev, "x_t": np.zeros((N, 4 * m)),
+             "h_prev": np.zeros((N, m))}
+    g = lstm.lstm_step_backward(dh_t, dc_next, cache)
+    da_i, da_f, da_g, da_o = np.split(g["x_t"], 4, axis=1)
+    return (da_i / (i_t * (1 - i_t)), da_f / (f_t * (1 - f_t)), da_g / (1 - g_t ** 2), da_o / (o_t * (1 - o_t)),
+            g["c_prev"])
+
+
+def library_bidirectional(xs, params_f, params_b):
+    return bidirectional_forward(xs, {**params_f, **{k + "_reverse": v for k, v in params_b.items()}})[0]
+
+
+SHORTCUTS = {"gru_step": [lambda x_t, h_prev, params: lib_gru_step(x_t, h_prev, params)[0]],
+             "lstm_step": [lambda x_t, h_prev, c_prev, params: lib_lstm_step(x_t, h_prev, c_prev, params)[:2]],
+             "lstm_cell_backward": [library_cell_backward], "bidirectional_states": [library_bidirectional]}
 
 
 # ----------------------------------------------------------------------------- references vs the library
@@ -122,6 +146,7 @@ class TestContract(CheckContract):
     CHECKS = {"gru_step": (V.GRU_STEP, V.check_gru_step), "lstm_step": (V.LSTM_STEP, V.check_lstm_step),
               "lstm_cell_backward": (V.LSTM_CELL_BACKWARD, V.check_lstm_cell_backward),
               "bidirectional_states": (V.BIDIRECTIONAL_STATES, V.check_bidirectional_states)}
+    SHORTCUTS = SHORTCUTS
     GOOD = {"gru_step": good_gru, "lstm_step": good_lstm, "lstm_cell_backward": good_cell_backward,
             "bidirectional_states": good_bidirectional}
     MUTATIONS = [("gru_step", mutating_gru, "h_prev"), ("lstm_step", mutating_lstm, "params"),

@@ -160,7 +160,7 @@ def test_the_hard_coded_cheat_fools_the_visible_check_but_not_the_hidden_one(syn
     check = next(c for c in synth.builder.checks if c.grade_id == VICTIM)
     ns: dict = {}
     exec(synth.builder.hard_coded(check), ns)
-    assert run_check(check, ns[check.target], quiet=True) == check.n_cases
+    assert run_check(check, ns[check.target], quiet=True) is None
     with pytest.raises(CheckFailed):
         run_check(check, ns[check.target], hidden=True)
 

@@ -333,7 +333,7 @@ def _learner_line(exc: BaseException) -> str:
     if last is None:
         return ""
     text = (last.line or linecache.getline(last.filename, last.lineno)).strip()
-    return f"\n  at line {last.lineno} of {last.name}: {text[:120]}" if text else ""
+    return f"\n  at line {last.lineno} of {last.name}" + (f": {text[:120]}" if text else "")
 
 
 def _same_notebook(check: Check) -> list[Check]:

@@ -95,7 +95,7 @@ def _sample_inputs(rng: np.random.Generator) -> dict:
 
 SAMPLE_NEXT = register(Check(
     notebook=NOTEBOOK, grade_id="check_sample_next", target="sample_next",
-    forbidden=("rnn_tutor.charlm.sample",),
+
     make_inputs=_sample_inputs, reference=_sample_next, points=2, n_cases=4, rtol=0, atol=0,
     mistakes=_SAMPLE_MISTAKES,
 ))

@@ -30,6 +30,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from rnn_tutor.checks.core import Check, case_seeds, evaluate_case, inputs_changed
+from rnn_tutor.checks.guard import shortcut_message
 from rnn_tutor.grading import serial
 from rnn_tutor.grading.execute import ExecResult, Kernel
 
@@ -71,7 +72,8 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def call_in_kernel(kernel: Kernel, target: str, inputs: dict, timeout: float) -> tuple[ExecResult, dict | None]:
+def call_in_kernel(kernel: Kernel, target: str, inputs: dict, timeout: float,
+                   forbidden: tuple = ()) -> tuple[ExecResult, dict | None]:
     """Call ``target(**inputs)`` in the kernel; return the execution and the decoded reply.
 
     The reply is None when the execution failed or the reply is malformed (the
@@ -81,7 +83,7 @@ def call_in_kernel(kernel: Kernel, target: str, inputs: dict, timeout: float) ->
     var = f"_rnn_tutor_grade_{nonce}"
     code = (f"def {var}():\n"
             f"    from rnn_tutor.grading.serial import kernel_call\n"
-            f"    return kernel_call({target!r}, {serial.pack(inputs)!r}, {nonce!r})\n"
+            f"    return kernel_call({target!r}, {serial.pack(inputs)!r}, {nonce!r}, forbidden={tuple(forbidden)!r})\n"
             f"{var} = [{var}()]\n")          # popped by the user expression: nothing stays behind
     res = kernel.execute(code, timeout, user_expressions={"r": f"{var}.pop()"}, store_history=False)
     if res.status != "ok":
@@ -123,7 +125,7 @@ def score_check(kernel: Kernel, check: Check, points: float, timeout: float,
             return TaskScore(fraction_points(check, points, passed, n), "timeout",
                              "the notebook's time limit ran out before this check")
         inputs = check.make_inputs(np.random.default_rng(seed))
-        res, reply = call_in_kernel(kernel, check.target, inputs, left)
+        res, reply = call_in_kernel(kernel, check.target, inputs, left, check.forbidden)
         if reply is None:
             pts = fraction_points(check, points, passed, n)
             if res.status in ("died", "timeout", "output-limit"):
@@ -136,6 +138,8 @@ def score_check(kernel: Kernel, check: Check, points: float, timeout: float,
             return TaskScore(0.0, "missing", f"{check.target} is not defined")
         if status == "not-callable":
             return TaskScore(0.0, "error", f"{check.target} is a {reply.get('type')}, not a function")
+        if status == "shortcut":
+            return TaskScore(0.0, "failed", shortcut_message(check.target, _first(str(reply.get("function", "")))))
         if status == "not-implemented":
             return TaskScore(0.0, "not-implemented", f"{check.target} raises NotImplementedError "
                              "(the exercise stub)")

@@ -300,16 +300,21 @@ def _sympy_build(node: Any, depth: int) -> Any:
 
 # ----------------------------------------------------------------------------- kernel side
 
-def kernel_call(target: str, payload: str, nonce: str, namespace: Mapping | None = None) -> str:
+def kernel_call(target: str, payload: str, nonce: str, namespace: Mapping | None = None,
+                forbidden: tuple = ()) -> str:
     """Run in the learner's kernel: call ``namespace[target](**inputs)``; return a packed reply.
 
     ``namespace`` defaults to the caller's globals (the notebook's namespace), found
     through the frame, so a learner who shadows ``globals`` or ``print`` changes nothing.
 
     The reply is a packed dict with ``nonce``, ``status`` (``ok``, ``missing``,
-    ``not-callable``, ``not-implemented``, ``raised``, ``unserialisable``) and, for
-    ``ok``, the ``result`` and the inputs ``after`` the call (to detect in-place
+    ``not-callable``, ``not-implemented``, ``raised``, ``unserialisable``, ``shortcut``) and,
+    for ``ok``, the ``result`` and the inputs ``after`` the call (to detect in-place
     changes).  It never raises: anything unexpected becomes a ``raised`` reply.
+
+    The call runs under :class:`rnn_tutor.checks.guard.Guard` with the check's ``forbidden``
+    library functions: a call of one of them (or of any check), or a file of ``solutions/``
+    read by the notebook, gives a ``shortcut`` reply naming it, whatever the result.
     """
     def reply(**content: Any) -> str:
         return pack({"nonce": nonce, **content})
@@ -330,12 +335,20 @@ def kernel_call(target: str, payload: str, nonce: str, namespace: Mapping | None
         if not callable(fn):
             return reply(status="not-callable", type=type(fn).__name__[:100])
         inputs = unpack(payload)
+        from rnn_tutor.checks.guard import Guard, solution_reads
+        guard = Guard(forbidden)
         try:
-            result = fn(**inputs)
+            with guard:
+                result = fn(**inputs)
         except NotImplementedError:
             return reply(status="not-implemented")
         except BaseException as exc:  # noqa: BLE001 - the learner's code may raise anything
+            if guard.caught:
+                return reply(status="shortcut", function=guard.caught)
             return reply(status="raised", error=describe(exc))
+        reads = solution_reads()
+        if guard.caught or reads:
+            return reply(status="shortcut", function=guard.caught or f"reading {reads[0]}")
         try:
             return reply(status="ok", result=result, after=inputs)
         except (SerialError, RecursionError, MemoryError) as exc:
