@@ -105,6 +105,7 @@ def _emb_draw(rng: np.random.Generator) -> dict:
 
 EMBEDDING_BACKWARD = register(Check(
     notebook=NOTEBOOK, grade_id="check_embedding_backward", target="embedding_backward",
+    forbidden=("rnn_tutor.embedding.embedding_backward", "rnn_tutor.lm.lm_backward", "rnn_tutor.lm.lm_loss"),
     make_inputs=_draw_until_distinct(_emb_draw, _embedding_backward, [m.fn for m in _EMB_MISTAKES],
                                      "embedding_backward"),
     reference=_embedding_backward, points=2, n_cases=3, rtol=1e-9, atol=1e-12,
@@ -168,6 +169,8 @@ def _ppl_draw(rng: np.random.Generator) -> dict:
 
 PERPLEXITY = register(Check(
     notebook=NOTEBOOK, grade_id="check_perplexity", target="perplexity",
+    forbidden=("rnn_tutor.lm.perplexity", "rnn_tutor.lm.cross_entropy", "rnn_tutor.heads.softmax_cross_entropy",
+               "rnn_tutor.heads.log_softmax", "rnn_tutor.heads.softmax"),
     make_inputs=_draw_until_distinct(_ppl_draw, _perplexity, [m.fn for m in _PPL_MISTAKES], "perplexity"),
     reference=_perplexity, points=2, n_cases=3, rtol=1e-9, atol=1e-12,
     mistakes=_PPL_MISTAKES,
@@ -238,6 +241,7 @@ def _nucleus_draw(rng: np.random.Generator) -> dict:
 
 NUCLEUS = register(Check(
     notebook=NOTEBOOK, grade_id="check_nucleus_filter", target="nucleus_filter",
+    forbidden=("rnn_tutor.decoding.nucleus_filter", "rnn_tutor.decoding.decoding_probs"),
     make_inputs=_draw_until_distinct(_nucleus_draw, _nucleus, [m.fn for m in _NUCLEUS_MISTAKES], "nucleus_filter"),
     reference=_nucleus, points=2, n_cases=3, rtol=1e-9, atol=1e-12,
     mistakes=_NUCLEUS_MISTAKES,
@@ -319,6 +323,7 @@ def _beam_draw(rng: np.random.Generator) -> dict:
 
 BEAM = register(Check(
     notebook=NOTEBOOK, grade_id="check_beam_search", target="beam_search",
+    forbidden=("rnn_tutor.decoding.beam_search",),
     make_inputs=_draw_until_distinct(_beam_draw, _beam_reference, [m.fn for m in _BEAM_MISTAKES], "beam_search"),
     reference=_beam_reference, points=2, n_cases=3, rtol=1e-9, atol=1e-12, output_names=("tokens", "score"),
     mistakes=_BEAM_MISTAKES,
