@@ -80,9 +80,12 @@ def solution_functions(notebook: str) -> dict[str, Callable]:
     """The solutions notebook's setup and solution cells, executed: the course's own answers by name."""
     path = ROOT / "solutions" / f"{notebook}_solutions.ipynb"
     namespace: dict[str, Any] = {"__name__": f"solution_{notebook}"}
+    seen_answer = False
     for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
         meta = cell["metadata"].get("nbgrader", {})
-        if cell["cell_type"] == "code" and (meta.get("solution") or meta.get("grade_id") in ("imports", "setup")):
+        seen_answer = seen_answer or bool(meta.get("solution"))
+        setup = not seen_answer and not meta.get("grade")  # the code cells before the first answer
+        if cell["cell_type"] == "code" and (meta.get("solution") or setup):
             exec(compile("".join(cell["source"]), f"<{notebook} cell {meta.get('grade_id')}>", "exec"), namespace)
     return {k: v for k, v in namespace.items() if callable(v)}
 
