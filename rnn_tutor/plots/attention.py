@@ -58,7 +58,7 @@ def plot_accuracy_vs_length(lengths, accuracies: Mapping[str, Sequence[float]], 
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.tick_params(labelsize=9)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=9, loc="lower left", frameon=True)
+    ax.legend(fontsize=9, loc="center left", frameon=True)
     return ax
 
 
@@ -97,6 +97,7 @@ def plot_work_vs_length(Ts, values: Mapping[str, Sequence[float]], ylabel: str, 
     if log:
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}")  # 1, 2, 4, ... rather than 2^0, 2^1, ...
     ax.set_xlabel("sequence length T", fontsize=10)
     ax.set_ylabel(ylabel, fontsize=10)
     ax.tick_params(labelsize=9)
