@@ -26,6 +26,20 @@ __all__ = ["check_masked_softmax", "check_additive_attention", "check_additive_a
 
 NOTEBOOK = "09_attention"
 
+#: Library functions that compute a task's answer (``Check.forbidden``): an answer that calls one fails.
+#: The masked softmax is reachable through any softmax (after masking the scores by hand) and through
+#: the attention functions (``dot_attention`` of a one-feature query and ``hs = scores`` gives the weights).
+_SOFTMAX_ROUTES = ("rnn_tutor.attention.masked_softmax", "rnn_tutor.attention._masked_softmax",
+                   "rnn_tutor.heads.softmax", "rnn_tutor.heads.log_softmax", "rnn_tutor.charlm.softmax_with_temperature",
+                   "rnn_tutor.self_attention._softmax", "rnn_tutor.self_attention.Counted.softmax")
+_FORWARD_ROUTES = ("rnn_tutor.attention.additive_attention", "rnn_tutor.attention._additive_forward",
+                   "rnn_tutor.attention.dot_attention", "rnn_tutor.attention._dot_forward",
+                   "rnn_tutor.attention_seq2seq._attend", "rnn_tutor.attention_seq2seq.attention_seq2seq_forward")
+_BACKWARD_ROUTES = ("rnn_tutor.attention.additive_attention_backward", "rnn_tutor.attention._additive_backward",
+                    "rnn_tutor.attention.dot_attention_backward", "rnn_tutor.attention._dot_backward",
+                    "rnn_tutor.attention.masked_softmax_backward", "rnn_tutor.attention._softmax_back",
+                    "rnn_tutor.heads.softmax_vjp", "rnn_tutor.attention_seq2seq.attention_seq2seq_backward")
+
 
 def _padding_mask(rng, S: int, N: int) -> np.ndarray:
     """A right-padding mask (S, N): every sequence has 1..S real steps, one has all S, one is padded."""
@@ -82,7 +96,7 @@ _WRONG_AXIS = ("the softmax must run over the positions s of each sequence (axis
 
 MASKED_SOFTMAX = register(Check(
     notebook=NOTEBOOK, grade_id="check_masked_softmax", target="masked_softmax", points=2,
-    make_inputs=_softmax_inputs, reference=masked_softmax_reference,
+    make_inputs=_softmax_inputs, reference=masked_softmax_reference, forbidden=_SOFTMAX_ROUTES + _FORWARD_ROUTES,
     mistakes=mistakes(
         (_WRONG_AXIS, _sm_wrong_axis),
         (_MASK_IGNORED, lambda scores, mask: _softmax_all(scores)),
@@ -94,7 +108,7 @@ MASKED_SOFTMAX = register(Check(
 ))
 
 
-def check_masked_softmax(fn, hidden: bool = False) -> int:
+def check_masked_softmax(fn, hidden: bool = False) -> None:
     """Check your ``masked_softmax(scores, mask) -> weights`` (``hidden=True``: fresh cases)."""
     return run_check(MASKED_SOFTMAX, fn, hidden=hidden)
 
@@ -135,6 +149,7 @@ def _forward_mistake(**change):
 ADDITIVE_ATTENTION = register(Check(
     notebook=NOTEBOOK, grade_id="check_additive_attention", target="additive_attention", points=3,
     make_inputs=_attention_inputs, reference=additive_attention_reference, output_names=("context", "weights"),
+    forbidden=_SOFTMAX_ROUTES + _FORWARD_ROUTES,
     mistakes=mistakes(
         (_WRONG_AXIS, _forward_mistake(softmax=_sm_wrong_axis)),
         (_MASK_IGNORED, _forward_mistake(softmax=lambda e, mask: _softmax_all(e))),
@@ -146,7 +161,7 @@ ADDITIVE_ATTENTION = register(Check(
 ))
 
 
-def check_additive_attention(fn, hidden: bool = False) -> int:
+def check_additive_attention(fn, hidden: bool = False) -> None:
     """Check your ``additive_attention(query, hs, w_q, w_k, v, mask) -> (context, weights)``."""
     return run_check(ADDITIVE_ATTENTION, fn, hidden=hidden)
 
@@ -196,7 +211,7 @@ def _backward_mistake(**change):
 ADDITIVE_BACKWARD = register(Check(
     notebook=NOTEBOOK, grade_id="check_additive_attention_backward", target="additive_attention_backward", points=4,
     make_inputs=_backward_inputs, reference=additive_backward_reference,
-    output_names=("dquery", "dhs", "dw_q", "dw_k", "dv"),
+    output_names=("dquery", "dhs", "dw_q", "dw_k", "dv"), forbidden=_SOFTMAX_ROUTES + _FORWARD_ROUTES + _BACKWARD_ROUTES,
     mistakes=mistakes(
         ("the softmax Jacobian is missing: go back through α = softmax(e) with "
          "de = α * (dα - (α * dα).sum(axis=0)), not de = dα.", _backward_mistake(jacobian="none")),
@@ -214,6 +229,6 @@ ADDITIVE_BACKWARD = register(Check(
 ))
 
 
-def check_additive_attention_backward(fn, hidden: bool = False) -> int:
+def check_additive_attention_backward(fn, hidden: bool = False) -> None:
     """Check your ``additive_attention_backward(dcontext, query, hs, w_q, w_k, v, mask) -> (dquery, dhs, dw_q, dw_k, dv)``."""
     return run_check(ADDITIVE_BACKWARD, fn, hidden=hidden)
