@@ -57,5 +57,6 @@ def test_exposure_bias_and_tradeoff():
     with pytest.raises(ValueError, match="free_running"):
         plots.plot_exposure_bias([1, 2], [1])
     ax = plots.plot_decoding_tradeoff({"greedy": (0.1, 2.0), "nucleus 0.9": (0.5, 2.3)}, "diversity", "CE")
-    assert len(ax.get_lines()) == 2 and ax.get_xlabel() == "diversity"
+    assert len(ax.get_lines()) == 3 and ax.get_xlabel() == "diversity"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["greedy", "nucleus 0.9"]
     assert_legible(ax)

@@ -42,7 +42,7 @@ def plot_perplexities(perplexities: Mapping[str, Mapping[str, float]], ax=None):
             raise ValueError(f"perplexities[{name!r}]: expected the splits {splits}, received {row!r}")
         if not all(np.isfinite(v) and v > 0 for v in row.values()):
             raise ValueError(f"perplexities[{name!r}]: expected positive finite perplexities, received {dict(row)}")
-    ax = _axes(ax, (8, 0.55 * len(models) * len(splits) + 1.2))
+    ax = _axes(ax, (8, 0.38 * len(models) * len(splits) + 1.2))
     height = 0.8 / len(splits)
     hatches = ("", "//", "..", "xx")
     for j, split in enumerate(splits):
@@ -109,15 +109,20 @@ def plot_exposure_bias(teacher_forced: Sequence[float], free_running: Sequence[f
 
 
 def plot_decoding_tradeoff(results: Mapping[str, tuple[float, float]], xlabel: str, ylabel: str, ax=None):
-    """One labelled point per decoding rule: ``results = {rule: (x, y)}``, e.g. (diversity, likelihood)."""
+    """One point per decoding rule, ``results = {rule: (x, y)}`` (e.g. diversity, correctness),
+    joined in order of ``x`` by a thin grey line; the legend, outside on the right, names the rules."""
     _check_mapping(results, "results", "(x, y)")
-    ax = _axes(ax, (8, 3.6))
-    for i, (label, xy) in enumerate(results.items()):
-        x, y = (float(v) for v in xy)
-        ax.plot([x], [y], marker=_MARKERS[i % 6], ms=9, ls="none", color=_COLOURS[i % 6], label=label)
-        ax.annotate(label, (x, y), textcoords="offset points", xytext=(7, 5), fontsize=9)
+    ax = _axes(ax, (8, 3.4))
+    pts = {label: tuple(float(v) for v in xy) for label, xy in results.items()}
+    if any(len(xy) != 2 or not all(np.isfinite(xy)) for xy in pts.values()):
+        raise ValueError(f"results: expected finite (x, y) pairs, received {results!r}")
+    xs, ys = zip(*sorted(pts.values()))
+    ax.plot(xs, ys, color="0.75", lw=1, zorder=1)
+    for i, (label, (x, y)) in enumerate(pts.items()):
+        ax.plot([x], [y], marker=_MARKERS[i % 6], ms=9, ls="none", color=_COLOURS[i % 6], label=label, zorder=2)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    ax.margins(0.15)
+    ax.margins(0.08)
+    ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
