@@ -329,3 +329,180 @@ def build_adversarial(b: Builder, out: Path, victim: str | None = None) -> dict[
         "worksheets": [{"cells": [{"cell_type": "code", "input": "x = 1", "language": "python",
                                    "outputs": [], "metadata": {}}], "metadata": {}}]}))
     return files
+
+
+# ----------------------------------------------------------------------------- attacks on the grader
+
+def require_sandbox() -> str:
+    """The bwrap path; skip without it, except under CI=true (.ci/run installs it): fail there."""
+    import os
+
+    import pytest
+
+    from rnn_tutor.grading.sandbox import SandboxUnavailable, check_sandbox
+
+    try:
+        return check_sandbox()
+    except SandboxUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the sandbox tests: {exc}")
+        pytest.skip(str(exc))
+
+
+# A learner's cell that looks for a right answer anywhere it can read: every notebook and Python
+# file on the machine (peers' submissions, solutions/, --checks files, kept notebooks) and the
+# command lines of every process it can see (to find private paths such as --checks FILE).
+# It defines the target from the first one it finds, so it scores only if isolation fails.
+STEAL = r'''
+import json, os, re
+_found = []
+def _scan_text(text, where):
+    m = re.search(r"(def {target}\(.*?)(?=\n(?:def |\S)|\Z)", text, re.S)
+    if m and "NotImplementedError" not in m.group(1) and "_found" not in m.group(1):
+        _found.append((where, m.group(1)))
+    m = re.search(r"(def {target}_reference\(.*?)(?=\n(?:def |\S)|\Z)", text, re.S)
+    if m:
+        _found.append((where, m.group(1).replace("{target}_reference", "{target}", 1)))
+def _scan_file(path):
+    try:
+        if os.path.getsize(path) > 5_000_000:
+            return
+        text = open(path, encoding="utf-8", errors="replace").read()
+    except OSError:
+        return
+    if path.endswith(".ipynb"):
+        try:
+            cells = json.loads(text).get("cells", [])
+            text = "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list)
+                             else str(c.get("source", "")) for c in cells)
+        except ValueError:
+            return
+    _scan_text(text, path)
+for _pid in os.listdir("/proc"):
+    try:
+        _args = open(f"/proc/{_pid}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        continue
+    for _a in _args:
+        _a = _a.decode(errors="replace")
+        if _a.endswith((".py", ".ipynb")) and os.path.isfile(_a):
+            _scan_file(_a)
+        if os.path.isdir(_a) and _a not in ("/", "/usr"):
+            for _root, _dirs, _files in os.walk(_a):
+                for _f in _files:
+                    if _f.endswith((".py", ".ipynb")):
+                        _scan_file(os.path.join(_root, _f))
+for _top in ("/tmp", "/home", "/root", "/work", "/var/tmp", "/dev/shm", os.path.expanduser("~"),
+             {roots}):
+    for _root, _dirs, _files in os.walk(_top):
+        _dirs[:] = [d for d in _dirs if d not in (".venv", "site-packages", "node_modules", ".git")]
+        for _f in _files:
+            if _f.endswith((".ipynb", "checks.py")):
+                _scan_file(os.path.join(_root, _f))
+for _where, _code in _found:
+    try:
+        exec(_code, globals())
+        print("stole", {target!r}, "from", _where)
+        break
+    except Exception:
+        pass
+'''
+
+# Writes everywhere it might hurt: next to the submissions, into the report's folder, the course
+# library, site-packages (a .pth file runs at every Python start-up: it could fake later grades),
+# the home folder and the host's /tmp.
+WRITE_OUTSIDE = r'''
+import os, site, sysconfig
+_targets = {targets} + [sysconfig.get_paths()["purelib"], os.path.dirname(os.__file__),
+                        os.path.expanduser("~"), "/tmp", "/var/tmp", "/dev/shm"]
+try:
+    import rnn_tutor
+    _targets.append(os.path.dirname(rnn_tutor.__file__))
+except Exception:
+    pass
+_written = []
+for _t in _targets:
+    for _name in ("{marker}.pth", "{marker}.txt"):
+        try:
+            with open(os.path.join(_t, _name), "w") as _f:
+                _f.write("import os; os.environ['RNN_TUTOR_PWNED'] = '1'\n")
+            _written.append(os.path.join(_t, _name))
+        except OSError:
+            pass
+print("wrote", _written)
+'''
+
+# Signals every process it can see (siblings, the grader, the workers), then itself.
+KILL_ALL = r'''
+import os, signal
+for _pid in sorted((int(p) for p in os.listdir("/proc") if p.isdigit()), reverse=True):
+    if _pid not in (os.getpid(), 1):
+        try:
+            os.kill(_pid, signal.{sig})
+        except OSError:
+            pass
+'''
+
+# Leaves a process that outlives the kernel (double fork, new session) and later writes a file.
+DETACHED = r'''
+import os, subprocess, sys
+subprocess.Popen([sys.executable, "-c",
+                  "import os, time\n"
+                  "if os.fork() == 0:\n"
+                  "    os.setsid()\n"
+                  "    time.sleep({delay})\n"
+                  "    for t in {targets}:\n"
+                  "        try:\n"
+                  "            open(os.path.join(t, '{marker}-late.txt'), 'w').write('late')\n"
+                  "        except OSError:\n"
+                  "            pass\n"
+                  "    time.sleep(600)\n",
+                  "{marker}"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+'''
+
+HOSTILE_MESSAGE = "\udcff\x1b[2J\r=1+2\u202etxt.exe\x07\n-HYPERLINK"
+
+
+def build_attacks(b: Builder, out: Path, victim: Check, *, marker: str, targets: list[str],
+                  roots: list[str], sandboxed: bool) -> dict[str, Path]:
+    """Attacks on the grader itself (see the strings above); name -> path.
+
+    ``targets`` are folders nothing may be written to, ``roots`` folders to search for answers.
+    Attacks that would hit the test process itself without a sandbox (signals to every
+    process) are only built when ``sandboxed``.
+    """
+    files: dict[str, Path] = {}
+
+    def put(name: str, nb: Any, filename: str | None = None) -> None:
+        files[name] = write(nb, out / name / (filename or f"{b.source.id}.ipynb"))
+
+    stub = b.exercise()
+    put("steal_answers", b.replace(stub, victim, STEAL.replace("{target}", victim.target)
+                                   .replace("{roots}", ", ".join(map(repr, roots)))))
+    put("write_outside", b.append_to(b.solution(), victim, WRITE_OUTSIDE.format(targets=repr(targets),
+                                                                                marker=marker)))
+    put("detached_process", b.append_to(b.solution(), victim, DETACHED.format(
+        delay=3, targets=repr(targets + ["/tmp"]), marker=marker)))
+    put("hostile_message", b.replace(b.solution(), victim, b.function_body(
+        victim, f"raise ValueError({HOSTILE_MESSAGE!r})")))
+    put("top_level_loop", b.append_to(b.solution(), victim, "while True:\n    pass"))
+    put("memory_bomb", b.append_to(b.solution(), victim, "_bomb = bytearray(64 * 2**30)"))
+    put("fork_bomb", b.append_to(b.solution(), victim, (
+        "import os\n_kids = 0\ntry:\n    for _ in range(100_000):\n        if os.fork() == 0:\n"
+        "            import time\n            time.sleep(60)\n            os._exit(0)\n        _kids += 1\n"
+        "except OSError:\n    pass\nprint('forked', _kids)")))
+    put("sympy_range_result", b.replace(b.exercise(), victim, b.function_body(
+        victim, "import sympy\nreturn sympy.Range(3 * 10**6)")))
+    for name, filename in (("name_not_utf8", "hw\udcff.ipynb"), ("name_carriage_return", "hw\r=2+3.ipynb"),
+                           ("name_escape", "\x1b[31mred\u202egnp.ipynb")):
+        put(name, b.solution(), filename=filename)
+    if sandboxed:
+        put("kill_everything", b.append_to(b.exercise(), victim, KILL_ALL.format(sig="SIGKILL")))
+        put("stop_everything", b.append_to(b.exercise(), victim, KILL_ALL.format(sig="SIGSTOP")))
+    else:
+        put("zz_stops_parent", b.append_to(b.solution(), victim,
+                                           "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)"))
+    put("duplicate", b.solution(), filename="first.ipynb")
+    put("duplicate", b.exercise(), filename="second.ipynb")
+    files["duplicate"] = out / "duplicate"
+    return files

@@ -12,12 +12,13 @@ import hashlib
 import importlib.util
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from grading_fixtures import (CHEAT_PRELUDE, Builder, build_adversarial, write,
+from grading_fixtures import (CHEAT_PRELUDE, Builder, build_adversarial, require_sandbox, write,
                               write_synthetic_course)
 from rnn_tutor.checks.core import REGISTRY, CheckFailed, run_check
 from rnn_tutor.grading.cli import grade_all
@@ -92,17 +93,16 @@ def _real_cases(out: Path) -> tuple[Builder | None, dict[str, Path]]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Grade the synthetic course's adversarial set and the course's exercises in one run."""
+    require_sandbox()
     root = tmp_path_factory.mktemp("grading")
     course = write_synthetic_course(root)
     for path in (ROOT / "solutions").glob("*.ipynb"):          # one source folder for both
         (course.source_dir / path.name).write_bytes(path.read_bytes())
     builder = Builder(course.notebook, _synthetic_checks(course.checks_file))
     files = build_adversarial(builder, root / "synth", victim=VICTIM)
-    # Kills its grading worker: never grade it with in_process=True (it would kill pytest).
-    # Named to be graded last, so that few other submissions are in flight when the pool breaks.
+    # Tries to kill its kernel's parent: in the sandbox that is the sandbox's own init process.
     files["zz_kills_worker"] = write(
-        builder.append_to(builder.solution(), builder.checks[0], "import os, signal\n"
-                          "os.kill(os.getppid(), signal.SIGKILL)"), root / "synth" / "zz_kills_worker" / "hw.ipynb")
+        builder.append_to(builder.solution(), builder.checks[0], KILL_PARENT), root / "synth" / "zz_kills_worker" / "hw.ipynb")
     real_builder, real_files = _real_cases(root / "real")
     before = _snapshot(root / "synth") | {"real/" + k: v for k, v in _snapshot(root / "real").items()}
     subs = find_submissions([root / "real", root / "synth"] if real_files else [root / "synth"])
@@ -125,10 +125,34 @@ def test_every_submission_gets_rows(graded):
         assert set(batch.result) == set(batch.files)
 
 
-def test_a_submission_that_kills_its_worker_costs_only_itself(synth):
-    row = synth.rows["zz_kills_worker"][""]
-    assert row.status == "grader-error" and "worker process died" in row.reason
+KILL_PARENT = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"
+
+
+def test_a_submission_that_kills_its_kernels_parent_costs_only_itself(synth):
+    assert synth.result["zz_kills_worker"].status == "graded"     # the sandbox's init survives it
     assert synth.points("solution") == 6          # (all other tests use the rows of the same run)
+
+
+def test_unsandboxed_a_killed_or_stopped_worker_costs_only_its_submission(tmp_path):
+    """Without the sandbox a kernel can kill or stop its worker: the pool grades the victim
+    again, and the watchdog ends a stopped worker; the honest submissions keep full marks."""
+    course = write_synthetic_course(tmp_path)
+    b = Builder(course.notebook, _synthetic_checks(course.checks_file))
+    for name in ("honest_1", "honest_2"):
+        write(b.solution(), tmp_path / "subs" / name / "hw.ipynb")
+    write(b.append_to(b.solution(), b.checks[0], KILL_PARENT), tmp_path / "subs" / "kills" / "hw.ipynb")
+    write(b.append_to(b.solution(), b.checks[0], "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)"),
+          tmp_path / "subs" / "stops" / "hw.ipynb")
+    t0 = time.monotonic()
+    results = grade_all(find_submissions([tmp_path / "subs"]), course.source_dir,
+                        Options(timeout=15, grace=2, sandbox=False, watchdog=45), jobs=2,
+                        checks=[str(course.checks_file)])
+    assert time.monotonic() - t0 < 120
+    res = {r.student: r for r in results}
+    assert res["honest_1"].points == res["honest_2"].points == 6
+    assert res["kills"].status == "grader-error" and "worker process died" in res["kills"].rows[0].reason
+    assert res["stops"].status == "timeout" and "watchdog" in res["stops"].rows[0].reason
+    assert not any(r.sandboxed for r in results)
 
 
 def test_submissions_are_untouched(synth):
@@ -232,6 +256,7 @@ def test_a_kernel_that_cannot_start_is_reported(tmp_path):
     from rnn_tutor.grading.grade import grade_submission
     from rnn_tutor.grading.match import Submission
 
+    require_sandbox()
     course = write_synthetic_course(tmp_path)
     sources = load_sources(course.source_dir)
     res = grade_submission(Submission(course.notebook, "tiny"), sources, {}, Options(memory_mb=40))
@@ -243,6 +268,7 @@ def test_whole_notebook_time_limit(tmp_path):
     from rnn_tutor.grading.grade import grade_submission
     from rnn_tutor.grading.match import Submission
 
+    require_sandbox()
     course = write_synthetic_course(tmp_path)
     checks = _synthetic_checks(course.checks_file)
     b = Builder(course.notebook, checks)
@@ -251,7 +277,8 @@ def test_whole_notebook_time_limit(tmp_path):
         nb = b.append_to(nb, check, "import time\ntime.sleep(2)")
     path = write(nb, tmp_path / "slow" / "hw.ipynb")
     res = grade_submission(Submission(path, "slow"), load_sources(course.source_dir),
-                           {c.key: c for c in checks}, Options(timeout=3, notebook_timeout=3))
+                           {c.key: c for c in checks}, Options(timeout=3, notebook_timeout=3,
+                                                                      checks=(str(course.checks_file),)))
     last = res.rows[-1]
     assert (last.task, last.status) == ("check_answer", "timeout")
     assert "the notebook ran longer than 3 s" in last.reason

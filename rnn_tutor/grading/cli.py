@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra check definitions to import (e.g. private hidden checks); repeatable")
     p.add_argument("--keep", type=Path, metavar="DIR",
                    help="keep the restored notebooks here (for debugging)")
+    p.add_argument("--no-sandbox", dest="sandbox", action="store_false",
+                   help="run kernels without the bubblewrap sandbox (every row then says 'unsandboxed'); "
+                        "only inside a disposable virtual machine or container")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
 
@@ -105,6 +108,9 @@ _STATE: dict[str, Any] = {}
 
 
 def _init(source: str, checks: Sequence[str]) -> None:
+    from rnn_tutor.grading.judge import judge_for
+
+    judge_for(checks).start()            # it loads the checks while this process does too
     _STATE["sources"] = load_sources(Path(source))
     _STATE["registry"] = load_registry(checks)
 
@@ -209,7 +215,7 @@ def grade_all(subs: list[Submission], source: Path, opts: Options, *, jobs: int 
         old_term = signal.signal(signal.SIGTERM, _raise_on)
     tmp = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=base))
     try:
-        opts = dataclasses.replace(opts, tmp_root=tmp)
+        opts = dataclasses.replace(opts, tmp_root=tmp, checks=tuple(checks) or tuple(opts.checks))
         if in_process:
             _init(str(source), checks)
             for i, sub in enumerate(subs):
@@ -241,6 +247,22 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def _hidden_paths(source: Path, paths: Sequence[str], out: Path | None, checks: Sequence[str]) -> tuple:
+    """What a sandboxed kernel must never see, should it lie inside a folder the sandbox mounts."""
+    hidden = [source, Path.home(), Path.cwd(), *map(Path, paths)]
+    if out is not None:
+        hidden.append(out.resolve().parent)
+    hidden += [Path(c) for c in checks if c.endswith(".py") or Path(c).is_file()]
+    try:
+        from rnn_tutor.release import find_course_root
+
+        root = find_course_root()
+        hidden += [root / "solutions", root / "exercises", root / "tests"]
+    except Exception:  # noqa: BLE001 - no course root: nothing more to hide
+        pass
+    return tuple(sorted({str(Path(p).resolve()) for p in hidden}))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rnn-tutor grade``; return the exit code."""
     parser = build_parser()
@@ -266,8 +288,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc))
     if not subs:
         return fail("no submissions found (folders are searched for *.ipynb)")
+    bwrap = None
+    if args.sandbox:
+        from rnn_tutor.grading.sandbox import SandboxUnavailable, check_sandbox
+
+        try:
+            bwrap = check_sandbox()
+        except SandboxUnavailable as exc:
+            return fail(f"{exc}")
     opts = Options(timeout=args.timeout, notebook_timeout=args.notebook_timeout,
-                   memory_mb=args.memory, keep=args.keep)
+                   memory_mb=args.memory, keep=args.keep, sandbox=args.sandbox, bwrap=bwrap,
+                   hide=_hidden_paths(source, args.paths, args.out, args.checks))
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     if progress:
         progress(f"grading {len(subs)} submission(s) against {source} with {args.jobs} job(s)")

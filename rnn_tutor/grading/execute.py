@@ -93,8 +93,10 @@ class Kernel:
 
     def __init__(self, workdir: Path, *, memory_mb: int = 2048, file_mb: int = 512,
                  output_limit: int = 20 * 2**20, start_timeout: float = 60.0,
-                 grace: float = GRACE) -> None:
+                 grace: float = GRACE, sandbox: str | None = None, hide: tuple = ()) -> None:
         self.workdir = Path(workdir)
+        self.sandbox, self.hide = sandbox, tuple(hide)
+        self._cgroup: Path | None = None
         self.grace = grace
         self.memory_mb, self.file_mb = memory_mb, file_mb
         self.output_limit, self.start_timeout = output_limit, start_timeout
@@ -116,27 +118,46 @@ class Kernel:
         from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
         from jupyter_client.manager import KernelManager
 
-        argv = [sys.executable, "-m", "rnn_tutor.grading.launch",
-                str(self.memory_mb * 2**20), str(self.file_mb * 2**20), "--",
-                sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                "--HistoryManager.enabled=False"]     # the learner's code is not kept in any history
+        run = self._run = run_folder("k")
+        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                  "--HistoryManager.enabled=False"]     # the learner's code is not kept in any history
+        limits = [sys.executable, "-m", "rnn_tutor.grading.launch",
+                  str(self.memory_mb * 2**20), str(self.file_mb * 2**20)]
+        threads = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                   "MALLOC_ARENA_MAX": "2", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+        if self.sandbox:
+            from rnn_tutor.grading import sandbox as sb
+
+            self._cgroup = sb.make_pids_cgroup(run.name, sb.NPROC + 8)
+            kernel_env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+                          "HOME": sb.HOME, "LANG": "C.UTF-8", "TMPDIR": "/tmp", **threads,
+                          "IPYTHONDIR": f"{sb.HOME}/.ipython", "MPLCONFIGDIR": f"{sb.HOME}/.matplotlib",
+                          "PYTHONDONTWRITEBYTECODE": "1"}
+            inner = [sys.executable, "-I", "-S", "-c", sb.NPROC_LAUNCHER, str(sb.NPROC)] + kernel
+            argv = limits + (["--cgroup", str(self._cgroup)] if self._cgroup else []) + ["--"] + sb.bwrap_argv(
+                self.sandbox, run_dir=run, command=inner, hide=self.hide, env=kernel_env)
+            interrupt = "message"      # a signal cannot reach into the sandbox's own session
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+            cwd = str(run)
+        else:
+            argv = limits + ["--"] + kernel
+            interrupt = "signal"
+            env = {**os.environ, **threads,
+                   "IPYTHONDIR": str(run / "ipython")}    # no profile or startup files of the instructor
+            cwd = str(self.workdir)
 
         class _Specs(KernelSpecManager):
             def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
                 return KernelSpec(argv=argv, display_name="rnn-tutor grading",
-                                  language="python", interrupt_mode="signal")
+                                  language="python", interrupt_mode=interrupt)
 
-        run = self._run = run_folder("k")
         self.km = KernelManager(kernel_name="rnn-tutor-grading", kernel_spec_manager=_Specs(),
                                 transport="ipc", ip=str(run / "s"))
         self.km.connection_file = str(run / "connection.json")
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-               "IPYTHONDIR": str(run / "ipython")}    # no profile or startup files of the instructor
         self._log_path = run / "kernel-stderr.log"
         self._log = open(self._log_path, "wb")
         try:
-            self.km.start_kernel(cwd=str(self.workdir), env=env, stdout=self._log, stderr=self._log)
+            self.km.start_kernel(cwd=cwd, env=env, stdout=self._log, stderr=self._log)
             self.kc = self.km.client()
             self.kc.start_channels()
             self.kc.wait_for_ready(timeout=self.start_timeout)
@@ -163,6 +184,11 @@ class Kernel:
         if self._run is not None:
             shutil.rmtree(self._run, ignore_errors=True)
             self._run = None
+        if self._cgroup is not None:
+            from rnn_tutor.grading.sandbox import remove_cgroup
+
+            remove_cgroup(self._cgroup)
+            self._cgroup = None
 
     # ------------------------------------------------------------------ state
     def _alive(self) -> bool:
@@ -179,6 +205,8 @@ class Kernel:
     def _death_reason(self) -> str:
         proc = getattr(self.km.provisioner, "process", None) if self.km and self.km.provisioner else None
         code = proc.poll() if proc is not None else None
+        if code is not None and self.sandbox and 128 < code < 128 + 65:
+            code = -(code - 128)          # bwrap exits with 128 + the signal that killed the kernel
         if code is None:
             what = "the kernel died"
         elif code < 0:

@@ -24,6 +24,7 @@ import nbformat
 from rnn_tutor.grading.execute import Kernel, KernelStartError
 from rnn_tutor.grading.match import Submission, Unreadable, match_source, read_submission
 from rnn_tutor.grading.restore import Restored, RunCell, restore, to_notebook
+from rnn_tutor.grading.judge import judge_for
 from rnn_tutor.grading.score import TaskScore, score_check
 
 __all__ = ["Options", "Row", "Result", "grade_submission", "NO_TASK"]
@@ -41,7 +42,10 @@ class Options:
     keep: Path | None = None          # keep the restored notebooks here (debugging)
     grace: float = 5.0                # seconds an interrupted cell gets before the kernel is killed
     tmp_root: Path | None = None      # where the temporary folders go (default: the system's)
-    sandbox: bool = False             # run the kernel in the bubblewrap sandbox (rnn_tutor.grading.sandbox)
+    sandbox: bool = True              # run each kernel in the bubblewrap sandbox (rnn_tutor.grading.sandbox)
+    bwrap: str | None = None          # the bwrap executable (None: searched when needed)
+    hide: tuple = ()                  # paths the sandbox must not show (sources, submissions, report, ...)
+    checks: tuple = ()                # extra check files/modules (--checks), for the judge process
     watchdog: float | None = None     # wall-clock limit of one submission in a worker (None: derived)
 
     def watchdog_seconds(self) -> float:
@@ -142,7 +146,16 @@ def _run(restored: Restored, nb_id: str, registry: Mapping, opts: Options,
         if opts.keep is not None:
             opts.keep.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, opts.keep / f"{nb_id}-{Path(tmp).name}.ipynb")
-        kernel = Kernel(work, memory_mb=opts.memory_mb, grace=opts.grace)
+        bwrap = None
+        if opts.sandbox:
+            from rnn_tutor.grading.sandbox import find_bwrap, install_hint
+
+            bwrap = opts.bwrap or find_bwrap()
+            if bwrap is None:
+                return {rc.grade_id: TaskScore(0.0, "grader-error", "the kernel did not start: no sandbox: "
+                                               + install_hint()) for rc in restored.cells if rc.graded}
+        kernel = Kernel(work, memory_mb=opts.memory_mb, grace=opts.grace, sandbox=bwrap,
+                        hide=tuple(opts.hide) + (Path(tmp),))
         try:
             kernel.start()
         except KernelStartError as exc:
@@ -175,7 +188,7 @@ def _cells(kernel: Kernel, restored: Restored, nb_id: str, registry: Mapping, op
             return "timeout", f"the notebook ran longer than {opts.notebook_timeout:g} s (before {rc.label})"
         check = registry.get((nb_id, rc.grade_id)) if rc.graded and not rc.solution else None
         if check is not None:
-            ts = score_check(kernel, check, rc.points, opts.timeout, deadline)
+            ts = score_check(kernel, check, rc.points, opts.timeout, deadline, judge_for(opts.checks))
             scores[rc.grade_id] = _explain(ts, learner_trouble)
             if ts.stop is not None:
                 return ("kernel-died" if ts.stop.status == "died" else ts.status), ts.reason

@@ -2,7 +2,9 @@
 
 Usage (built by :mod:`rnn_tutor.grading.execute`)::
 
-    python -m rnn_tutor.grading.launch MEMORY_BYTES FILE_BYTES -- python -m ipykernel_launcher -f CONN
+    python -m rnn_tutor.grading.launch MEMORY_BYTES FILE_BYTES [--cgroup DIR] -- CMD...
+
+(``CMD`` is the kernel, or ``bwrap ... -- kernel`` for a sandboxed one.)
 
 * ``RLIMIT_AS`` = ``MEMORY_BYTES`` (0: unlimited): a submission that allocates too much
   gets a ``MemoryError`` (or its kernel dies) instead of exhausting the machine;
@@ -40,10 +42,19 @@ def _die_with_parent() -> None:
             pass
 
 
+def _join_cgroup(path: str) -> None:
+    with open(os.path.join(path, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+
+
 def main(argv: list[str]) -> None:
     """Apply the limits given in ``argv`` and ``exec`` the command after ``--``."""
+    if len(argv) >= 4 and argv[2] == "--cgroup":
+        _join_cgroup(argv[3])             # the pids cgroup of the sandbox (see rnn_tutor.grading.sandbox)
+        argv = argv[:2] + argv[4:]
     if len(argv) < 4 or argv[2] != "--":
-        raise SystemExit("usage: python -m rnn_tutor.grading.launch MEMORY_BYTES FILE_BYTES -- CMD...")
+        raise SystemExit("usage: python -m rnn_tutor.grading.launch MEMORY_BYTES FILE_BYTES "
+                         "[--cgroup DIR] -- CMD...")
     _limit(resource.RLIMIT_AS, int(argv[0]))
     _limit(resource.RLIMIT_FSIZE, int(argv[1]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

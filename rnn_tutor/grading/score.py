@@ -1,4 +1,4 @@
-"""Score one task by calling the learner's function in the kernel and judging it here.
+"""Score one task by calling the learner's function in the kernel and judging it elsewhere.
 
 The kernel is untrusted: nothing it prints or computes about *correctness* is
 believed.  For a task with a registered :class:`~rnn_tutor.checks.core.Check`:
@@ -8,9 +8,11 @@ believed.  For a task with a registered :class:`~rnn_tutor.checks.core.Check`:
    (:func:`rnn_tutor.grading.serial.kernel_call`); the reply comes back as the
    value of a *user expression* in the shell reply, a channel the learner's
    ``print`` or a flood of output cannot reach, and is tagged with a fresh nonce;
-3. the reply is decoded as hostile JSON and judged by
-   :func:`~rnn_tutor.checks.core.evaluate_case` in the grader's own process, with
-   the reference, the tolerance and the in-place-mutation test of the spec.
+3. the reply, still packed text, goes to the worker's judge process
+   (:mod:`rnn_tutor.grading.judge`), which decodes it with a strict schema and
+   judges it with :func:`~rnn_tutor.checks.core.evaluate_case` (the reference, the
+   tolerance and the in-place-mutation test of the spec) under a CPU, memory and
+   wall-clock budget.  The grading process itself never decodes a learner's value.
 
 Redefining the check function, patching NumPy's comparisons, printing a fake
 success line or writing a result file therefore cannot raise a score, and
@@ -20,23 +22,17 @@ hard-coded answers to the visible examples fail on the fresh inputs.
 from __future__ import annotations
 
 import os
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
 
 import numpy as np
 
-from rnn_tutor.checks.core import Check, case_seeds, evaluate_case, inputs_changed
+from rnn_tutor.checks.core import Check, case_seeds
 from rnn_tutor.checks.guard import shortcut_message
 from rnn_tutor.grading import serial
 from rnn_tutor.grading.execute import ExecResult, Kernel
 
-__all__ = ["TaskScore", "score_check", "call_in_kernel", "fraction_points", "COMPARE_TIMEOUT"]
-
-COMPARE_TIMEOUT = 60        # seconds the grader spends judging one case before giving up
+__all__ = ["TaskScore", "score_check", "call_in_kernel", "fraction_points"]
 
 
 @dataclass
@@ -49,35 +45,13 @@ class TaskScore:
     stop: ExecResult | None = None
 
 
-class _CompareTimeout(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Raise :class:`_CompareTimeout` after ``seconds`` (main thread only; else no limit)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def alarm(signum: int, frame: Any) -> None:
-        raise _CompareTimeout()
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def call_in_kernel(kernel: Kernel, target: str, inputs: dict, timeout: float,
-                   forbidden: tuple = ()) -> tuple[ExecResult, dict | None]:
-    """Call ``target(**inputs)`` in the kernel; return the execution and the decoded reply.
+                   forbidden: tuple = ()) -> tuple[ExecResult, str | None, str]:
+    """Call ``target(**inputs)`` in the kernel; return the execution, the packed reply
+    (text, not decoded: see :mod:`rnn_tutor.grading.judge`) and the call's nonce.
 
-    The reply is None when the execution failed or the reply is malformed (the
-    execution's status and error then say why, or ``error`` is set here).
+    The reply is None when the execution failed or carried no packed text (the
+    execution's status and error then say why).
     """
     nonce = os.urandom(12).hex()
     var = f"_rnn_tutor_grade_{nonce}"
@@ -87,19 +61,13 @@ def call_in_kernel(kernel: Kernel, target: str, inputs: dict, timeout: float,
             f"{var} = [{var}()]\n")          # popped by the user expression: nothing stays behind
     res = kernel.execute(code, timeout, user_expressions={"r": f"{var}.pop()"}, store_history=False)
     if res.status != "ok":
-        return res, None
+        return res, None, nonce
     expr = res.user_expressions.get("r", {})
     text = expr.get("data", {}).get("text/plain", "") if isinstance(expr, dict) else ""
-    try:
-        if not (isinstance(text, str) and len(text) >= 2 and text[0] == text[-1] == "'"):
-            raise serial.SerialError("no packed reply")
-        reply = serial.unpack(text[1:-1])
-        if not isinstance(reply, dict) or reply.get("nonce") != nonce:
-            raise serial.SerialError("the reply does not carry this call's nonce")
-    except serial.SerialError as exc:
-        res.status, res.error = "error", f"the grader could not read the result ({exc})"
-        return res, None
-    return res, reply
+    if not (isinstance(text, str) and 2 <= len(text) <= 2 * serial.MAX_BYTES and text[0] == text[-1] == "'"):
+        res.status, res.error = "error", "the grader could not read the result (no packed reply)"
+        return res, None, nonce
+    return res, text[1:-1], nonce
 
 
 def fraction_points(check: Check, points: float, passed: int, n: int) -> float:
@@ -115,8 +83,14 @@ def _first(text: str) -> str:
 
 
 def score_check(kernel: Kernel, check: Check, points: float, timeout: float,
-                deadline: float | None = None) -> TaskScore:
-    """Score ``check`` against the learner's function in ``kernel`` (see the module docstring)."""
+                deadline: float | None = None, judge=None) -> TaskScore:
+    """Score ``check`` against the learner's function in ``kernel`` (see the module docstring).
+
+    ``judge`` is a :class:`~rnn_tutor.grading.judge.Judge` that knows ``check``."""
+    if judge is None:
+        from rnn_tutor.grading.judge import judge_for
+
+        judge = judge_for(())
     seeds = case_seeds(check, hidden=True)
     n, passed, first_problem = len(seeds), 0, ""
     for i, seed in enumerate(seeds, 1):
@@ -125,54 +99,47 @@ def score_check(kernel: Kernel, check: Check, points: float, timeout: float,
             return TaskScore(fraction_points(check, points, passed, n), "timeout",
                              "the notebook's time limit ran out before this check")
         inputs = check.make_inputs(np.random.default_rng(seed))
-        res, reply = call_in_kernel(kernel, check.target, inputs, left, check.forbidden)
-        if reply is None:
+        res, text, nonce = call_in_kernel(kernel, check.target, inputs, left, check.forbidden)
+        if text is None:
             pts = fraction_points(check, points, passed, n)
             if res.status in ("died", "timeout", "output-limit"):
                 what = {"died": "kernel-died", "timeout": "timeout", "output-limit": "error"}[res.status]
                 return TaskScore(pts, what, f"calling {check.target}: {res.error}",
                                  stop=res if res.killed else None)
             return TaskScore(pts, "error", f"calling {check.target}: {res.error}")
-        status = reply.get("status")
+        answer = judge.judge(check, seed, text, nonce)
+        status = answer.get("status")
         if status == "missing":
             return TaskScore(0.0, "missing", f"{check.target} is not defined")
         if status == "not-callable":
-            return TaskScore(0.0, "error", f"{check.target} is a {reply.get('type')}, not a function")
+            return TaskScore(0.0, "error", f"{check.target} is a {answer.get('type')}, not a function")
         if status == "shortcut":
-            return TaskScore(0.0, "failed", shortcut_message(check.target, _first(str(reply.get("function", "")))))
+            return TaskScore(0.0, "failed", shortcut_message(check.target, _first(str(answer.get("function", "")))))
         if status == "not-implemented":
             return TaskScore(0.0, "not-implemented", f"{check.target} raises NotImplementedError "
                              "(the exercise stub)")
         if status in ("raised", "unserialisable"):
             verb = "raised" if status == "raised" else "returned a value the grader cannot read:"
-            error = _first(str(reply.get("error", "")))
+            error = _first(str(answer.get("error", "")))
             if error.startswith("MemoryError") and kernel.memory_mb:
                 error += f" (the kernel may use {kernel.memory_mb} MB; see --memory)"
-            problem = f"{check.target} {verb} {error} on case {i} of {n}"
-            first_problem = first_problem or problem
+            first_problem = first_problem or f"{check.target} {verb} {error} on case {i} of {n}"
             continue
-        if status != "ok" or not isinstance(reply.get("after"), dict):
+        if status in ("unreadable", "over-budget", "judge-error"):
+            what = {"unreadable": "its result was refused", "over-budget": "its result could not be judged",
+                    "judge-error": "its result could not be compared"}[status]
+            first_problem = first_problem or f"{check.target}: {what} on case {i} of {n}: {answer.get('error', '')}"
+            continue
+        if status != "ok" or not isinstance(answer.get("passed"), bool):
             first_problem = first_problem or f"malformed reply from the kernel on case {i}"
             continue
-        try:
-            with _time_limit(COMPARE_TIMEOUT):
-                after = reply["after"]
-                mutated = inputs_changed(inputs, after) if set(after) == set(inputs) else list(inputs)
-                verdict = evaluate_case(check, inputs, reply.get("result"), mutated)
-        except _CompareTimeout:
-            first_problem = first_problem or f"judging case {i} took longer than {COMPARE_TIMEOUT} s"
-            continue
-        except Exception as exc:  # noqa: BLE001 - a hostile result must not stop the grader
-            first_problem = first_problem or (f"{check.target}: the result of case {i} could not be "
-                                              f"compared ({type(exc).__name__}: {_first(str(exc))})")
-            continue
-        if verdict.passed:
+        if answer["passed"]:
             passed += 1
         else:
-            first_problem = first_problem or (f"case {i} of {n}: " + "; ".join(verdict.problems))
+            problems = [str(p) for p in answer.get("problems", [])]
+            first_problem = first_problem or (f"case {i} of {n}: " + "; ".join(problems))
     pts = fraction_points(check, points, passed, n)
     if passed == n:
         return TaskScore(pts, "passed", f"{n} fresh cases match the reference")
     status = "partial" if pts > 0 else "failed"
     return TaskScore(pts, status, f"{passed} of {n} fresh cases pass; {first_problem}")
-

@@ -20,6 +20,14 @@ plain JSON.  :func:`decode` treats its input as hostile: it bounds the size and 
 nesting depth, accepts only numeric dtypes, checks every array's byte count and
 never calls a constructor with a string that SymPy would parse.
 
+With a :class:`Schema` (the grader decoding a learner's result), a SymPy expression is
+rebuilt only from ``+``, ``*``, ``**``, numbers, the functions the check declares
+(``Check.sympy_functions``) and the symbols of its inputs (and ``Check.sympy_symbols``):
+anything else (an undefined function ``f(a)`` whose name would be pasted into code by
+``lambdify``, ``Range``, ``Integral``, ...) is a :class:`SerialError` that names it, and
+the whole value is limited to :data:`MAX_NODES` nodes and strings of :data:`MAX_STRING`
+characters.
+
 This module is also imported *inside* the kernel (by :func:`kernel_call`), so it
 depends on nothing but the standard library and NumPy (SymPy only when needed).
 """
@@ -36,11 +44,32 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["SerialError", "Opaque", "encode", "decode", "dumps", "loads", "pack", "unpack",
-           "kernel_call", "MAX_BYTES", "MAX_DEPTH"]
+__all__ = ["SerialError", "Opaque", "Schema", "encode", "decode", "dumps", "loads", "pack", "unpack",
+           "kernel_call", "MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "MAX_STRING"]
 
 MAX_BYTES = 64 * 2**20      # largest JSON text accepted in either direction
 MAX_DEPTH = 64              # deepest nesting of lists, tuples and dicts
+MAX_NODES = 200_000         # values (list items, dict items, SymPy nodes) in one decoded result
+MAX_STRING = 10_000         # characters of one string in a decoded result
+MAX_DIGITS = 400            # digits of one SymPy integer in a decoded result
+# SymPy classes every schema accepts (arithmetic and numeric constants).
+SYMPY_ALWAYS = ("Add", "Mul", "Pow", "Pi", "Exp1", "ImaginaryUnit", "Infinity", "NegativeInfinity", "NaN",
+                "ComplexInfinity")
+
+
+class Schema:
+    """What a hostile value may contain: SymPy ``functions`` (names of SymPy function classes,
+    e.g. ``"tanh"``) and ``symbols`` (names), besides arithmetic, numbers and constants."""
+
+    def __init__(self, functions=(), symbols=()) -> None:
+        self.functions = frozenset(functions)
+        self.symbols = frozenset(symbols)
+        self.nodes = 0
+
+    def count(self) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise SerialError(f"the value has more than {MAX_NODES} parts")
 _NUMERIC_KINDS = "biufc"
 _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(inf|nan)")
 
@@ -104,7 +133,7 @@ def encode(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, (set, frozenset)):
         tag = "$set" if isinstance(value, set) else "$fset"
         return {tag: [encode(v, _depth + 1) for v in value]}
-    if type(value).__module__.split(".")[0] == "sympy":
+    if "sympy" in sys.modules and isinstance(value, sys.modules["sympy"].Basic):
         tree = _sympy_tree(value, _depth)
         if tree is not None:
             return {"$y": tree}
@@ -157,7 +186,7 @@ def pack(value: Any) -> str:
 
 # ----------------------------------------------------------------------------- decoding
 
-def loads(text: str) -> Any:
+def loads(text: str, schema: Schema | None = None) -> Any:
     """Parse a JSON text made by :func:`dumps`, treating it as hostile."""
     if not isinstance(text, str) or len(text) > MAX_BYTES:
         raise SerialError(f"expected a JSON text of at most {MAX_BYTES} characters")
@@ -165,10 +194,10 @@ def loads(text: str) -> Any:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise SerialError(f"not valid JSON ({str(exc)[:200]})") from None
-    return decode(data)
+    return decode(data, schema=schema)
 
 
-def unpack(text: str) -> Any:
+def unpack(text: str, schema: Schema | None = None) -> Any:
     """Inverse of :func:`pack`."""
     if not isinstance(text, str) or len(text) > 2 * MAX_BYTES:
         raise SerialError("expected a base64 text")
@@ -176,7 +205,7 @@ def unpack(text: str) -> Any:
         raw = base64.b64decode(text.encode("ascii"), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise SerialError(f"not a packed value ({exc})") from None
-    return loads(raw)
+    return loads(raw, schema)
 
 
 def _dtype(text: Any) -> np.dtype:
@@ -206,10 +235,20 @@ def _hashable(key: Any) -> Any:
     return key
 
 
-def decode(data: Any, _depth: int = 0) -> Any:
-    """Rebuild a value from :func:`encode`'s output; raise :class:`SerialError` if malformed."""
+def decode(data: Any, _depth: int = 0, schema: Schema | None = None) -> Any:
+    """Rebuild a value from :func:`encode`'s output; raise :class:`SerialError` if malformed.
+
+    ``schema`` (for a learner's result) limits SymPy expressions, sizes and strings."""
     if _depth > MAX_DEPTH:
         raise SerialError(f"value nested deeper than {MAX_DEPTH} levels")
+    if schema is not None:
+        schema.count()
+        if isinstance(data, str) and len(data) > MAX_STRING:
+            raise SerialError(f"a string of {len(data)} characters (limit {MAX_STRING})")
+
+    def decode(v: Any, depth: int) -> Any:       # the recursion keeps the schema
+        return _decode(v, depth, schema)
+
     if data is None or isinstance(data, (bool, int, float, str)):
         return data
     if isinstance(data, list):
@@ -249,8 +288,79 @@ def decode(data: Any, _depth: int = 0) -> Any:
     if tag == "$o" and isinstance(body, list) and len(body) == 2 and all(isinstance(v, str) for v in body):
         return Opaque(body[0][:100], body[1][:200])
     if tag == "$y":
-        return _sympy_build(body, 0)
+        return _sympy_build(body, 0) if schema is None else _sympy_strict(body, 0, schema)
     raise SerialError(f"unknown tag {tag!r}")
+
+
+_decode = decode
+
+
+def _shown(name: Any) -> str:
+    """A learner-made name, safe to show in a message (never used to build anything)."""
+    text = "".join(c if c.isprintable() and c.isascii() else "?" for c in str(name)[:40])
+    return repr(text + ("…" if len(str(name)) > 40 else ""))
+
+
+def _sympy_strict(node: Any, depth: int, schema: Schema) -> Any:
+    """Rebuild a SymPy expression from allowed parts only (see :class:`Schema`)."""
+    import sympy as sp
+
+    schema.count()
+    if depth > 4 * MAX_DEPTH or not isinstance(node, list) or not node or not isinstance(node[0], str):
+        raise SerialError("malformed SymPy expression")
+    name = node[0]
+    if name == "Symbol":
+        if not (len(node) == 3 and isinstance(node[1], str) and isinstance(node[2], dict)):
+            raise SerialError("malformed Symbol")
+        if node[1] not in schema.symbols:
+            raise SerialError(f"the expression uses the symbol {_shown(node[1])}, which is not an argument "
+                              f"(expected only {', '.join(sorted(schema.symbols)) or 'numbers'})")
+        flags = node[2]
+        if len(flags) > 20 or not all(isinstance(k, str) and k.isidentifier() and isinstance(v, bool)
+                                      for k, v in flags.items()):
+            raise SerialError("malformed Symbol assumptions")
+        try:
+            return sp.Symbol(node[1], **flags)
+        except Exception:  # noqa: BLE001 - contradictory assumptions
+            raise SerialError(f"bad assumptions for the symbol {_shown(node[1])}") from None
+    if name == "Integer" and len(node) == 2 and isinstance(node[1], str) and re.fullmatch(
+            rf"-?\d{{1,{MAX_DIGITS}}}", node[1]):
+        return sp.Integer(int(node[1]))
+    if name == "Rational" and len(node) == 3 and all(
+            isinstance(v, str) and re.fullmatch(rf"-?\d{{1,{MAX_DIGITS}}}", v) for v in node[1:]):
+        if int(node[2]) == 0:
+            raise SerialError("a Rational with denominator 0")
+        return sp.Rational(int(node[1]), int(node[2]))
+    if name == "Float" and len(node) == 3 and isinstance(node[1], str) and isinstance(node[2], int):
+        if len(node[1]) > 100 or not _FLOAT_TEXT.fullmatch(node[1].strip()) or not 1 <= node[2] <= 256:
+            raise SerialError("malformed Float")
+        return sp.Float(node[1], precision=node[2])
+    if name == "$fn":
+        raise SerialError(f"the expression uses an undefined function {_shown(node[1] if len(node) > 1 else '?')}"
+                          f"(...); use SymPy's own functions (e.g. sp.tanh), not sp.Function")
+    if len(node) != 2 or not isinstance(node[1], list):
+        raise SerialError(f"malformed SymPy node {_shown(name)}")
+    if name in SYMPY_ALWAYS:
+        cls = getattr(sp, name, None) or getattr(sp.S, name, None)
+    elif name in schema.functions:
+        cls = getattr(sp, name, None)
+    else:
+        cls = None
+    if name in SYMPY_ALWAYS[3:]:
+        if node[1]:
+            raise SerialError(f"malformed SymPy constant {name}")
+        return getattr(sp.S, name)
+    if not (isinstance(cls, type) and issubclass(cls, sp.Basic)):
+        allowed = sorted(schema.functions)
+        raise SerialError(f"the expression uses {_shown(name)}, which this task does not accept (allowed: "
+                          f"+, -, *, /, **, numbers{', ' if allowed else ''}{', '.join(allowed)})")
+    args = [_sympy_strict(a, depth + 1, schema) for a in node[1]]
+    if name not in ("Add", "Mul") and len(args) > (2 if name == "Pow" else 3):
+        raise SerialError(f"malformed SymPy node {name}")
+    try:
+        return cls(*args, evaluate=False)
+    except Exception as exc:  # noqa: BLE001
+        raise SerialError(f"cannot rebuild SymPy {name} ({str(exc)[:100]})") from None
 
 
 def _sympy_build(node: Any, depth: int) -> Any:
