@@ -29,6 +29,7 @@ import hashlib
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -38,7 +39,8 @@ import nbformat
 __all__ = ["NotebookError", "Nbgrader", "Region", "SourceCell", "SourceNotebook",
            "SOLUTION", "HIDDEN_TESTS", "MARKERS", "GRADE_ID_PATTERN", "read_notebook",
            "notebook_id", "parse_nbgrader", "find_regions", "iter_cells", "validate",
-           "load_source", "FILE_SUFFIXES", "id_from_filename", "exercise_filename"]
+           "load_source", "FILE_SUFFIXES", "id_from_filename", "exercise_filename",
+           "NBGRADER_KEYWORDS", "normalise_line"]
 
 SOLUTION = "solution"
 HIDDEN_TESTS = "hidden tests"
@@ -173,11 +175,11 @@ def read_notebook(path: str | Path) -> Any:
     """
     path = Path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise NotebookError(path, f"cannot read the file ({exc.strerror or exc})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NotebookError(path, f"not valid JSON ({exc}); is it a notebook?") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise NotebookError(path, f"not valid JSON ({str(exc)[:200]}); is it a notebook?") from None
     if not isinstance(raw, dict) or raw.get("nbformat") != 4:
         found = raw.get("nbformat") if isinstance(raw, dict) else type(raw).__name__
         raise NotebookError(path, f"expected an nbformat 4 notebook, got nbformat={found!r}")
@@ -187,12 +189,18 @@ def read_notebook(path: str | Path) -> Any:
             if isinstance(cell, dict) and "id" not in cell:
                 text = json.dumps([i, cell.get("source")], sort_keys=True)
                 cell["id"] = "c" + hashlib.sha256(text.encode()).hexdigest()[:12]
-    nb = nbformat.v4.nbjson.JSONReader().to_notebook(raw)   # joins multi-line sources
     try:
+        nb = nbformat.v4.nbjson.JSONReader().to_notebook(raw)   # joins multi-line sources
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
-        first = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
+        first = (str(exc.message if hasattr(exc, "message") else exc).splitlines() or [""])[0]
         raise NotebookError(path, f"not a valid notebook: {first}") from None
+    except Exception as exc:  # noqa: BLE001 - any malformed JSON shape is an input error
+        raise NotebookError(path, f"not a valid notebook: malformed structure ({type(exc).__name__}: "
+                            f"{str(exc)[:200]})") from None
+    for number, cell in enumerate(nb.cells, start=1):
+        if not isinstance(cell.get("source"), str) or not isinstance(cell.get("metadata"), Mapping):
+            raise NotebookError(path, "not a valid notebook: the cell has no text source or metadata", number)
     return nb
 
 
@@ -280,31 +288,89 @@ def parse_nbgrader(metadata: Mapping, path: str | Path | None = None,
                     **flags)
 
 
+#: The substrings nbgrader 0.9 looks for: every line (split at "\n") that contains one is a
+#: marker to nbgrader, wherever it stands in the line.
+NBGRADER_KEYWORDS: dict[str, tuple[str, bool]] = {
+    "BEGIN SOLUTION": (SOLUTION, True), "END SOLUTION": (SOLUTION, False),
+    "BEGIN HIDDEN TESTS": (HIDDEN_TESTS, True), "END HIDDEN TESTS": (HIDDEN_TESTS, False),
+}
+# Characters that do not show in an editor: format characters (zero-width spaces and joiners,
+# direction marks, the byte-order mark, soft hyphen...) and unusual spaces and separators.
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+                        "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]")
+_ODD_SPACE = re.compile("[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+_MARKER_WORDS = re.compile(r"(BEGIN|END)\s*(SOLUTION|HIDDEN\s*TESTS?)")  # upper case, as nbgrader's
+
+
+def normalise_line(line: str) -> str:
+    """``line`` as a reader sees it: invisible characters removed, unusual spaces (form feed,
+    no-break space...) made plain spaces, a final carriage return dropped."""
+    line = line[:-1] if line.endswith("\r") else line
+    return _ODD_SPACE.sub(" ", _INVISIBLE.sub("", line))
+
+
+def _odd_characters(line: str) -> str:
+    odd = sorted(set(_INVISIBLE.findall(line)) | set(_ODD_SPACE.findall(line.rstrip("\r"))))
+    return ", ".join(f"U+{ord(c):04X} ({unicodedata.name(c, 'a control character')})" for c in odd)
+
+
+def _marker_line(line: str, path, cell, number: int) -> tuple[str, bool, str] | None:
+    """``(kind, is_begin, indent)`` if the raw ``line`` is a marker, None if it is plain text.
+
+    A line is a marker to nbgrader when it *contains* a keyword; it is one to us when, with
+    its indentation and a final ``\r`` stripped, it is exactly a marker.  Lines on which the
+    two could disagree -- a keyword inside other text, a marker with invisible characters or
+    unusual spaces, a carriage return inside the line, or something marker-like that nbgrader
+    would not see -- raise :class:`NotebookError` naming the line.
+    """
+    body = line[:-1] if line.endswith("\r") else line
+    keywords = [k for k in NBGRADER_KEYWORDS if k in body]
+    seen = normalise_line(line)
+    looks = bool(_MARKER_WORDS.search(seen)) or bool(_NEAR_MARKER.match(seen))
+    if not keywords and not looks:
+        return None
+    if "\r" in body:
+        raise NotebookError(path, "a carriage return inside the line (old Mac 'CR' line endings?): "
+                            "nbgrader splits cells at \\n only and would read the marker and its "
+                            "neighbours as one line; save the notebook with \\n line endings", cell, number)
+    odd = _odd_characters(line)
+    if odd and (keywords or MARKERS.get(seen.strip())):
+        raise NotebookError(path, f"invisible or unusual characters on a marker line ({odd}); delete "
+                            "them and write the marker alone on its line", cell, number)
+    marker = MARKERS.get(body.strip(" \t"))
+    if marker is not None and len(keywords) == 1:
+        return (*marker, body[: len(body) - len(body.lstrip(" \t"))])
+    if keywords:
+        raise NotebookError(path, f"{keywords[0]!r} inside other text: nbgrader takes every line that "
+                            f"contains it for a marker; write exactly one of {', '.join(map(repr, MARKERS))} "
+                            "alone on its line, or rephrase this line", cell, number)
+    raise NotebookError(path, f"malformed marker {seen.strip()!r}: nbgrader would not see it as a marker; "
+                        f"write exactly one of {', '.join(map(repr, MARKERS))} on its own line", cell, number)
+
+
 def find_regions(source: str, path: str | Path | None = None,
                  cell: int | None = None) -> tuple[Region, ...]:
     """Find the ``### BEGIN/END SOLUTION`` and ``### BEGIN/END HIDDEN TESTS`` regions.
 
-    A marker is a line that holds exactly the marker text (plus indentation and
-    trailing spaces).  Raises :class:`NotebookError` for an unterminated, nested,
-    stray or misspelt marker.
+    Lines are split at ``\n`` only, as nbgrader does.  A marker is a line that holds
+    exactly the marker text (plus spaces or tabs of indentation, trailing spaces and a
+    final ``\r``), so that our regions are always nbgrader's.  Raises
+    :class:`NotebookError` for an unterminated, nested, stray, misspelt or ambiguous
+    marker (see :func:`_marker_line`).
     """
     regions: list[Region] = []
     open_at: tuple[str, int, str] | None = None     # (kind, line index, indent)
     for i, line in enumerate(source.split("\n")):
-        marker = MARKERS.get(line.strip())
+        marker = _marker_line(line, path, cell, i + 1)
         if marker is None:
-            if _NEAR_MARKER.match(line):
-                raise NotebookError(path, f"malformed marker {line.strip()!r}: write exactly "
-                                    f"one of {', '.join(map(repr, MARKERS))} on its own line",
-                                    cell, i + 1)
             continue
-        kind, is_begin = marker
+        kind, is_begin, indent = marker
         if is_begin:
             if open_at is not None:
                 raise NotebookError(path, f"'### BEGIN {kind.upper()}' inside the {open_at[0]} "
                                     f"region opened on line {open_at[1] + 1}; regions cannot "
                                     "nest (is an END marker missing?)", cell, i + 1)
-            open_at = (kind, i, line[: len(line) - len(line.lstrip())])
+            open_at = (kind, i, indent)
         else:
             if open_at is None:
                 raise NotebookError(path, f"stray '### END {kind.upper()}' without a matching "

@@ -106,12 +106,13 @@ def test_release_writes_the_learner_version(course):
     assert check_answer == "assert answer == 3"
 
 
-def test_hidden_tests_at_the_end_leave_no_blank_tail(tmp_path, nb_cell, write_notebook):
+def test_hidden_tests_are_removed_as_nbgrader_removes_them(tmp_path, nb_cell, write_notebook):
+    """Only the marker lines and what is between them go (nbgrader's ClearHiddenTests)."""
     cell = nb_cell("code", "assert f(1) == 2\n\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n"
                    "### END HIDDEN TESTS\n", grade=True, locked=True, grade_id="t", points=1)
     src = write_notebook(tmp_path / "s" / "01_t.ipynb", [cell])
     (info,) = load_source(src).cells
-    assert release.exercise_source(info) == "assert f(1) == 2\n"
+    assert release.exercise_source(info) == "assert f(1) == 2\n\n"
 
 
 def test_regions_are_found_by_newline_only(tmp_path, nb_cell, write_notebook):
@@ -174,16 +175,48 @@ def test_check_names_missing_stale_and_orphan_notebooks(course, capsys, nb_cell,
     assert _snapshot(course.ex) == before
 
 
-def test_executed_but_unedited_exercise_is_updated(course):
-    course.cli()
-    nb = nbformat.read(course.dest, as_version=4)
-    nb.cells[2].outputs = [nbformat.v4.new_output("error", ename="NameError", evalue="x",
-                                                  traceback=[])]
+def _run_with_outputs(path: Path) -> bytes:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].outputs = [nbformat.v4.new_output("error", ename="NameError", evalue="x", traceback=[])]
     nb.cells[2].execution_count = 1
-    nbformat.write(nb, course.dest)
-    assert release.plan(course.sol, course.ex)[0].status == "stale"
+    nbformat.write(nb, path)
+    return path.read_bytes()
+
+
+def test_executed_exercise_is_kept_while_its_source_is_unchanged(course):
+    course.cli()
+    ran = _run_with_outputs(course.dest)
+    assert release.plan(course.sol, course.ex)[0].status == "current"
+    assert course.cli() == 0 and course.cli("--check") == 0
+    assert course.dest.read_bytes() == ran
+
+
+def test_executed_exercise_is_backed_up_before_an_update(course, capsys):
+    """Only run (no edits): updated without --force, but its outputs are kept in a backup."""
+    course.cli()
+    ran = _run_with_outputs(course.dest)
+    nb = nbformat.read(course.src, as_version=4)
+    nb.cells[0].source = "# Demo, revised"
+    nbformat.write(nb, course.src)
+    assert release.plan(course.sol, course.ex)[0].status == "changed"
+    capsys.readouterr()
+    assert course.cli("--check") == 1
+    err = capsys.readouterr().err
+    assert "01_demo.ipynb: changed" in err and "will be kept as 01_demo.ipynb.bak-<timestamp>" in err
     assert course.cli() == 0
+    (backup,) = course.ex.glob("01_demo.ipynb.bak-*")
+    assert backup.read_bytes() == ran and "backed up" in capsys.readouterr().out
+    assert _sources(course.dest)[0] == "# Demo, revised"
     assert course.cli("--check") == 0
+
+
+def test_pristine_exercise_is_replaced_without_a_backup(course):
+    course.cli()
+    nb = nbformat.read(course.src, as_version=4)
+    nb.cells[0].source = "# Demo, revised"
+    nbformat.write(nb, course.src)
+    assert course.cli() == 0
+    assert not list(course.ex.glob("*.bak-*"))
 
 
 # ---------------------------------------------------------------- learner's work ---------
@@ -208,7 +241,9 @@ def test_edited_exercise_is_refused_and_force_keeps_a_backup(course, capsys):
     assert "refusing to overwrite" in err and "01_demo.ipynb" in err and "--force" in err
     assert course.dest.read_bytes() == work
     assert course.cli("--check") == 1
-    assert "01_demo.ipynb: edited" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "01_demo.ipynb: edited" in err
+    assert "run `rnn-tutor release --force` to replace it; the current file will be kept as" in err
     assert course.cli("--force") == 0
     backups = sorted(course.ex.glob("01_demo.ipynb.bak-*"))
     assert len(backups) == 1 and backups[0].read_bytes() == work
