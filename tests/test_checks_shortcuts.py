@@ -63,6 +63,20 @@ _copy = types.FunctionType(_lib.__code__, _lib.__globals__, "mine", _lib.__defau
 def rnn_step(x_t, h_prev, w_x, w_h, b_h):
     return _copy(x_t, h_prev, {ZERO_HEAD})[0]
 """,
+    "functools.partial of the library": f"""
+import functools
+from rnn_tutor import rnn
+_fwd = functools.partial(rnn.rnn_forward, f="tanh")
+def rnn_step(x_t, h_prev, w_x, w_h, b_h):
+    return _fwd(x_t[None], {ZERO_HEAD}, h_prev)[0][0]
+""",
+    "deep route through another library function": f"""
+from rnn_tutor.cells import ELMAN
+from rnn_tutor.masking import masked_cell_forward
+def rnn_step(x_t, h_prev, w_x, w_h, b_h):
+    params = {{"w_x": w_x, "w_h": w_h, "b_h": b_h}}
+    return masked_cell_forward(ELMAN, x_t[None], params, state_0=h_prev)[0][0]
+""",
     "the check's own reference": """
 from rnn_tutor.checks.unfolding import step_reference as rnn_step
 """,
@@ -247,3 +261,12 @@ def test_no_note_when_the_earlier_task_is_right():
     with pytest.raises(CheckFailed) as info:
         run_check(U.RNN_FORWARD, ns["rnn_forward"])
     assert "note:" not in str(info.value) and "likely cause: each step must receive" in str(info.value)
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r != "switching the guard off"])
+def test_every_route_is_a_right_answer_when_the_guard_is_off(route, monkeypatch):
+    from check_contract import NoGuard
+    from rnn_tutor.checks import core
+    monkeypatch.setattr(core, "Guard", NoGuard)
+    ns = cells(ROUTES[route])
+    assert ns["check_rnn_step"](ns["rnn_step"], hidden=True) is None
