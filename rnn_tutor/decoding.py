@@ -168,6 +168,11 @@ def beam_search(step: Callable, state_0, start: int, eos: int, beam_width: int,
     """
     beam_width = _check_count(beam_width, "beam_width", 1, 10_000)
     max_len = _check_count(max_len, "max_len", 1, 100_000)
+    if not callable(step):
+        raise ValueError(f"step: expected a function (tokens, state) -> (log_probs, state), received {type(step).__name__}")
+    for name, value in (("start", start), ("eos", eos)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name}: expected a token id (a non-negative integer), received {value!r}")
     prefixes, scores = [[]], np.zeros(1)
     tokens, state = np.array([start]), state_0
     finished: list[tuple[float, list[int]]] = []

@@ -104,6 +104,10 @@ def make_batch(sonnets, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.n
     ``inputs`` are ``<bos>`` and the line, ``targets`` the line and ``"\\n"``; padding holds ``<pad>``
     and has mask 0.  ``T`` is the longest line plus one.
     """
+    if isinstance(sonnets, str) or not all(isinstance(s, str) for s in sonnets):
+        raise ValueError(f"sonnets: expected a list of strings (e.g. from split_sonnets), received {type(sonnets).__name__}")
+    if "\n" not in vocab.tokens:
+        raise ValueError("vocab: expected a vocabulary holding the newline (it ends every line); build it from text with line breaks")
     lines = [ln for s in sonnets for ln in s.split("\n") if ln]
     if not lines:
         raise ValueError("sonnets: expected at least one non-empty line, received none")
@@ -269,6 +273,14 @@ def train_lm(params, train, val, steps: int, rng: np.random.Generator, batch_siz
     validation sets is measured without dropout.  Returns ``(params, history)`` with history keys
     ``"step"``, ``"train"``, ``"val"`` (arrays) and ``"loss"`` (one per update, with dropout).
     """
+    for name, value in (("steps", steps), ("eval_every", eval_every)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
+    for name, batch in (("train", train), ("val", val)):
+        if not isinstance(batch, tuple) or len(batch) != 3:
+            raise ValueError(f"{name}: expected (inputs, targets, mask) from make_batch, received {type(batch).__name__}")
     x, y, mask = train
     N = x.shape[1]
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= N:
@@ -301,6 +313,11 @@ def generate(params, vocab: Vocabulary, n_lines: int, max_len: int, choose, rng:
 
     ``choose(log_probs (N, V), rng) -> tokens (N,)`` is the decoding rule (e.g. greedy, nucleus).
     """
+    for name, value in (("n_lines", n_lines), ("max_len", max_len)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+    if not callable(choose):
+        raise ValueError(f"choose: expected a function (log_probs, rng) -> tokens, received {type(choose).__name__}")
     newline = int(vocab.encode("\n")[0])
     tokens, states = np.full(n_lines, BOS), None
     out = np.full((max_len, n_lines), PAD)

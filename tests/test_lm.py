@@ -164,3 +164,19 @@ def test_stacked_model_matches_torch():
     assert abs(loss.item() - Lnp) < 1e-10
     for k in p:
         np.testing.assert_allclose(grads[k], tp[k].grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+def test_bad_arguments_are_named():
+    vocab = lm.build_vocabulary("ab\n")
+    batch = lm.make_batch(["ab"], vocab)
+    p = lm.init_lm(vocab.V, 2, 3, 1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="steps: expected a positive integer"):
+        lm.train_lm(p, batch, batch, 0, np.random.default_rng(0), batch_size=1)
+    with pytest.raises(ValueError, match="val: expected \\(inputs, targets, mask\\)"):
+        lm.train_lm(p, batch, None, 1, np.random.default_rng(0), batch_size=1)
+    with pytest.raises(ValueError, match="sonnets: expected a list of strings"):
+        lm.make_batch("ab", vocab)
+    with pytest.raises(ValueError, match="vocab: expected a vocabulary holding the newline"):
+        lm.make_batch(["ab"], lm.build_vocabulary("ab"))
+    with pytest.raises(ValueError, match="max_len"):
+        lm.generate(p, vocab, 1, 0, lambda lp, rng: lp.argmax(1), np.random.default_rng(0))
