@@ -89,8 +89,8 @@ def _check_sizes(hs, att, w_y, score):
     m = hs.shape[2]
     check_shape(w_y, (None, 2 * m), "params['w_y']", f"w_y reads [g; c], 2m = {2 * m} features.")
     if score == "additive":
-        a = att["v"].shape[0] if att["v"].ndim == 1 else -1
-        check_shape(att["v"], (a,), "params['att_v']")
+        check_shape(att["v"], (None,), "params['att_v']", "att_v holds one weight per attention unit, (a,).")
+        a = att["v"].shape[0]
         check_shape(att["w_q"], (a, m), "params['att_w_q']")
         check_shape(att["w_k"], (a, m), "params['att_w_k']")
     elif score == "general":
@@ -146,7 +146,8 @@ def attention_seq2seq_backward(dos, cache: dict) -> dict:
 def attention_seq2seq_loss(cell: Cell, xs, targets, params, score: str = "additive", lengths=None,
                            target_lengths=None, reduction: str = "mean") -> tuple[float, dict]:
     """Teacher-forced, masked cross-entropy of ``targets (U, N)`` and its gradients (like :func:`rnn_tutor.seq2seq.encoder_decoder_loss`)."""
-    q = np.shape(params["w_y"])[0] if "w_y" in params else 0
+    _, _, _, w_y, _ = _split(check_cell(cell), params, score)
+    q = w_y.shape[0]
     targets = np.asarray(targets)
     if targets.ndim != 2:
         raise ValueError(f"targets: expected a 2-D array (U, N) of output tokens, received shape {targets.shape}")

@@ -247,3 +247,14 @@ def test_model_rejects_unknown_score_and_missing_attention_parameters():
         AS.attention_seq2seq_loss(ELMAN, xs, tg, p, score="general")
     with pytest.raises(ValueError, match=r"eos: expected a class index in 0..3"):
         AS.attention_greedy_decode(ELMAN, xs, p, eos=4, max_len=3, score="dot")
+
+
+def test_model_names_a_badly_shaped_attention_vector():
+    from rnn_tutor.cells import ELMAN
+    rng = np.random.default_rng(0)
+    p = AS.init_attention_seq2seq_params(ELMAN, 2, 3, 4, rng)
+    xs, tg = rng.normal(size=(3, 2, 2)), np.zeros((2, 2), dtype=int)
+    with pytest.raises(ValueError, match=r"params\['att_v'\]: expected shape \(\*,\)"):
+        AS.attention_seq2seq_loss(ELMAN, xs, tg, {**p, "att_v": np.ones((3, 1))})
+    with pytest.raises(ValueError, match=r"params: missing output-layer key\(s\) \['w_y'\]"):
+        AS.attention_seq2seq_loss(ELMAN, xs, tg, {k: v for k, v in p.items() if k != "w_y"})
