@@ -1,4 +1,5 @@
-"""Fixtures for the browser tests: one JupyterLab + one headless Chromium per module.
+"""Fixtures for the browser tests: the course served by the README's first command, run
+from a fresh clone (one per session, :mod:`readmelab`), and headless Chromium per module.
 
 Without Chromium (or playwright) the tests skip with the reason; under CI
 (``CI=true``) a missing browser is an error instead, so CI cannot go green by
@@ -95,6 +96,8 @@ class LessonPages:
 
     def __init__(self, server: labdriver.LabServer, browser: object, order: list[str]) -> None:
         self.server = server
+        #: exercise notebooks opened from a lesson's link: lesson -> (page, path)
+        self.exercises: dict[str, tuple[object, str]] = {}
         self.order = order
         self.context = labdriver.new_context(browser)
         self.pages = [self.context.new_page(), self.context.new_page()]
@@ -161,8 +164,16 @@ class LessonPages:
         assert self.run is not None
         return self.run
 
+    def close_exercise(self, lesson: str) -> None:
+        """Close the exercise opened from ``lesson``'s link (notebook and kernel), if any."""
+        page, path = self.exercises.pop(lesson, (None, None))
+        if path is not None:
+            labdriver.close_notebook(page, self.server, path)
+
     def close_current(self) -> None:
-        """Close the lesson being tested (notebook and kernel)."""
+        """Close the lesson being tested (notebook and kernel), and its exercise."""
+        if self.name is not None:
+            self.close_exercise(self.name)
         if self._open is not None:
             self._open.close()
         self._open, self.name, self.run = None, None, None
@@ -175,15 +186,24 @@ class LessonPages:
         self.context.close()
 
 
+@pytest.fixture(scope="session")
+def course_server(browser_ready: None) -> Iterator[labdriver.LabServer]:
+    """The README's first command, run in a fresh clone, serving the course (see :mod:`readmelab`)."""
+    with labdriver.readme_lab() as server:
+        print(f"\n[browser] {server.how}; README command served the course after {server.startup_seconds} s")
+        yield server
+
+
 @pytest.fixture(scope="module")
-def lesson_pages(request: pytest.FixtureRequest, browser_ready: None) -> Iterator[LessonPages]:
-    """One JupyterLab (serving a temporary copy of lessons/) and one Chromium for the module."""
+def lesson_pages(request: pytest.FixtureRequest, course_server: labdriver.LabServer) -> Iterator[LessonPages]:
+    """Chromium for the module, running lessons of the README-served course in two pages."""
     order: list[str] = []
     for item in request.session.items:
         name = _lesson_of(item)
         if name and name not in order and (labdriver.REPO / "lessons" / f"{name}.ipynb").exists():
             order.append(name)
-    with labdriver.jupyter_lab() as server, labdriver.chromium() as browser:
+    server = course_server
+    with labdriver.chromium() as browser:
         pages = LessonPages(server, browser, order)
         labdriver.WHILE_WAITING.append(pages.advance)
         try:

@@ -8,7 +8,8 @@ widgets, typeset math) and drives the widgets.  :func:`start_notebook` does the
 first half only (see :class:`PendingRun`), so one notebook can load and run
 while another is inspected.
 
-The server and the browser come from :mod:`labserver` (re-exported here).
+The server and the browser come from :mod:`labserver` and :mod:`readmelab`
+(re-exported here).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from labserver import (  # noqa: F401  (re-exported for the tests)
     fingerprint,
     jupyter_lab,
 )
+from readmelab import readme_first_command, readme_lab  # noqa: F401  (re-exported for the tests)
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
@@ -608,6 +610,18 @@ class PendingRun:
                 )
         with contextlib.suppress(Exception):
             self.server.shutdown_kernels(path=self.relpath)
+
+
+def close_notebook(page: Any, server: LabServer, relpath: str) -> None:
+    """Close every tab of ``relpath`` in ``page`` without saving, and stop its kernel."""
+    with contextlib.suppress(Exception):
+        page.evaluate(
+            "(p) => { for (const w of [...window.jupyterapp.shell.widgets('main')])"
+            " if (w.context && w.context.path === p) w.dispose(); }",
+            relpath,
+        )
+    with contextlib.suppress(Exception):
+        server.shutdown_kernels(path=relpath)
 
 
 def start_notebook(target: Any, server: LabServer, relpath: str, run_all: bool = True) -> PendingRun:

@@ -173,11 +173,15 @@ class LabServer:
     tracker: ProcessTracker
     #: SHA-256 of every served file at start (path relative to ``root``).
     copied: dict[str, str] = field(default_factory=dict)
+    #: Folders of ``root`` that :meth:`served_fingerprint` covers (None: all of ``root``).
+    watched: tuple[str, ...] | None = None
 
     def served_fingerprint(self) -> dict[str, str]:
+        tops = [self.root] if self.watched is None else [self.root / d for d in self.watched]
         return {
             str(f.relative_to(self.root)): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(self.root.rglob("*"))
+            for top in tops
+            for f in sorted(top.rglob("*"))
             if f.is_file() and ".ipynb_checkpoints" not in f.parts
         }
 
@@ -223,6 +227,25 @@ class LabServer:
             return ""
 
 
+def _jupyter_env(dirs: dict[str, Path]) -> dict[str, str]:
+    """This process's environment with every Jupyter folder moved into ``dirs``."""
+    env = dict(os.environ)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(dirs["config"]),
+        JUPYTER_DATA_DIR=str(dirs["data"]),
+        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+        JUPYTERLAB_SETTINGS_DIR=str(dirs["user_settings"]),
+        JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
+        IPYTHONDIR=str(dirs["ipython"]),
+        PYTHONUNBUFFERED="1",
+    )
+    # A learner's kernel has no MPLBACKEND: with Agg exported, ipykernel would
+    # not install the inline backend and figures would never reach the page.
+    env.pop("MPLBACKEND", None)
+    env.pop("JUPYTER_TOKEN", None)
+    return env
+
+
 def _write_lab_settings(base: Path) -> dict[str, Path]:
     dirs = {k: base / k for k in ("app_settings", "user_settings", "workspaces", "config", "data", "runtime", "ipython")}
     for d in dirs.values():
@@ -264,20 +287,7 @@ def jupyter_lab(
             if f.is_file()
         }
         dirs = _write_lab_settings(tmp / "jupyter")
-        env = dict(os.environ)
-        env.update(
-            JUPYTER_CONFIG_DIR=str(dirs["config"]),
-            JUPYTER_DATA_DIR=str(dirs["data"]),
-            JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
-            JUPYTERLAB_SETTINGS_DIR=str(dirs["user_settings"]),
-            JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
-            IPYTHONDIR=str(dirs["ipython"]),
-            PYTHONUNBUFFERED="1",
-        )
-        # A learner's kernel has no MPLBACKEND: with Agg exported, ipykernel would
-        # not install the inline backend and figures would never reach the page.
-        env.pop("MPLBACKEND", None)
-        env.pop("JUPYTER_TOKEN", None)
+        env = _jupyter_env(dirs)
         token = secrets.token_hex(24)
         log = tmp / "jupyter.log"
         last_error = ""

@@ -13,6 +13,12 @@ the readouts change, and agree with the controls.  Explorer tests so far:
 01 (slider "t" -> h_t), 02 ("activation" + "w_h scale" -> max |h_t|),
 05 ("σ_max" + "activation" -> ‖∂h_T/∂h_1‖ and its bound); every other slider,
 dropdown, toggle and checkbox of every lesson is probed generically.
+
+Then, for every lesson, its closing "Exercise NN" link is clicked: it must open
+``exercises/NN_..._exercises.ipynb``, where a wrong answer to the first task (made
+from the solution by :mod:`wrong_answers`) must show the check's hint in at most
+8 lines, without library frames.  The server is the README's first command, run
+from a fresh clone (:mod:`readmelab`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 import pytest
 
 import labdriver
+from wrong_answers import first_task, wrong_answer
 
 LESSONS_DIR = labdriver.REPO / "lessons"
 LESSONS = sorted(p.stem for p in LESSONS_DIR.glob("*.ipynb"))
@@ -98,6 +105,9 @@ def test_repo_lessons_are_untouched(lesson_pages) -> None:
     ran = [f"lessons/{name}.ipynb" for name in lesson_pages.timings]
     assert ran or not LESSONS, "no lesson ran before this test"
     served = server.served_fingerprint()
+    # The exercises got wrong answers typed in, but were never saved.
+    edited = [rel for rel in server.copied if rel.startswith("exercises/") and served.get(rel) != server.copied[rel]]
+    assert not edited, f"JupyterLab wrote to its copy of {edited}"
     for rel in ran:
         # Autosave is off: not even the served copy was written by Restart and Run All.
         assert served[rel] == server.copied[rel], f"JupyterLab wrote to its copy of {rel}"
@@ -228,7 +238,8 @@ def test_05_sigma_max_and_activation_move_the_gradient_norm(lesson_pages) -> Non
 def test_every_control_changes_what_is_shown(lesson: str, lesson_pages) -> None:
     """Each slider and dropdown of each explorer changes some text or image besides itself.
 
-    Runs last for its lesson (conftest orders the tests), so it leaves the controls moved.
+    Runs after the lesson's other explorer tests (conftest orders the tests), so it leaves
+    the controls moved.
     """
     run = lesson_pages.get(lesson)
     results = run.probe_controls()
@@ -236,3 +247,120 @@ def test_every_control_changes_what_is_shown(lesson: str, lesson_pages) -> None:
         pytest.skip(f"{lesson} has no sliders, dropdowns, toggles or checkboxes")
     dead = [r for r in results if not r["changed"]]
     assert not dead, f"{lesson}: controls that change nothing on screen: {dead}"
+
+
+# --------------------------------------------------------------------------- exercises
+
+# The notebook open at ``path`` in the page, by path (the lesson's panel stays marked CURRENT).
+_EXERCISE_STATE_JS = r"""
+(p) => {
+  const w = [...window.jupyterapp.shell.widgets('main')].find(x => x.context && x.context.path === p);
+  if (!w || !w.context.isReady || !w.content || !w.content.widgets) return null;
+  const s = w.sessionContext.session;
+  const tab = [...document.querySelectorAll('.lm-TabBar-tab')].find(t => t.title && t.title.includes(p));
+  return {current: window.jupyterapp.shell.currentWidget === w,
+          kernel: s && s.kernel ? s.kernel.status : 'none',
+          label: w.title.label, tabLabel: tab ? tab.innerText.trim() : null,
+          cells: w.content.widgets.map((c, i) => {
+            const m = c.model, nbg = m.getMetadata('nbgrader') || {};
+            const area = c.node.querySelector('.jp-Cell-outputArea');
+            const outs = [];
+            if (m.type === 'code') for (let j = 0; j < m.outputs.length; j++) {
+              const o = m.outputs.get(j).toJSON(); outs.push({type: o.output_type, ename: o.ename || null}); }
+            return {index: i, type: m.type, gradeId: nbg.grade_id || null, solution: !!nbg.solution,
+                    grade: !!nbg.grade, executionCount: m.type === 'code' ? m.executionCount : null,
+                    running: ((c.node.querySelector('.jp-InputPrompt') || {}).innerText || '').includes('*'),
+                    outputs: outs, text: area ? area.innerText : ''};
+          })};
+}
+"""
+
+
+def _exercise_state(page, path: str) -> dict | None:
+    return page.evaluate(_EXERCISE_STATE_JS, path)
+
+
+def _own_exercise_link(run, lesson: str):
+    """The lesson's link to its own exercise notebook (the last one: "Exercise NN" at the end)."""
+    number = lesson.split("_", 1)[0]
+    links = run.page.locator(f"{labdriver.CURRENT} .jp-MarkdownOutput a")
+    # JupyterLab rewrites a relative href to the file's URL (/files/exercises/...?_xsrf=...).
+    own = re.compile(rf"(?:^|/)exercises/{number}_[^/?#]*\.ipynb(?:[?#]|$)")
+    hrefs = links.evaluate_all("els => els.map(a => a.getAttribute('href') || '')")
+    matching = [i for i, h in enumerate(hrefs) if own.search(h)]
+    assert matching, f"{lesson}: no link to exercises/{number}_*.ipynb among {[h for h in hrefs if h][:20]}"
+    href = hrefs[matching[-1]]
+    return links.nth(matching[-1]), own.search(href).group(0).strip("/?#").split("exercises/", 1)[1]
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_exercise_link_opens_its_exercise(lesson: str, lesson_pages) -> None:
+    """Clicking the lesson's closing "Exercise NN" link opens exercises/NN_..._exercises.ipynb in
+    JupyterLab (a tab named differently from the lesson's) with a running kernel."""
+    run = lesson_pages.get(lesson)
+    link, name = _own_exercise_link(run, lesson)
+    path = f"exercises/{name}"
+    assert (lesson_pages.server.root / path).is_file(), f"{lesson} links to {path}, which does not exist"
+    link.scroll_into_view_if_needed()
+    link.click()
+    lesson_pages.exercises[lesson] = (run.page, path)
+    opened = labdriver._wait_for(lambda: (_exercise_state(run.page, path) or {}).get("kernel") == "idle", 120.0)
+    state = _exercise_state(run.page, path)
+    assert opened and state, f"{lesson}: clicking its exercise link did not open {path} with a kernel ({state})"
+    assert state["current"], f"{path} opened, but not in front"
+    assert state["label"] == name and name.endswith("_exercises.ipynb") and name != f"{lesson}.ipynb", state["label"]
+
+
+_LIBRARY_FRAMES = ("rnn_tutor/checks", "rnn_tutor\\checks", "Traceback", 'File "', "----> ", "site-packages")
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_a_wrong_answer_in_the_exercise_shows_the_hint(lesson: str, lesson_pages, artifacts_dir: Path) -> None:
+    """In the exercise opened from the lesson's link, a wrong answer to task 1 (the solution with
+    every number it returns made wrong) makes Run All stop at task 1's check, which shows its
+    hint in a few lines, naming the function, without library frames."""
+    page, path = lesson_pages.exercises.get(lesson, (None, None))
+    if path is None:
+        pytest.fail(f"{lesson}: its exercise is not open (see test_exercise_link_opens_its_exercise)", pytrace=False)
+    try:
+        root = lesson_pages.server.root
+        task = first_task(root / path, root / "solutions")
+        page.evaluate(
+            "([p, gid, src]) => { const w = [...window.jupyterapp.shell.widgets('main')]"
+            ".find(x => x.context && x.context.path === p);"
+            " const cell = w.content.widgets.find(c => (c.model.getMetadata('nbgrader') || {}).grade_id === gid);"
+            " cell.model.sharedModel.setSource(src); window.jupyterapp.shell.activateById(w.id); }",
+            [path, task.grade_id, wrong_answer(task.solution)],
+        )
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+        def check_done() -> bool:
+            st = _exercise_state(page, path)
+            if not st or st["kernel"] != "idle" or any(c["running"] for c in st["cells"]):
+                return False
+            check = next(c for c in st["cells"] if c["gradeId"] == task.check_id)
+            return check["executionCount"] is not None
+        assert labdriver._wait_for(check_done, 120.0), f"{path}: task 1's check did not run ({_exercise_state(page, path)})"
+        state = _exercise_state(page, path)
+        cells = state["cells"]
+        k = next(i for i, c in enumerate(cells) if c["gradeId"] == task.check_id)
+        before = [(c["index"], o["ename"]) for c in cells[:k] for o in c["outputs"] if o["type"] == "error"]
+        assert not before, f"{path}: cells before task 1's check failed: {before}"
+        check = cells[k]
+        errors = [o for o in check["outputs"] if o["type"] == "error"]
+        text = check["text"]
+        page.evaluate(
+            "([p, k]) => { const w = [...window.jupyterapp.shell.widgets('main')]"
+            ".find(x => x.context && x.context.path === p); w.content.widgets[k].node.scrollIntoView(); }",
+            [path, k],
+        )
+        page.screenshot(path=str(artifacts_dir / f"{lesson}_exercise.png"))
+        assert errors, f"{path}: the wrong answer to {task.grade_id} passed its check {task.check_id}:\n{text}"
+        assert errors[0]["ename"] != "NotImplementedError", errors
+        frames = [f for f in _LIBRARY_FRAMES if f in text]
+        assert not frames, f"{path}: the check's failure shows library frames ({frames}):\n{text}"
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        assert len(lines) <= 8, f"{path}: the check's failure takes {len(lines)} lines (at most 8):\n{text}"
+        assert any(name in text for name in task.names), f"{path}: the hint does not name {task.names}:\n{text}"
+    finally:
+        lesson_pages.close_exercise(lesson)
