@@ -166,8 +166,11 @@ def check_bptt(fn, hidden: bool = False) -> int:
 
 # ============================================================================ task 3: truncated training
 
-def _window(xs, ps, p, h_start, loss_at_last=True):
-    """Forward over a window from ``h_start``, backward of ½‖e‖²/N at the last step (or all steps)."""
+def _window(xs, ps, p, h_start, loss_at_last=True, grad_per_n=True):
+    """Forward over a window from ``h_start``, backward of ½‖e‖²/N at the last step (or all steps).
+
+    ``grad_per_n=False`` builds a mistake: the loss is averaged over the N sequences, its
+    gradient is not (it is N times too large)."""
     N = xs.shape[1]
     hs, h = [], h_start
     for x in xs:
@@ -178,6 +181,8 @@ def _window(xs, ps, p, h_start, loss_at_last=True):
     if loss_at_last:
         es = [np.zeros_like(e) for e in es[:-1]] + [es[-1]]
     loss = 0.5 * N * float(sum(np.sum(e * e) for e in es))
+    if not grad_per_n:
+        es = [e * N for e in es]
     g = {key: np.zeros_like(v) for key, v in p.items()}
     dh_next = np.zeros_like(h_start)
     for t in reversed(range(len(hs))):
@@ -193,16 +198,21 @@ def _window(xs, ps, p, h_start, loss_at_last=True):
 
 
 def train_truncated_reference(xs, ps, params, k, lr, epochs, *, carry=False, loss_at_last=True, last_window=True,
-                              sign=-1.0, history_sum=False):
-    """The tutorial's truncated BPTT with gradient descent; switches build the common mistakes."""
+                              sign=-1.0, history_sum=False, grad_per_n=True, target_shift=0):
+    """The tutorial's truncated BPTT with gradient descent; switches build the common mistakes.
+
+    ``target_shift=1``: the window xs[t:t+k] is trained on the targets ps[t+1:t+k+1] (its last
+    target is p_{t+k+1}, one step late), with t up to T - k - 1."""
     p = {key: np.array(v, dtype=float) for key, v in params.items()}
     T, N, _ = xs.shape
     history = []
     for _ in range(epochs):
         losses, h = [], np.zeros((N, p["w_h"].shape[0]))
-        for t in range(T - k + 1 if last_window else T - k):
+        n_windows = T - k + 1 if last_window and not target_shift else T - k
+        for t in range(n_windows):
             start = h if carry else np.zeros_like(h)  # "set h to zero": each window starts from 0
-            loss, g, h_end = _window(xs[t:t + k], ps[t:t + k], p, start, loss_at_last)
+            targets = ps[t + target_shift:t + target_shift + k]
+            loss, g, h_end = _window(xs[t:t + k], targets, p, start, loss_at_last, grad_per_n)
             h = h_end
             losses.append(loss)
             p = {key: p[key] + sign * lr * g[key] for key in p}
@@ -212,7 +222,7 @@ def train_truncated_reference(xs, ps, params, k, lr, epochs, *, carry=False, los
 
 def _train_inputs(rng):
     N, d, m, q = _sizes(rng)
-    N, d, q = min(N, 2), min(d, 2), min(q, 2)
+    N, d, q = int(rng.integers(2, 4)), min(d, 2), min(q, 2)  # N >= 2: a missing 1/N must show
     T = int(rng.integers(5, 10))
     k = int(rng.integers(2, T))  # 2 <= k < T: several overlapping windows
     return {"xs": rng.normal(size=(T, N, d)), "ps": rng.normal(size=(T, N, q)), "params": _params(rng, d, m, q),
@@ -236,6 +246,11 @@ TRAIN_TRUNCATED = register(Check(
          _train_with(last_window=False)),
         ("the update goes uphill: gradient descent subtracts, θ ← θ - lr ∂L/∂θ.", _train_with(sign=1.0)),
         ("history should hold the *mean* window loss of each epoch, not the sum.", _train_with(history_sum=True)),
+        ("the gradient is not divided by N: the loss is the mean over the N sequences, so its gradient is "
+         "too: e = (y - p) / N before the backward pass (your updates are N times too large).",
+         _train_with(grad_per_n=False)),
+        ("the target is one step late: the window x_{t+1} ... x_{t+k} is trained to predict p_{t+k}, the "
+         "target of its *last* input, i.e. ps[t + k - 1] (0-based), not ps[t + k].", _train_with(target_shift=1)),
     ),
 ))
 
