@@ -17,6 +17,7 @@ from rnn_tutor.bptt import rnn_backward, rnn_step_backward
 from rnn_tutor.checks import CheckFailed
 from rnn_tutor.checks import bptt as C
 from rnn_tutor.rnn import rnn_forward, rnn_step
+from rnn_tutor.gradcheck import numerical_gradients
 from rnn_tutor.truncated import train_tbptt
 
 # ----------------------------------------------------------------------------- the library as the learner
@@ -37,6 +38,11 @@ def library_train_truncated(xs, ps, params, k, lr, epochs):
     return train_tbptt(xs, ps, params, k, lr, epochs)
 
 
+def library_numerical_gradients(xs, ps, params, h_0, eps):
+    values = {**params, "h_0": h_0}
+    return numerical_gradients(lambda v: C.sequence_loss(xs, ps, {k: v[k] for k in params}, v["h_0"]), values, eps)
+
+
 def accumulating_step_backward(dh_t, dy_t, x_t, h_prev, h_t, params):
     out = C.step_backward_reference(dh_t, dy_t, x_t, h_prev, h_t, params)
     dh_t += dy_t @ params["w_y"]  # the classic: accumulate into the argument
@@ -55,8 +61,11 @@ class TestContract(CheckContract):
 
     NOTEBOOK = "03_bptt"
     CHECKS = {"step_backward": (C.STEP_BACKWARD, C.check_step_backward), "bptt": (C.BPTT, C.check_bptt),
+              "numerical_gradients": (C.NUMERICAL_GRADIENTS, C.check_numerical_gradients),
               "train_truncated": (C.TRAIN_TRUNCATED, C.check_train_truncated)}
+    UNCHECKED_GRADED = frozenset({"check_gradients_agree"})  # an assert cell: the learner's checker on their bptt
     SHORTCUTS = {"step_backward": [library_step_backward], "bptt": [library_bptt],
+                 "numerical_gradients": [library_numerical_gradients],
                  "train_truncated": [library_train_truncated]}
     MUTATIONS = [("step_backward", accumulating_step_backward, "dh_t"),
                  ("train_truncated", updating_train_truncated, "params")]
