@@ -29,7 +29,8 @@ from rnn_tutor.masking import one_hot
 from rnn_tutor.validation import as_float_array
 
 __all__ = ["STRATEGIES", "check_probs", "greedy", "top_k_filter", "nucleus_filter", "decoding_probs",
-           "sample_from", "beam_search", "seq2seq_step", "progression_task", "exposure_bias"]
+           "sample_from", "beam_search", "seq2seq_step", "progression_task", "exposure_bias",
+           "scheduled_sampling_inputs", "scheduled_sampling_loss"]
 
 STRATEGIES = ("greedy", "temperature", "top_k", "nucleus")
 
@@ -272,3 +273,45 @@ def exposure_bias(cell, xs, targets, params, eos: int, lengths=None, target_leng
     tf_right = (os_.argmax(axis=-1) == targets) & real
     fr_right = (free == targets) & real
     return tf_right.sum(axis=1) / real.sum(axis=1), fr_right.sum(axis=1) / real.sum(axis=1)
+
+
+def scheduled_sampling_inputs(cell, xs, targets, params, eps: float, rng: np.random.Generator,
+                              lengths=None) -> np.ndarray:
+    """Decoder inputs for scheduled sampling (Bengio et al., 2015): ``(U, N, q + 1)`` one-hot tokens.
+
+    The decoder runs step by step.  The token it reads at step ``t + 1`` is the true ``z_t`` with
+    probability ``eps`` and its own ``argmax`` prediction otherwise, drawn independently for every
+    sequence and step (``eps = 1`` is teacher forcing, ``eps = 0`` free running).  The choice is
+    treated as data: no gradient flows through it.
+    """
+    from rnn_tutor.seq2seq import encode, split_seq2seq_params
+    _, dec, w_y, b_y = split_seq2seq_params(cell, params)
+    q = w_y.shape[0]
+    if not (isinstance(eps, (int, float, np.floating)) and not isinstance(eps, bool) and 0 <= eps <= 1):
+        raise ValueError(f"eps: expected a probability in [0, 1], received {eps!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
+    targets = np.asarray(targets)
+    if targets.ndim != 2:
+        raise ValueError(f"targets: expected a 2-D array (U, N) of output tokens, received shape {targets.shape}")
+    state, _ = encode(cell, xs, params, lengths)
+    U, N = targets.shape
+    prev, read = np.full(N, q), []
+    for t in range(U):
+        read.append(prev)
+        g, state, _ = cell.forward(one_hot(prev, q + 1)[None], dec, state)  # (1, N, q+1) -> (1, N, m)
+        own = (g[0] @ w_y.T + b_y).argmax(axis=1)  # (N, m) @ (m, q) -> (N, q) -> (N,)
+        prev = np.where(rng.random(N) < eps, targets[t], own)
+    return one_hot(np.stack(read), q + 1)  # (U, N) -> (U, N, q+1)
+
+
+def scheduled_sampling_loss(cell, xs, targets, params, eps: float, rng: np.random.Generator,
+                            lengths=None) -> tuple[float, dict]:
+    """Mean cross-entropy of ``targets (U, N)`` when the decoder reads :func:`scheduled_sampling_inputs`,
+    and its gradients (the inputs held fixed).  ``eps = 1`` equals teacher forcing."""
+    from rnn_tutor.heads import softmax_cross_entropy
+    from rnn_tutor.seq2seq import encoder_decoder_backward, encoder_decoder_forward
+    dec_xs = scheduled_sampling_inputs(cell, xs, targets, params, eps, rng, lengths)
+    os_, cache = encoder_decoder_forward(cell, xs, dec_xs, params, lengths)
+    L, dos = softmax_cross_entropy(os_, targets)
+    return L, encoder_decoder_backward(dos, cache)

@@ -123,3 +123,32 @@ def test_progression_task_and_exposure_bias_shapes():
     params = init_seq2seq_params(ELMAN, d=10, m=4, q=11, rng=np.random.default_rng(1))
     tf, fr = decoding.exposure_bias(ELMAN, xs, ys, params, 10)
     assert tf.shape == fr.shape == (5,) and tf[0] == fr[0]  # the first token reads START in both modes
+
+
+def test_scheduled_sampling_is_teacher_forcing_at_eps_one_and_free_running_at_zero():
+    from rnn_tutor.seq2seq import encoder_decoder_loss, teacher_forcing_inputs
+    rng = np.random.default_rng(5)
+    xs, ys = decoding.progression_task(rng, 6, U=3)
+    params = init_seq2seq_params(ELMAN, d=10, m=4, q=11, rng=rng)
+    L_tf, g_tf = encoder_decoder_loss(ELMAN, xs, ys, params)
+    L_ss, g_ss = decoding.scheduled_sampling_loss(ELMAN, xs, ys, params, 1.0, np.random.default_rng(0))
+    assert abs(L_tf - L_ss) < 1e-12 and all(np.allclose(g_tf[k], g_ss[k], atol=1e-14) for k in g_tf)
+    np.testing.assert_array_equal(decoding.scheduled_sampling_inputs(ELMAN, xs, ys, params, 1.0, rng),
+                                  teacher_forcing_inputs(ys, 11))
+    free, _ = greedy_decode(ELMAN, xs, params, eos=10, max_len=4)
+    read = decoding.scheduled_sampling_inputs(ELMAN, xs, ys, params, 0.0, rng).argmax(-1)
+    np.testing.assert_array_equal(read[1:], free[:3])  # free running reads its own greedy outputs
+    with pytest.raises(ValueError, match=r"eps: expected a probability in \[0, 1\]"):
+        decoding.scheduled_sampling_inputs(ELMAN, xs, ys, params, 1.5, rng)
+
+
+def test_scheduled_sampling_gradients_match_finite_differences():
+    from rnn_tutor.gradcheck import numerical_gradients, rel_error
+    rng = np.random.default_rng(6)
+    xs, ys = decoding.progression_task(rng, 4, U=3)
+    params = init_seq2seq_params(ELMAN, d=10, m=3, q=11, rng=rng)
+    loss = lambda p: decoding.scheduled_sampling_loss(ELMAN, xs, ys, p, 0.5, np.random.default_rng(1))  # noqa: E731
+    _, grads = loss(params)
+    numeric = numerical_gradients(lambda p: loss(p)[0], params)
+    for k in params:
+        assert rel_error(grads[k], numeric[k]) < 1e-7, k
