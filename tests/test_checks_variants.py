@@ -12,6 +12,7 @@ from check_contract import CheckContract
 
 from rnn_tutor import lstm
 from rnn_tutor.bidirectional import bidirectional_forward
+from rnn_tutor.checks import lstm_sequence as S
 from rnn_tutor.checks import variants as V
 from rnn_tutor.checks.core import CheckFailed
 from rnn_tutor.gru import gru_step as lib_gru_step
@@ -71,13 +72,26 @@ def library_cell_backward(dh_t, dc_next, i_t, f_t, g_t, o_t, c_prev):
             g["c_prev"])
 
 
+def library_lstm_backward(xs, params, h_0, c_0, dhs):
+    *_, cache = lstm.lstm_forward(xs, params, h_0, c_0)
+    g = lstm.lstm_backward(dhs, cache)
+    return {k: g[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh", "xs", "h_0", "c_0")}
+
+
+def mutating_lstm_backward(xs, params, h_0, c_0, dhs):
+    out = S.lstm_backward_reference(xs, params, h_0, c_0, dhs)
+    dhs[-1] += out["h_0"].sum()  # accumulates into the caller's gradient
+    return out
+
+
 def library_bidirectional(xs, params_f, params_b):
     return bidirectional_forward(xs, {**params_f, **{k + "_reverse": v for k, v in params_b.items()}})[0]
 
 
 SHORTCUTS = {"gru_step": [lambda x_t, h_prev, params: lib_gru_step(x_t, h_prev, params)[0]],
              "lstm_step": [lambda x_t, h_prev, c_prev, params: lib_lstm_step(x_t, h_prev, c_prev, params)[:2]],
-             "lstm_cell_backward": [library_cell_backward], "bidirectional_states": [library_bidirectional]}
+             "lstm_cell_backward": [library_cell_backward], "bidirectional_states": [library_bidirectional],
+             "lstm_backward": [library_lstm_backward]}
 
 
 # ----------------------------------------------------------------------------- references vs the library
@@ -145,13 +159,15 @@ class TestContract(CheckContract):
     NOTEBOOK = "06_variants"
     CHECKS = {"gru_step": (V.GRU_STEP, V.check_gru_step), "lstm_step": (V.LSTM_STEP, V.check_lstm_step),
               "lstm_cell_backward": (V.LSTM_CELL_BACKWARD, V.check_lstm_cell_backward),
-              "bidirectional_states": (V.BIDIRECTIONAL_STATES, V.check_bidirectional_states)}
+              "bidirectional_states": (V.BIDIRECTIONAL_STATES, V.check_bidirectional_states),
+              "lstm_backward": (S.LSTM_BACKWARD, S.check_lstm_backward)}
     SHORTCUTS = SHORTCUTS
     GOOD = {"gru_step": good_gru, "lstm_step": good_lstm, "lstm_cell_backward": good_cell_backward,
             "bidirectional_states": good_bidirectional}
     MUTATIONS = [("gru_step", mutating_gru, "h_prev"), ("lstm_step", mutating_lstm, "params"),
                  ("lstm_cell_backward", mutating_backward, "dc_next"),
-                 ("bidirectional_states", mutating_bidirectional, "xs")]
+                 ("bidirectional_states", mutating_bidirectional, "xs"),
+                 ("lstm_backward", mutating_lstm_backward, "dhs")]
 
 
 # ----------------------------------------------------------------------------- messages and cases
@@ -200,3 +216,38 @@ def test_a_matmul_shape_error_gets_the_gate_layout_hint():
 
     with pytest.raises(CheckFailed, match=r"(?s)likely cause: a matrix product.*cut the km columns"):
         V.check_gru_step(column_style_gru)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lstm_backward_reference_agrees_with_the_library_and_finite_differences(seed):
+    from rnn_tutor.gradcheck import max_rel_error, numerical_gradients
+
+    inp = S.LSTM_BACKWARD.make_inputs(np.random.default_rng(seed))
+    ref = S.lstm_backward_reference(**inp)
+    lib = library_lstm_backward(**inp)
+    for key in ref:
+        np.testing.assert_allclose(ref[key], lib[key], rtol=1e-12, atol=1e-14)
+
+    def loss(v):
+        p = {k: v[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+        return float(np.sum(lstm.lstm_forward(v["xs"], p, v["h_0"], v["c_0"])[0] * inp["dhs"]))
+    num = numerical_gradients(loss, {**inp["params"], "xs": inp["xs"], "h_0": inp["h_0"], "c_0": inp["c_0"]}, 1e-6)
+    assert max(max_rel_error({k: ref[k] for k in num}, num).values()) < 1e-7
+
+
+def test_a_wrong_cell_backward_is_named_as_the_cause_of_a_wrong_sequence_backward():
+    """Task 5 calls the learner's lstm_cell_backward (task 3): a failure there is named upstream."""
+    from check_contract import solution_functions
+    fn = solution_functions("06_variants")["lstm_backward"]
+    ns = dict(fn.__globals__)
+
+    def forgetful_cell_backward(dh_t, dc_next, i_t, f_t, g_t, o_t, c_prev):
+        c = f_t * c_prev + i_t * g_t
+        dc = dh_t * o_t * (1 - np.tanh(c) ** 2)  # dc_next forgotten
+        return dc * g_t, dc * c_prev, dc * i_t, dh_t * np.tanh(c), dc * f_t
+    ns["lstm_cell_backward"] = forgetful_cell_backward
+    rebound = type(fn)(fn.__code__, ns, fn.__name__)
+    with pytest.raises(CheckFailed) as info:
+        S.check_lstm_backward(rebound)
+    message = str(info.value)
+    assert "note: lstm_backward calls your lstm_cell_backward, which fails its own check" in message
