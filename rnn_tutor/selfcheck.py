@@ -8,11 +8,12 @@ hint of each failure, wrapped to the terminal's width and never cut short.
 
 The notebooks are only read, never written: your work stays exactly as it was.
 
-No OS sandbox: ``rnn-tutor grade`` runs every kernel in one, because it runs other
-people's code.  ``check`` runs *your* code on *your* machine, exactly as JupyterLab
-does when you press Run, so a sandbox would protect nothing, and it would need
-bubblewrap, which macOS and Windows do not have.  The other limits of the grader
-(time per cell, a fresh kernel in an empty folder) still apply.  On macOS the
+No OS sandbox by default: ``rnn-tutor grade`` runs every kernel in one, because it
+runs other people's code.  ``check`` runs *your* code on *your* machine, exactly as
+JupyterLab does when you press Run, so a sandbox would protect nothing, and it would
+need bubblewrap, which macOS and Windows do not have.  ``--sandbox`` uses it anyway
+(Linux with bubblewrap; for a notebook you did not write).  The other limits of the
+grader (time per cell, a fresh kernel in an empty folder) always apply.  On macOS the
 kernel's address-space limit is left off: macOS refuses ``RLIMIT_AS``.
 
 An EXERCISE is a number (``3`` or ``03``), a course id (``03_bptt``), a file name in
@@ -169,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: every notebook in exercises/")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S",
                    help="time limit per cell and per call of your function (default 60)")
+    p.add_argument("--sandbox", action="store_true",
+                   help="run the kernels in the grader's bubblewrap sandbox (Linux); by default "
+                        "your own notebooks run as in JupyterLab, without one")
     return p
 
 
@@ -191,11 +195,11 @@ def main(argv: Sequence[str], out: Print = print,
     except (CourseNotFound, ValueError) as exc:
         err(f"rnn-tutor check: error: {exc}")
         return 2
-    return run(paths, root, timeout=args.timeout, out=out, err=err)
+    return run(paths, root, timeout=args.timeout, sandbox=args.sandbox, out=out, err=err)
 
 
-def run(paths: Sequence[Path], root: Path, *, timeout: float = 60.0, out: Print = print,
-        err: Print = print) -> int:
+def run(paths: Sequence[Path], root: Path, *, timeout: float = 60.0, sandbox: bool = False,
+        out: Print = print, err: Print = print) -> int:
     """Grade ``paths`` against ``root/solutions`` and print one table per notebook."""
     from rnn_tutor.grading.cli import Interrupted, grade_all
     from rnn_tutor.grading.grade import Options
@@ -207,12 +211,26 @@ def run(paths: Sequence[Path], root: Path, *, timeout: float = 60.0, out: Print 
     except ValueError as exc:
         err(f"rnn-tutor check: error: {exc}")
         return 2
-    subs = [Submission(Path(p), "you") for p in paths]
-    # Your own code on your own machine: no OS sandbox (see the module docstring).
+    # One "student" per file: two copies of one exercise are two attempts, not duplicates.
+    subs = [Submission(Path(p), _label(Path(p), root)) for p in paths]
+    # Your own code on your own machine: no OS sandbox unless asked (see the module docstring).
     opts = Options(timeout=timeout, sandbox=False)
+    if sandbox:
+        from rnn_tutor.grading.cli import _hidden_paths
+        from rnn_tutor.grading.sandbox import SandboxUnavailable, check_sandbox
+
+        try:
+            bwrap = check_sandbox()
+        except SandboxUnavailable as exc:
+            err(f"rnn-tutor check: error: --sandbox: {exc} (without --sandbox, rnn-tutor check "
+                "runs your notebooks as JupyterLab does)")
+            return 2
+        opts = dataclasses.replace(opts, sandbox=True, bwrap=bwrap,
+                                   hide=_hidden_paths(source, [str(p) for p in paths], None, ()))
     if sys.platform == "darwin":      # setrlimit(RLIMIT_AS) fails there: no memory limit
         opts = dataclasses.replace(opts, memory_mb=0)
-    err(f"checking {len(subs)} notebook(s) against {source} (your own code: no sandbox) ...")
+    how = "in the sandbox" if sandbox else "your own code: no sandbox"
+    err(f"checking {len(subs)} notebook(s) against {source} ({how}) ...")
     try:
         results = grade_all(subs, source, opts, jobs=1, progress=None)
     except Interrupted as exc:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -175,10 +176,26 @@ def test_check_grades_a_learners_notebook_and_leaves_it_untouched(tmp_path):
 
 
 @pytest.mark.slow
-def test_check_passes_a_complete_solution_with_exit_code_0(tmp_path):
+@pytest.mark.parametrize("sandbox", [False, True], ids=["own-code", "sandbox"])
+def test_check_passes_a_complete_solution_with_exit_code_0(tmp_path, sandbox):
+    if sandbox and shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed (.ci/install-sandbox installs it)")
     solution = next(p for p in sorted((ROOT / "solutions").glob("*.ipynb")) if _id(p) == "01_unfolding")
-    before = _digest([solution])
-    proc = _check(str(solution))
-    assert _digest([solution]) == before
+    copy = tmp_path / "second attempt.ipynb"       # two attempts at one exercise are not duplicates
+    copy.write_bytes(solution.read_bytes())
+    before = _digest([solution, copy])
+    proc = _check(str(solution), str(copy), *(["--sandbox"] if sandbox else []))
+    assert _digest([solution, copy]) == before
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "4 of 4 task(s) passed; 8 of 8 points in 1 notebook(s)." in proc.stdout
+    assert "8 of 8 task(s) passed; 16 of 16 points in 2 notebook(s)." in proc.stdout
+    assert "note:" not in proc.stdout
+    assert ("in the sandbox" if sandbox else "no sandbox") in proc.stderr
+
+
+def test_check_sandbox_without_bubblewrap_is_a_clear_error():
+    proc = subprocess.run([sys.executable, "-m", "rnn_tutor", "check", "--sandbox", "1"], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "RNN_TUTOR_BWRAP": "/nonexistent/bwrap"},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "rnn-tutor check: error: --sandbox:" in proc.stderr and "bubblewrap" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
