@@ -58,6 +58,7 @@ contract, each with a comment saying why:
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 import functools
@@ -83,10 +84,13 @@ def solution_functions(notebook: str) -> dict[str, Callable]:
     seen_answer = False
     for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
         meta = cell["metadata"].get("nbgrader", {})
+        source = "".join(cell["source"])
         seen_answer = seen_answer or bool(meta.get("solution"))
         setup = not seen_answer and not meta.get("grade")  # the code cells before the first answer
-        if cell["cell_type"] == "code" and (meta.get("solution") or setup):
-            exec(compile("".join(cell["source"]), f"<{notebook} cell {meta.get('grade_id')}>", "exec"), namespace)
+        given = cell["cell_type"] == "code" and not meta.get("grade") and all(   # given helpers: only imports and defs
+            isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef)) for node in ast.parse(source).body)
+        if cell["cell_type"] == "code" and (meta.get("solution") or setup or given):
+            exec(compile(source, f"<{notebook} cell {meta.get('grade_id')}>", "exec"), namespace)
     return {k: v for k, v in namespace.items() if callable(v)}
 
 

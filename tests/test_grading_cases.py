@@ -55,7 +55,9 @@ def guess_probability(check: Check, m: int = M, seed: int = 20261207) -> float:
 
 
 def _course_checks() -> list[Check]:
-    return [REGISTRY[k] for k in sorted(REGISTRY) if not k[0].startswith("98_")]
+    # judged_alone checks (a trained model, judged on held-out text) rename the characters in every
+    # case instead: tests/test_checks_strengths.py::test_a_model_trained_once_fails_every_other_case
+    return [REGISTRY[k] for k in sorted(REGISTRY) if not k[0].startswith("98_") and not REGISTRY[k].judged_alone]
 
 
 def test_the_registry_is_not_empty():

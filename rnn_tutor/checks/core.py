@@ -85,6 +85,10 @@ class Check:
 
     ``n_cases`` fresh cases must make a hard-coded answer pass with probability below 1e-6
     (``tests/test_grading_cases.py`` checks every registered check).
+    judged_alone : bool
+        ``compare`` judges the result on its own (for example a trained model's loss on held-out
+        text) and receives ``expected=None``: the reference (which may train for a second) is
+        not called to grade, only to show that it passes.
     forbidden : tuple of str
         qualified names of the library functions that compute the answer, including indirect
         routes (``("rnn_tutor.rnn.rnn_step", "rnn_tutor.rnn.rnn_forward")``).  An answer that
@@ -108,6 +112,7 @@ class Check:
     sympy_functions: tuple = ()
     sympy_symbols: tuple = ()
     forbidden: tuple = ()
+    judged_alone: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -261,7 +266,7 @@ def evaluate_case(check: Check, inputs: Mapping, received, mutated: Sequence[str
     When the result is wrong and matches one of ``check.mistakes``, its hint is
     added as the likely cause.
     """
-    expected = check.reference(**copy.deepcopy(dict(inputs)))
+    expected = None if check.judged_alone else check.reference(**copy.deepcopy(dict(inputs)))
     rec_n, exp_n = _named(check, received, expected)
     if check.compare is not None:
         problems = list(check.compare(received, expected, inputs))
@@ -417,7 +422,8 @@ def run_check(check: Check, fn: Callable, hidden: bool = False, quiet: bool = Fa
             raise CheckFailed(f"{check.target} fails {kind}.\n  inputs: {describe_inputs(inputs)}\n  "
                               f"{_summary(result.problems)}{notes}")
     if not quiet:
-        print(f"✔ {check.target}: {len(seeds)} {'hidden ' if hidden else ''}cases match the reference.")
+        what = "meet the target" if check.judged_alone else "match the reference"
+        print(f"✔ {check.target}: {len(seeds)} {'hidden ' if hidden else ''}cases {what}.")
 
 
 def run_check_with_hint(check: Check, fn: Callable, hidden: bool, matmul_hint: str) -> None:
