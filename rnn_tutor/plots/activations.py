@@ -13,6 +13,7 @@ from rnn_tutor._lazy import sympy as sp
 from matplotlib.axes import Axes
 
 from rnn_tutor.activations import Activation, get_activation
+from rnn_tutor.plots._style import FULL_WIDTH, series_style
 from rnn_tutor.validation import as_float_array
 
 __all__ = ["plot_activation", "plot_activations", "plot_gradient_decay", "plot_hidden_trajectories"]
@@ -48,7 +49,7 @@ def plot_activation(f: str | Activation, ax: Axes | None = None, lim: float = 6.
     d = np.broadcast_to(np.asarray(deriv(a), dtype=float), a.shape)
     colour = _COLOURS.get(act.name, "k")
     ax.plot(a, act.fn(a), color=colour, lw=2, label=f"{act.name}(a)")
-    ax.plot(a, d, color=colour, lw=1.6, ls="--", label=f"{act.name}'(a)  (SymPy)")
+    ax.plot(a, d, color="0.25", lw=1.6, ls="--", label=f"{act.name}'(a)  (SymPy)")
     low, high = _RANGE.get(act.name, (None, None))
     for level in (low, high):
         if level is not None:
@@ -58,7 +59,7 @@ def plot_activation(f: str | Activation, ax: Axes | None = None, lim: float = 6.
                     label="saturated: f' < 0.05")
     ax.set_xlabel("pre-activation a")
     ax.set_title(f"{act.name}: max |f'| = {act.deriv_bound:g}")
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    ax.legend(loc="upper left", fontsize=9, frameon=False)
     return ax
 
 
@@ -70,7 +71,7 @@ def plot_activations(names: Sequence[str] = ("sigmoid", "tanh", "relu"), axes=No
     if axes is None:
         import matplotlib.pyplot as plt
 
-        _, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.3), layout="constrained")
+        _, axes = plt.subplots(1, len(names), figsize=(FULL_WIDTH, 3.4), layout="constrained")
     axes = np.atleast_1d(axes)
     if axes.size != len(names):
         raise ValueError(f"axes: expected {len(names)} Axes (one per name), received {axes.size}")
@@ -90,12 +91,14 @@ def plot_gradient_decay(bounds: Mapping[str, float], steps: int = 30, ax: Axes |
         raise ValueError(f"steps: expected a positive integer, received {steps!r}")
     ax = _axes(ax)
     n = np.arange(0, steps + 1)
-    for label, factor in bounds.items():
-        ax.semilogy(n, float(factor) ** n, marker="o", ms=3, lw=1.5, color=_COLOURS.get(label), label=f"{label}: {factor:g}^n")
+    for j, (label, factor) in enumerate(bounds.items()):
+        style = series_style(j, n.size)
+        style["color"] = _COLOURS.get(label, style["color"])  # an activation's own colour, if it has one
+        ax.semilogy(n, float(factor) ** n, lw=1.5, label=f"{label}: {factor:g}^n", **style)
     ax.set_xlabel("steps n the gradient travels back")
     ax.set_ylabel("largest possible factor")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=9, frameon=False)
     return ax
 
 

@@ -12,7 +12,9 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
-__all__ = ["ARCHITECTURE_KINDS", "draw_architecture", "plot_task_losses", "plot_melodies", "plot_reading",
+from rnn_tutor.plots._style import FULL_WIDTH, series_style
+
+__all__ = ["ARCHITECTURE_KINDS", "draw_architecture", "draw_architectures", "plot_task_losses", "plot_melodies", "plot_reading",
            "plot_tagged", "plot_accuracy_by_length", "plot_padding", "plot_output_probs", "plot_task_summary"]
 
 ARCHITECTURE_KINDS = ("one-to-one", "one-to-many", "many-to-one", "many-to-many", "encoder-decoder")
@@ -96,7 +98,7 @@ def draw_architecture(kind: str, ax=None, n_in: int | None = None, n_out: int | 
     ok, rule = rules[kind]
     if not ok:
         raise ValueError(f"n_out: {kind!r} needs {rule}, received n_in={n_in}, n_out={n_out}")
-    ax = _axes(ax, figsize=(1.1 * (n_in + n_out + 1), 2.8))
+    ax = _axes(ax, figsize=(min(1.1 * (n_in + n_out + 1), FULL_WIDTH), 2.8))
     ys = {"x": 0.0, "h": 1.0, "y": 2.0}
     hs, outs = [], {}
     h0 = _box(ax, -_DX, ys["h"], "z", "$0$")
@@ -109,8 +111,10 @@ def draw_architecture(kind: str, ax=None, n_in: int | None = None, n_out: int | 
             hs.append(_box(ax, x, ys["h"], "h", f"$g_{u + 1}$"))
             outs[u] = _box(ax, x, ys["y"], "y", f"$y_{u + 1}$")
             inp = _box(ax, x, ys["x"], "x", "START" if u == 0 else f"$y_{u}$", dashed=True)
-            if u == 0:
-                ax.texts[-1].set_fontsize(7)
+            if u == 0:  # the start token: a wider box, the smallest type the course allows
+                ax.texts[-1].set_fontsize(9)
+                inp.set_x(x - 0.52)
+                inp.set_width(1.04)
             else:
                 _link(ax, outs[u - 1], inp, color="#999999", ls="--")
             _link(ax, inp, hs[-1])
@@ -148,16 +152,34 @@ def draw_architecture(kind: str, ax=None, n_in: int | None = None, n_out: int | 
     return ax
 
 
+def draw_architectures(axes=None, tutorial: tuple[int, int] = (2, 3)):
+    """All five architecture types in a grid of two columns, plus the encoder-decoder with
+    ``tutorial = (n_in, n_out)`` steps (the reference tutorial's example); returns the (3, 2) Axes."""
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        _, axes = plt.subplots(3, 2, figsize=(FULL_WIDTH, 6.6), layout="constrained")
+    axes = np.asarray(axes)
+    if axes.size != 6:
+        raise ValueError(f"axes: expected 6 Axes (five kinds and the tutorial's example), received {axes.size}")
+    for ax, kind in zip(axes.flat, ARCHITECTURE_KINDS):
+        draw_architecture(kind, ax=ax)
+    n_in, n_out = tutorial
+    draw_architecture("encoder-decoder", n_in=n_in, n_out=n_out, ax=axes.flat[5],
+                      title=f"the tutorial's many-to-many: {n_in} inputs, {n_out} outputs")
+    return axes
+
+
 def plot_task_losses(losses: Mapping[str, Sequence[float]], ax=None):
     """Training loss against the step, one curve per task ``{name: (steps,) losses}``, log scale."""
     ax = _axes(ax)
-    for name, values in losses.items():
-        ax.plot(np.arange(1, len(values) + 1), values, lw=1.3, label=name)
+    for j, (name, values) in enumerate(losses.items()):
+        ax.plot(np.arange(1, len(values) + 1), values, lw=1.3, label=name, **series_style(j, len(values)))
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("training loss (cross-entropy)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     return ax
 
 
@@ -182,11 +204,11 @@ def plot_melodies(targets, generated, names: Sequence[str], note_names: Sequence
                    label="generated (wrong)" if k == 0 and (~hit).any() else None, zorder=3)
         ax.text(T + 0.8, base + P / 2 - 0.5, names[k], va="center", fontsize=9)
     ax.set_yticks([(K - 1 - k) * (P + 2) + p for k in range(K) for p in (0, P - 1)],
-                  [note_names[p] for _ in range(K) for p in (0, P - 1)], fontsize=7)
+                  [note_names[p] for _ in range(K) for p in (0, P - 1)], fontsize=9)
     ax.set_xticks(np.arange(1, T + 1))
     ax.set_xlim(0.3, T + 4.8)
     ax.set_xlabel("step t")
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.12), ncol=3, frameon=False)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, 1.12), ncol=3, frameon=False)
     return ax
 
 
@@ -207,14 +229,15 @@ def plot_reading(words: Sequence[str], p_positive, ax=None, title: str | None = 
 
 def plot_tagged(words: Sequence[str], rows: Mapping[str, Sequence[int]], tag_names: Sequence[str], truth: Sequence[int], ax=None):
     """A sentence with one row of predicted tags per model; right tags green, wrong ones red."""
-    ax = _axes(ax, figsize=(0.75 * len(words) + 1.5, 0.6 + 0.45 * (len(rows) + 1)))
+    per_word = min(0.9, (FULL_WIDTH - 1.6) / max(len(words), 1))  # inches per word: the whole sentence fits
+    ax = _axes(ax, figsize=(per_word * len(words) + 1.6, 0.5 + 0.5 * (len(rows) + 1)))
     for t, w in enumerate(words):
-        ax.text(t, 0, w, ha="center", va="center", fontsize=10, fontweight="bold")
+        ax.text(t, 0, w, ha="center", va="center", fontsize=11, fontweight="bold")
     for r, (name, tags) in enumerate(rows.items(), start=1):
-        ax.text(-0.7, -r, name, ha="right", va="center", fontsize=9)
+        ax.text(-0.7, -r, name, ha="right", va="center", fontsize=10)
         for t, k in enumerate(tags):
             ok = k == truth[t]
-            ax.text(t, -r, tag_names[k], ha="center", va="center", fontsize=7.5, color="#1b6e1b" if ok else "#c00000",
+            ax.text(t, -r, tag_names[k], ha="center", va="center", fontsize=10, color="#1b6e1b" if ok else "#c00000",
                     bbox={"boxstyle": "round,pad=0.2", "fc": "#e8f5e4" if ok else "#fde2e2", "ec": "none"})
     ax.set_xlim(-0.8 - 0.12 * max(len(n) for n in rows), len(words) - 0.4)
     ax.set_ylim(-len(rows) - 0.6, 0.6)
@@ -226,8 +249,8 @@ def plot_accuracy_by_length(lengths, accuracies: Mapping[str, Sequence[float]], 
     """Accuracy against sequence length, one line per model; lengths beyond ``train_max`` are shaded."""
     ax = _axes(ax, figsize=(6.0, 3.0))
     lengths = np.asarray(lengths)
-    for name, acc in accuracies.items():
-        ax.plot(lengths, acc, "o-", ms=3, lw=1.4, label=name)
+    for j, (name, acc) in enumerate(accuracies.items()):
+        ax.plot(lengths, acc, lw=1.4, label=name, **series_style(j))
     if train_max is not None:
         ax.axvspan(train_max + 0.5, lengths.max() + 0.5, color="#fff3b0", alpha=0.6, zorder=0,
                    label="longer than any training sentence")
@@ -235,7 +258,7 @@ def plot_accuracy_by_length(lengths, accuracies: Mapping[str, Sequence[float]], 
     ax.set_ylabel("test accuracy")
     ax.set_ylim(min(0.5, float(min(np.min(a) for a in accuracies.values())) - 0.05), 1.02)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=9, loc="lower left")
     return ax
 
 
@@ -253,11 +276,11 @@ def plot_padding(lengths, ax=None, T: int | None = None):
             ax.add_patch(Rectangle((t, -n - 0.45), 0.92, 0.9, facecolor=_FACE["x"] if real else "#e6e6e6",
                                    edgecolor=_EDGE["x"] if real else "#bbbbbb", hatch=None if real else "///", lw=0.8))
         ax.plot(L - 1 + 0.46, -n, marker="*", ms=12, color="#c4661f")
-        ax.text(-0.3, -n, f"length {L}", ha="right", va="center", fontsize=8)
+        ax.text(-0.3, -n, f"length {L}", ha="right", va="center", fontsize=9)
     ax.add_patch(Rectangle((T - 1 - 0.06, -len(lengths) + 0.45), 1.04, len(lengths) + 0.1, fill=False,
                            edgecolor="#d62728", lw=1.6, ls="--"))
-    ax.text(T - 1 + 0.46, 0.75, "hs[-1]", ha="center", fontsize=8, color="#d62728")
-    ax.set_xticks(np.arange(T) + 0.46, [str(t + 1) for t in range(T)], fontsize=7)
+    ax.text(T - 1 + 0.46, 0.75, "hs[-1]", ha="center", fontsize=9, color="#d62728")
+    ax.set_xticks(np.arange(T) + 0.46, [str(t + 1) for t in range(T)], fontsize=9)
     ax.set_xlim(-2.6, T + 0.2)
     ax.set_ylim(-len(lengths) + 0.3, 1.1)
     ax.set_yticks([])
@@ -273,9 +296,9 @@ def plot_output_probs(probs, token_names: Sequence[str], ax=None, title: str | N
     ax = _axes(ax, figsize=(0.4 * probs.shape[1] + 1.2, 0.4 * probs.shape[0] + 1.0))
     ax.imshow(probs, cmap="Greens", vmin=0, vmax=1, aspect="auto")
     for u, k in enumerate(probs.argmax(axis=1)):
-        ax.text(k, u, f"{probs[u, k]:.2f}", ha="center", va="center", fontsize=7, color="white")
-    ax.set_xticks(np.arange(probs.shape[1]), token_names, fontsize=8)
-    ax.set_yticks(np.arange(probs.shape[0]), [f"step {u + 1}" for u in range(probs.shape[0])], fontsize=8)
+        ax.text(k, u, f"{probs[u, k]:.2f}", ha="center", va="center", fontsize=9, color="white")
+    ax.set_xticks(np.arange(probs.shape[1]), token_names, fontsize=9)
+    ax.set_yticks(np.arange(probs.shape[0]), [f"step {u + 1}" for u in range(probs.shape[0])], fontsize=9)
     ax.set_xlabel("output token", fontsize=9)
     if title:
         ax.set_title(title, fontsize=10, y=1.0)  # y=1.0: skip the automatic placement (same result, faster)
@@ -290,9 +313,9 @@ def plot_task_summary(results: Mapping[str, tuple[float, float]], ax=None, label
     for i, (label, colour) in enumerate(zip(labels, ("#bbbbbb", "#c4661f"))):
         vals = [results[n][i] for n in names]
         bars = ax.bar(pos + (i - 0.5) * 0.38, vals, width=0.38, color=colour, label=label)
-        ax.bar_label(bars, [f"{v:.0%}" for v in vals], fontsize=7, padding=1)
-    ax.set_xticks(pos, names, fontsize=8)
+        ax.bar_label(bars, [f"{v:.0%}" for v in vals], fontsize=9, padding=1)
+    ax.set_xticks(pos, names, fontsize=9)
     ax.set_ylim(0, 1.1)
     ax.set_ylabel("test accuracy")
-    ax.legend(fontsize=8, loc="lower center", ncol=2, bbox_to_anchor=(0.5, 1.0), frameon=False)
+    ax.legend(fontsize=9, loc="lower center", ncol=2, bbox_to_anchor=(0.5, 1.0), frameon=False)
     return ax

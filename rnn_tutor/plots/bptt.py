@@ -11,6 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 
+from rnn_tutor.plots._style import series_style
 from rnn_tutor.validation import as_float_array
 
 __all__ = ["plot_loss_over_time", "plot_time_contributions", "plot_loss_curves", "plot_forecast",
@@ -41,7 +42,7 @@ def plot_loss_over_time(step_losses, ax: Axes | None = None) -> Axes:
     ax.plot(t, np.cumsum(losses), color="#3a6ea5", marker="o", ms=3, label="running sum; the last point is L")
     ax.set_xlabel("t")
     ax.set_ylabel("loss")
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=9, frameon=False)
     ax.grid(True, axis="y", alpha=0.3)
     return ax
 
@@ -66,15 +67,15 @@ def plot_loss_curves(histories: Mapping[str, Sequence[float]], ax: Axes | None =
     if not isinstance(histories, Mapping) or not histories:
         raise ValueError(f"histories: expected a non-empty dict label -> loss history, received {type(histories).__name__}")
     ax = _axes(ax)
-    for label, history in histories.items():
+    for j, (label, history) in enumerate(histories.items()):
         h = _vector(history, f"histories[{label!r}]")
-        ax.semilogy(np.arange(1, h.size + 1), h, marker="o", ms=2.5, lw=1.4, label=str(label))
+        ax.semilogy(np.arange(1, h.size + 1), h, lw=1.4, label=str(label), **series_style(j, h.size))
     if baseline is not None:
         ax.axhline(baseline, color="0.4", ls="--", lw=1, label=baseline_label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean loss")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=9, frameon=False)
     return ax
 
 
@@ -93,7 +94,7 @@ def plot_forecast(truth, prediction, baseline=None, ax: Axes | None = None, t_st
         ax.plot(t, base, color="0.6", ls=":", lw=1.2, label="naive: p_t ≈ x_t")
     ax.plot(t, prediction, color="#d62728", lw=1.6, label="RNN prediction y_t")
     ax.set_xlabel("t")
-    ax.legend(fontsize=8, frameon=False, ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    ax.legend(fontsize=9, frameon=False, ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     ax.grid(True, alpha=0.3)
     return ax
 
@@ -118,7 +119,7 @@ def plot_k_effect(ks, final_losses, seconds, axes=None, baseline: float | None =
     ax1.set_yscale("log")
     ax1.set_xlabel("k")
     ax1.set_ylabel("test MSE")
-    ax1.legend(fontsize=8, frameon=False)
+    ax1.legend(fontsize=9, frameon=False)
     ax2.plot(ks, secs, marker="s", color="#3a6ea5")
     ax2.set_xlabel("k")
     ax2.set_ylabel("training time (s)")
@@ -138,5 +139,5 @@ def plot_memory(Ts, full_floats, truncated_floats, k: int, ax: Axes | None = Non
     ax.set_xlabel("sequence length T")
     ax.set_ylabel("floats cached")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=9, frameon=False)
     return ax

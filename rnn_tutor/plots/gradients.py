@@ -7,6 +7,8 @@ from typing import Mapping
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
+from rnn_tutor.plots._style import series_style
+
 __all__ = ["plot_norms_by_distance", "plot_rate_scatter", "plot_spectrum", "plot_training_runs",
            "plot_accuracy_by_lag"]
 
@@ -43,8 +45,8 @@ def plot_norms_by_distance(norms, bound=None, labels=None, ax=None, title: str |
         labels = [labels] + [None] * (y.shape[1] - 1)
     many = y.shape[1] > 5
     for j in range(y.shape[1]):
-        ax.semilogy(k, y[:, j], lw=1.0 if many else 1.8, alpha=0.45 if many else 0.95,
-                    color="C0" if many else f"C{j}", label=labels[j])
+        style = {"color": "C0"} if many else series_style(j, k.size)
+        ax.semilogy(k, y[:, j], lw=1.0 if many else 1.8, alpha=0.45 if many else 0.95, label=labels[j], **style)
     if bound is not None:
         b = np.asarray(bound, dtype=float)
         ax.semilogy(np.arange(b.size), 10.0 ** b if log10 else b, "k--", lw=1.5, label="bound $(\\gamma\\sigma_{max})^{T-t}$")
@@ -54,7 +56,7 @@ def plot_norms_by_distance(norms, bound=None, labels=None, ax=None, title: str |
     if title:
         ax.set_title(title)
     if any(lab is not None for lab in labels) or bound is not None:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     return ax
 
 
@@ -88,8 +90,8 @@ def plot_rate_scatter(bound_rates: Mapping, measured_rates: Mapping, ax=None):
     ax.fill_between([lims[0], 1.0], lims[0], 1.0, color="C2", alpha=0.08, lw=0,
                     label=r"vanishing guaranteed ($\gamma\sigma_{max} < 1$)")
     ax.fill_between(lims, lims, lims[1], color="grey", alpha=0.12, lw=0, label="above the bound: impossible")
-    ax.text(lims[1] / 1.15, 2.5, "explodes\n(above 1)", ha="right", va="bottom", fontsize=8, color="C3")
-    ax.text(lims[1] / 1.15, lims[0] * 1.2, "vanishes\n(below 1)", ha="right", va="bottom", fontsize=8, color="C0")
+    ax.text(lims[1] / 1.15, 2.5, "explodes\n(above 1)", ha="right", va="bottom", fontsize=9, color="C3")
+    ax.text(lims[1] / 1.15, lims[0] * 1.2, "vanishes\n(below 1)", ha="right", va="bottom", fontsize=9, color="C0")
     ax.set_xscale("log")
     ax.set_yscale("log")
     for axis in (ax.xaxis, ax.yaxis):  # label 0.2, 0.5, 1, 2, 5, ...: one labelled decade is too few to read
@@ -101,7 +103,7 @@ def plot_rate_scatter(bound_rates: Mapping, measured_rates: Mapping, ax=None):
     ax.set_xlabel(r"bound per step $\gamma\,\sigma_{max}(w_h)$")
     ax.set_ylabel(r"measured per step $\|\partial h_T/\partial h_0\|^{1/T}$")
     # the legend sits in the "impossible" triangle, where no point can be
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=9, loc="upper left")
     return ax
 
 
@@ -126,7 +128,7 @@ def plot_spectrum(w_h, ax=None):
     ax.set_aspect("equal")
     ax.set_xlabel("real part")
     ax.set_ylabel("imaginary part")
-    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)  # off the circles
+    ax.legend(fontsize=9, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)  # off the circles
     return ax
 
 
@@ -136,9 +138,9 @@ def plot_training_runs(runs: Mapping, ax=None, ylabel: str = "training loss", lo
         raise ValueError(f"runs: expected a non-empty dict label -> (steps,) values, received {runs!r}")
     ax = _axes(ax)
     longest = max((len(v) for v in runs.values()), default=0)
-    for label, values in runs.items():
+    for j, (label, values) in enumerate(runs.items()):
         v = np.asarray(values, dtype=float)
-        ax.plot(np.arange(v.size), v, lw=1.2, label=label)
+        ax.plot(np.arange(v.size), v, lw=1.2, label=label, **series_style(j, v.size))
         if v.size and v.size < longest:
             ax.plot(v.size - 1, v[-1], "x", color="C3", ms=10, mew=2)
     if log:
@@ -146,7 +148,7 @@ def plot_training_runs(runs: Mapping, ax=None, ylabel: str = "training loss", lo
     ax.set_xlabel("training step")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     return ax
 
 
@@ -164,7 +166,7 @@ def plot_accuracy_by_lag(table: Mapping, chance: float = 0.5, ax=None):
     means = np.array([np.mean(table[k]) for k in sorted(table)])
     for i, lag in enumerate(sorted(table)):
         acc = np.asarray(table[lag], dtype=float)
-        ax.scatter(np.full(acc.size, float(lag)), acc, color="C0", alpha=0.5, s=22,
+        ax.scatter(np.full(acc.size, float(lag)), acc, color="0.55", marker="D", s=22,
                    label="one network (seed)" if i == 0 else None)
     ax.plot(lags, means, "o-", color="C0", lw=2, label="mean over seeds")
     ax.axhline(chance, color="grey", ls="--", label=f"chance ({chance:g})")
@@ -173,5 +175,5 @@ def plot_accuracy_by_lag(table: Mapping, chance: float = 0.5, ax=None):
     ax.set_ylim(0.0, 1.05)
     ax.set_xlabel("lag (steps between the signal and the answer)")
     ax.set_ylabel("test accuracy")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=9, loc="lower left")
     return ax

@@ -16,6 +16,8 @@ from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
+from rnn_tutor.plots._style import FULL_WIDTH
+
 __all__ = ["draw_compressed", "draw_unfolded", "format_value"]
 
 # Colours: inputs blue, hidden states orange, outputs green, the highlighted step gold.
@@ -32,12 +34,17 @@ _MAX_STEPS = 12
 _INCH_PER_UNIT = 0.55  # drawing scale of the figures made here
 
 
+def inch_per_unit(width_units: float) -> float:
+    """The drawing scale: ``_INCH_PER_UNIT``, or less when the drawing would be wider than the notebook."""
+    return min(_INCH_PER_UNIT, FULL_WIDTH / width_units)
+
+
 def _new_axes(xlim: tuple, ylim: tuple) -> Axes:
-    """A new figure whose single Axes fills it, sized so that one data unit is ``_INCH_PER_UNIT`` inches."""
+    """A new figure whose single Axes fills it, sized so that one data unit is :func:`inch_per_unit` inches."""
     import matplotlib.pyplot as plt  # only when the caller gives no Axes
 
-    size = ((xlim[1] - xlim[0]) * _INCH_PER_UNIT, (ylim[1] - ylim[0]) * _INCH_PER_UNIT)
-    fig = plt.figure(figsize=size)
+    scale = inch_per_unit(xlim[1] - xlim[0])
+    fig = plt.figure(figsize=((xlim[1] - xlim[0]) * scale, (ylim[1] - ylim[0]) * scale))
     return fig.add_axes((0, 0, 1, 1))
 
 
@@ -59,7 +66,7 @@ def _node(ax: Axes, x: float, y: float, kind: str, label: str, value: str | None
     ax.add_patch(box)
     if value:
         ax.text(x, y + 0.2, label, ha="center", va="center", fontsize=13, zorder=4)
-        ax.text(x, y - 0.25, value, ha="center", va="center", fontsize=8.5 if len(value) <= 8 else 7.5, family="monospace",
+        ax.text(x, y - 0.25, value, ha="center", va="center", fontsize=9, family="monospace",
                 color="#222222", zorder=4, gid=f"value-{kind}")
     else:
         ax.text(x, y, label, ha="center", va="center", fontsize=13, zorder=4)

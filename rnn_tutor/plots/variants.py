@@ -13,6 +13,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.patches import Circle, FancyBboxPatch
 
+from rnn_tutor.plots._style import FULL_WIDTH, series_style
+
 __all__ = ["draw_gru_cell", "draw_lstm_cell", "draw_bidirectional", "plot_accuracy_by_lag_bins", "plot_peak_predictions",
            "plot_unit_traces"]
 
@@ -199,7 +201,7 @@ def plot_accuracy_by_lag_bins(bins: Sequence[str], accuracies: Mapping[str, Sequ
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_xlabel("lag (steps between the marked input and the answer)")
     ax.set_ylabel("test accuracy")
-    ax.legend(fontsize=8, loc="upper center", ncols=ncols, frameon=False)
+    ax.legend(fontsize=9, loc="upper center", ncols=ncols, frameon=False)
     return ax
 
 
@@ -215,7 +217,7 @@ def plot_peak_predictions(x, labels, probs: Mapping[str, Sequence[float]], ax=No
     x, labels = np.asarray(x, dtype=float).ravel(), np.asarray(labels).ravel()
     if labels.shape != x.shape:
         raise ValueError(f"labels: expected shape {x.shape} (one label per input), received shape {labels.shape}")
-    ax = _axes(ax, (7.0, 3.4))
+    ax = _axes(ax, (FULL_WIDTH, 3.6))
     t = np.arange(1, x.size + 1)
     ax.plot(t, x, "o-", color="#3a6ea5", lw=1.5, label="input $x_t$", zorder=3)
     peaks = labels.astype(bool)
@@ -229,7 +231,7 @@ def plot_peak_predictions(x, labels, probs: Mapping[str, Sequence[float]], ax=No
     ax.set_xticks(t)
     ax.set_ylim(0, 1.08)
     ax.set_xlabel("step $t$")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(fontsize=9, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
     return ax
 
 
@@ -237,11 +239,13 @@ def plot_unit_traces(traces: Mapping[str, Sequence[float]], marks: Sequence[int]
                      title: str | None = None, ylabel: str = "value", ylim=None, colors: Sequence[str] | None = None):
     """One line per entry of ``traces`` (``{label: (T,) values}``, e.g. a unit's state or gate along a
     sequence) against the step ``t = 1..T``; the steps in ``marks`` are shaded."""
-    ax = _axes(ax, (6.4, 3.2))
+    ax = _axes(ax, (FULL_WIDTH, 3.4))
     for j, (name, v) in enumerate(traces.items()):
         v = np.asarray(v, dtype=float).ravel()
-        color = colors[j] if colors is not None else f"C{j}"
-        ax.plot(np.arange(1, v.size + 1), v, lw=1.6, color=color, label=name)
+        style = series_style(j, v.size)
+        if colors is not None:
+            style["color"] = colors[j]
+        ax.plot(np.arange(1, v.size + 1), v, lw=1.6, label=name, **style)
     for k, s in enumerate(marks):
         ax.axvspan(s - 0.5, s + 0.5, color="grey", alpha=0.2, label="marked step" if k == 0 else None)
     if ylim is not None:
@@ -249,7 +253,7 @@ def plot_unit_traces(traces: Mapping[str, Sequence[float]], marks: Sequence[int]
     ax.set_xlabel("step $t$")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.0, 0.5))
     if title:
         ax.set_title(title)
     return ax

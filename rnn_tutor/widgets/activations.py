@@ -14,13 +14,13 @@ matplotlib ``Figure`` (no pyplot, no global state), so the widget can be driven 
 from __future__ import annotations
 
 import html
-import io
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from rnn_tutor.activations import dynamics_summary, hidden_dynamics
 from rnn_tutor.plots.activations import plot_hidden_trajectories
+from rnn_tutor.widgets._render import show_figure
 
 __all__ = ["dynamics_explorer", "DynamicsExplorer"]
 
@@ -56,12 +56,10 @@ class DynamicsExplorer(widgets.VBox):
                                   rng=np.random.default_rng(self._seed))
         self.text = f"{self.activation.value}, w_h scale {self.scale.value:.1f}: {dynamics_summary(self.hs)}"
         self.readout.value = f'<span style="font-family: monospace">{html.escape(self.text)}</span>'
-        fig = Figure(figsize=(6.0, 3.2), layout="constrained")  # not pyplot: nothing leaks into the notebook
+        fig = Figure(figsize=(7.0, 3.4), layout="constrained")  # not pyplot: nothing leaks into the notebook
         plot_hidden_trajectories(self.hs, ax=fig.add_subplot(),
                                  title=f"{self.activation.value}, spectral radius of w_h = {self.scale.value:.1f}")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80)
-        self.image.value = buf.getvalue()
+        show_figure(self.image, fig)
 
     def _on_change(self, _change) -> None:
         self.update()

@@ -14,7 +14,6 @@ plain Python, e.g. in tests::
 from __future__ import annotations
 
 import html
-import io
 
 import ipywidgets as widgets
 import numpy as np
@@ -22,6 +21,7 @@ from matplotlib.figure import Figure
 
 from rnn_tutor.gradflow import gradient_decay_curve
 from rnn_tutor.plots.gradients import plot_norms_by_distance
+from rnn_tutor.widgets._render import show_figure
 
 __all__ = ["decay_readout", "gradient_decay_explorer", "GradientDecayExplorer"]
 
@@ -97,9 +97,7 @@ class GradientDecayExplorer(widgets.VBox):
         ax = fig.add_subplot()
         plot_norms_by_distance(self.state["log10_norms"], self.state["log10_bound"], labels="measured", ax=ax,
                                log10=True, title=f"{self.activation.value}, σ_max = {self.sigma_max.value:.2f}, T = {T}")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-        self.image.value = buf.getvalue()
+        show_figure(self.image, fig)
 
     def _on_change(self, _change) -> None:
         self.update()

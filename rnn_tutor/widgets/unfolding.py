@@ -14,7 +14,6 @@ be built and driven from plain Python, e.g. in tests::
 from __future__ import annotations
 
 import html
-import io
 from typing import Mapping
 
 import ipywidgets as widgets
@@ -22,8 +21,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from rnn_tutor.activations import Activation, get_activation
-from rnn_tutor.plots.unfolding import _INCH_PER_UNIT, _MAX_STEPS, draw_unfolded, format_value
+from rnn_tutor.plots.unfolding import _MAX_STEPS, draw_unfolded, format_value, inch_per_unit
 from rnn_tutor.rnn import as_sequence, rnn_forward
+from rnn_tutor.widgets._render import show_figure
 
 __all__ = ["explorer_step", "unfolding_explorer", "UnfoldingExplorer"]
 
@@ -67,16 +67,15 @@ def explorer_step(xs, params: Mapping, t: int, f: str | Activation = "tanh", g: 
     return {"t": t, "T": T, "x_t": x_t, "h_t": h_t, "y_t": y_t, "hs": hs[:, 0], "ys": ys[:, 0], "text": text}
 
 
-def _diagram_png(state: dict, xs3: np.ndarray) -> bytes:
+def _diagram(state: dict, xs3: np.ndarray) -> Figure:
     fig = Figure()  # not pyplot: nothing leaks into the notebook
     ax = fig.add_axes((0, 0, 1, 1))
     values = {"x": list(xs3[:, 0]), "h": list(state["hs"]), "y": list(state["ys"])}
     draw_unfolded(state["T"], ax=ax, highlight=state["t"], values=values)
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
-    fig.set_size_inches((x1 - x0) * _INCH_PER_UNIT, (y1 - y0) * _INCH_PER_UNIT)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    return buf.getvalue()
+    scale = inch_per_unit(x1 - x0)
+    fig.set_size_inches((x1 - x0) * scale, (y1 - y0) * scale)
+    return fig
 
 
 class UnfoldingExplorer(widgets.VBox):
@@ -106,7 +105,7 @@ class UnfoldingExplorer(widgets.VBox):
         """Display step ``t`` (also called when the slider moves)."""
         self.state = explorer_step(self._xs, self._params, t, self._f, self._g)
         self.readout.value = f'<span class="rnn-tutor-ht" style="font-family: monospace">{html.escape(self.state["text"])}</span>'
-        self.image.value = _diagram_png(self.state, self._xs3)
+        show_figure(self.image, _diagram(self.state, self._xs3))
 
     def _on_change(self, change) -> None:
         self.show(change["new"])
