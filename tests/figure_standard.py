@@ -80,10 +80,10 @@ def font_problems(fig: Figure, draw: bool = True) -> list[str]:
     return [f"text {s!r} is {size:g} pt, below {MIN_FONT_PT:g} pt" for size, s in small]
 
 
-def _series(ax) -> list[tuple[str, Any, str]]:
-    """(label, colour, non-colour cue) of each labelled data series of ``ax``: lines and scatters.
+def _series(ax) -> list[tuple[str, tuple, str, str]]:
+    """(label, colour, marker, dash pattern) of each labelled data series of ``ax``: lines and scatters.
 
-    The cue is the marker, or for a line without markers its dash pattern.
+    A hollow marker counts as a different marker from the same shape filled.
     """
     out = []
     for line in ax.get_lines():
@@ -92,28 +92,36 @@ def _series(ax) -> list[tuple[str, Any, str]]:
             continue  # unlabelled, or a reference line (axhline: two points)
         marker = line.get_marker()
         marker = "" if marker in (None, "None", "none", " ", "") else str(marker)
-        cue = f"marker {marker!r}" if marker else f"dash pattern {line.get_linestyle()!r} without markers"
-        out.append((label, to_rgba(line.get_color()), cue))
+        if marker and str(line.get_markerfacecolor()).lower() in ("white", "none", "#ffffff", "w"):
+            marker += " (hollow)"
+        dash = line.get_linestyle() if line.get_linestyle() not in ("None", "none", " ", "") else "no line"
+        out.append((label, to_rgba(line.get_color()), marker, dash))
     for coll in ax.collections:
         if isinstance(coll, PathCollection) and not coll.get_label().startswith("_") and coll.get_paths():
             face = coll.get_facecolor()
             colour = tuple(face[0]) if len(face) else tuple(coll.get_edgecolor()[0])
             verts = np.round(coll.get_paths()[0].vertices, 3).tobytes()
-            out.append((coll.get_label(), colour, f"scatter marker {hash(verts)}"))
+            out.append((coll.get_label(), colour, f"scatter shape {hash(verts) % 10**6}", "no line"))
     return out
 
 
 def series_problems(fig: Figure) -> list[str]:
-    """In every Axes, labelled series differ in colour AND in marker (lines without markers: in dash pattern)."""
+    """Labelled series are told apart by colour AND marker.
+
+    In every Axes, no two series look alike without colour (same marker and dash pattern), and
+    two series of the same colour differ in marker (or, for a deliberate pair such as training
+    and validation of one model, in dash pattern).
+    """
     problems = []
     for ax in fig.axes:
         series = _series(ax)
-        for i, (la, ca, ka) in enumerate(series):
-            for lb, cb, kb in series[i + 1:]:
-                if np.allclose(ca[:3], cb[:3], atol=0.02):
-                    problems.append(f"series {la!r} and {lb!r} have the same colour")
-                if ka == kb:
-                    problems.append(f"series {la!r} and {lb!r} have the same {ka}")
+        for i, (la, ca, ma, da) in enumerate(series):
+            for lb, cb, mb, db in series[i + 1:]:
+                cue = f"marker {ma!r}" if ma else f"dash pattern {da!r} and no marker"
+                if ma == mb and da == db:
+                    problems.append(f"series {la!r} and {lb!r} have the same {cue}: alike without colour")
+                if np.allclose(ca[:3], cb[:3], atol=0.02) and ma == mb:
+                    problems.append(f"series {la!r} and {lb!r} have the same colour and {cue}")
     return problems
 
 
