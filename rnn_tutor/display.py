@@ -7,6 +7,8 @@ The course's output standard (CONTRIBUTING.md, "Figures and printed output") in 
   lesson calls it once in its first code cell; nothing here runs on import.
 - :func:`table` turns rows of numbers into a :class:`Table` that prints as aligned text and
   renders as an HTML table in JupyterLab, with every float rounded.
+- :func:`math_lines` typesets a long SymPy expression over several aligned lines, so that it
+  fits the notebook instead of running off its right edge.
 - :func:`show_error` runs a block that is meant to fail and prints the exception as one line
   (``ValueError: k: expected ...``) instead of a traceback through library frames.
 """
@@ -21,7 +23,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 __all__ = ["FIGURE_WIDTH_PX", "FIGURE_WIDTH_IN", "MIN_FONT_PT", "setup_figures", "fmt", "table", "Table",
-           "show_error", "ShownError"]
+           "show_error", "ShownError", "math_lines"]
 
 #: The widest figure (in CSS pixels, at the inline backend's 100 dpi) that JupyterLab shows
 #: unscaled in its default layout: its output area is 848 px wide in a 1280 px wide window with
@@ -183,3 +185,41 @@ def show_error(*expected: type[BaseException]) -> Iterator[ShownError]:
         return
     names = " or ".join(t.__name__ for t in expected)
     raise AssertionError(f"expected the block to raise {names}, but it finished without an error")
+
+
+def math_lines(lhs: str, expr, max_chars: int = 150):
+    """``lhs = expr`` as an ``IPython.display.Math`` broken over aligned lines that fit the notebook.
+
+    A product is broken between its factors, a sum between its terms; parts are packed on a line
+    while its LaTeX source stays under ``max_chars`` characters (about 600 px typeset, for the
+    nested ``\\tanh`` expressions of the course).  A part longer than that gets a line of its own.
+    """
+    from IPython.display import Math
+
+    from rnn_tutor._lazy import sympy as sp
+
+    expr = sp.sympify(expr)
+    if isinstance(expr, sp.Add):
+        parts, join = list(sp.Add.make_args(expr)), " + "
+    elif isinstance(expr, sp.Mul):
+        parts, join = list(sp.Mul.make_args(expr)), r" \, "
+    else:
+        parts, join = [expr], ""
+
+    def tex(part):
+        t = sp.latex(part)
+        if join.strip() == r"\," and isinstance(part, sp.Add):
+            t = rf"\left({t}\right)"  # a factor that is a sum keeps its brackets
+        return t
+
+    lines, current = [], ""
+    for t in (tex(p) for p in parts):
+        if len(current) > 20 and len(current) + len(t) > max_chars:  # short parts join the next
+            lines.append(current)
+            current = t
+        else:
+            current = f"{current}{join}{t}" if current else t
+    lines.append(current)
+    cont = r"\\ &\quad " + (r"{}+ " if join == " + " else r"{}\cdot ")
+    body = rf"{lhs} &= " + cont.join(lines)
+    return Math(rf"\begin{{aligned}} {body} \end{{aligned}}")

@@ -174,13 +174,16 @@ def text_problems(text: str) -> list[str]:
     return problems
 
 
-def output_problems(outputs: list[dict], tags: Iterable[str] = ()) -> list[str]:
+def output_problems(outputs: list[dict], tags: Iterable[str] = (), source: str = "") -> list[str]:
     """The standard applied to one executed cell's outputs (nbformat dicts).
 
     Figures (PNG) fit ``FIGURE_WIDTH_PX`` at display size and carry twice the pixels
     (retina) or come as SVG; printed text has no raw dicts, long floats or arrays; no
-    traceback (a deliberate error is shown with ``rnn_tutor.display.show_error``).
+    traceback (a deliberate error is shown with ``rnn_tutor.display.show_error``).  A value
+    repr is not checked when ``source`` ends in ``;`` (JupyterLab hides it; nbval's kernel
+    does not).
     """
+    hidden = source.rstrip().endswith(";")
     problems = []
     if "raises-exception" in tags:
         problems.append("cell tagged raises-exception: show a deliberate error with rnn_tutor.display.show_error")
@@ -200,7 +203,7 @@ def output_problems(outputs: list[dict], tags: Iterable[str] = ()) -> list[str]:
                 if px_w < 1.9 * float(shown):
                     problems.append(f"a figure has {px_w} px for {shown} px of display: blurry on a high-DPI "
                                     "screen (call rnn_tutor.display.setup_figures() in the first cell)")
-            elif "text/plain" in data and not any(k.startswith(("image/", "text/html", "text/latex", "application/"))
+            elif not hidden and "text/plain" in data and not any(k.startswith(("image/", "text/html", "text/latex", "application/"))
                                                   for k in data):
                 plain = data["text/plain"]
                 problems += text_problems(plain if isinstance(plain, str) else "".join(plain))
