@@ -190,9 +190,10 @@ def show_error(*expected: type[BaseException]) -> Iterator[ShownError]:
 def math_lines(lhs: str, expr, max_chars: int = 150):
     """``lhs = expr`` as an ``IPython.display.Math`` broken over aligned lines that fit the notebook.
 
-    A product is broken between its factors, a sum between its terms; parts are packed on a line
-    while its LaTeX source stays under ``max_chars`` characters (about 600 px typeset, for the
-    nested ``\\tanh`` expressions of the course).  A part longer than that gets a line of its own.
+    A product is broken between its factors, a sum between its terms, and a factor that is a
+    long sum between its terms again.  Parts are packed on a line while its LaTeX source stays
+    under ``max_chars`` characters (about 600 px typeset for the course's nested ``tanh``
+    expressions); a part longer than that that cannot be split gets a line of its own.
     """
     from IPython.display import Math
 
@@ -200,26 +201,29 @@ def math_lines(lhs: str, expr, max_chars: int = 150):
 
     expr = sp.sympify(expr)
     if isinstance(expr, sp.Add):
-        parts, join = list(sp.Add.make_args(expr)), " + "
+        pieces = [("+", sp.latex(t)) for t in sp.Add.make_args(expr)]
     elif isinstance(expr, sp.Mul):
-        parts, join = list(sp.Mul.make_args(expr)), r" \, "
+        pieces = []
+        for f in sp.Mul.make_args(expr):
+            t = sp.latex(f)
+            if isinstance(f, sp.Add) and len(t) > max_chars:  # a long sum inside a product: one term per piece
+                terms = [sp.latex(u) for u in sp.Add.make_args(f)]
+                pieces += [(r"\cdot", r"\Big(" + terms[0])] + [("+", u) for u in terms[1:-1]]
+                pieces.append(("+", terms[-1] + r"\Big)"))
+            else:
+                pieces.append((r"\cdot", rf"\left({t}\right)" if isinstance(f, sp.Add) else t))
     else:
-        parts, join = [expr], ""
+        pieces = [("", sp.latex(expr))]
+    if pieces and pieces[0][0] in ("+", "-", r"\cdot"):  # the first line opens with no operator (a minus stays)
+        pieces[0] = ("", ("-" if pieces[0][0] == "-" else "") + pieces[0][1])
 
-    def tex(part):
-        t = sp.latex(part)
-        if join.strip() == r"\," and isinstance(part, sp.Add):
-            t = rf"\left({t}\right)"  # a factor that is a sum keeps its brackets
-        return t
-
-    lines, current = [], ""
-    for t in (tex(p) for p in parts):
-        if len(current) > 20 and len(current) + len(t) > max_chars:  # short parts join the next
-            lines.append(current)
-            current = t
+    pieces = [("-", t[1:].lstrip()) if op == "+" and t.startswith("-") else (op, t) for op, t in pieces]
+    lines: list[tuple[str, str]] = []  # (operator that opens the line, LaTeX of the line)
+    for op, t in pieces:
+        if lines and (len(lines[-1][1]) <= 20 or len(lines[-1][1]) + len(t) <= max_chars):
+            prev_op, prev = lines[-1]
+            lines[-1] = (prev_op, f"{prev} {op + ' ' if op in '+-' else ''}{t}")
         else:
-            current = f"{current}{join}{t}" if current else t
-    lines.append(current)
-    cont = r"\\ &\quad " + (r"{}+ " if join == " + " else r"{}\cdot ")
-    body = rf"{lhs} &= " + cont.join(lines)
+            lines.append((op, t))
+    body = rf"{lhs} &= {lines[0][1]}" + "".join(rf" \\ &\quad {{}}{op} {t}" for op, t in lines[1:])
     return Math(rf"\begin{{aligned}} {body} \end{{aligned}}")

@@ -291,3 +291,18 @@ def test_setup_figures_is_a_no_op_outside_ipython():
     before = dict(mpl.rcParams)
     display.setup_figures()
     assert dict(mpl.rcParams) == before
+
+
+def test_math_lines_breaks_long_products_and_sums():
+    import sympy as sp
+
+    x = sp.symbols("x_1:9")
+    long_sum = sum(sp.tanh(a + b * x[0]) for a, b in zip(x[1:], x[:-1]))
+    math = display.math_lines("L", sp.Symbol("w") * long_sum * (x[0] - x[1]), max_chars=60)
+    body = math.data.split(r"\begin{aligned}")[1].split(r"\end{aligned}")[0]
+    lines = body.split(r"\\")
+    assert len(lines) > 3 and all(len(line) < 60 + 40 for line in lines)
+    assert r"\Big(" in body and r"\Big)" in body and "+ -" not in body
+    assert display.math_lines("y", x[0] + x[1]).data.count(r"\\") == 0  # short: one line
+    negative = display.math_lines("y", -sp.tanh(x[0] * x[1] * x[2]) - x[3], max_chars=10).data
+    assert negative.startswith(r"\begin{aligned} y &= -") or "&= - " in negative

@@ -45,7 +45,7 @@ def plot_time_vs_length(Ts: Sequence[int], seconds: Mapping[str, Sequence[float]
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("sequence length T")
-    ax.set_ylabel("time per batch (ms)")
+    ax.set_ylabel("time per forward pass (ms)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(frameon=False)
     return ax
