@@ -16,6 +16,7 @@ from check_contract import CheckContract, without_guard
 from rnn_tutor.bptt import rnn_backward, rnn_step_backward
 from rnn_tutor.checks import CheckFailed
 from rnn_tutor.checks import bptt as C
+from rnn_tutor.checks import gradient_checker as GC
 from rnn_tutor.rnn import rnn_forward, rnn_step
 from rnn_tutor.gradcheck import numerical_gradients
 from rnn_tutor.truncated import train_tbptt
@@ -40,7 +41,7 @@ def library_train_truncated(xs, ps, params, k, lr, epochs):
 
 def library_numerical_gradients(xs, ps, params, h_0, eps):
     values = {**params, "h_0": h_0}
-    return numerical_gradients(lambda v: C.sequence_loss(xs, ps, {k: v[k] for k in params}, v["h_0"]), values, eps)
+    return numerical_gradients(lambda v: GC.sequence_loss(xs, ps, {k: v[k] for k in params}, v["h_0"]), values, eps)
 
 
 def accumulating_step_backward(dh_t, dy_t, x_t, h_prev, h_t, params):
@@ -61,9 +62,9 @@ class TestContract(CheckContract):
 
     NOTEBOOK = "03_bptt"
     CHECKS = {"step_backward": (C.STEP_BACKWARD, C.check_step_backward), "bptt": (C.BPTT, C.check_bptt),
-              "numerical_gradients": (C.NUMERICAL_GRADIENTS, C.check_numerical_gradients),
+              "numerical_gradients": (GC.NUMERICAL_GRADIENTS, GC.check_numerical_gradients),
               "train_truncated": (C.TRAIN_TRUNCATED, C.check_train_truncated)}
-    UNCHECKED_GRADED = frozenset({"check_gradients_agree"})  # an assert cell: the learner's checker on their bptt
+    UNCHECKED_GRADED = frozenset({"check_gradients_agree"})  # gradients_agree(bptt, numerical_gradients): no Check
     SHORTCUTS = {"step_backward": [library_step_backward], "bptt": [library_bptt],
                  "numerical_gradients": [library_numerical_gradients],
                  "train_truncated": [library_train_truncated]}
@@ -117,3 +118,24 @@ def test_feedback_names_the_shape_and_the_worst_element():
         return loss, grads
     with pytest.raises(CheckFailed, match=r"bptt\[grads\]\['b_y'\]|b_y.*worst at index \(0,\)"):
         C.check_bptt(slightly_off)
+
+
+def test_gradients_agree_passes_the_solution_and_names_the_disagreement(capsys):
+    from check_contract import solution_functions
+    ns = solution_functions("03_bptt")
+    assert GC.gradients_agree(ns["bptt"], ns["numerical_gradients"]) is None
+    assert "h_0" in capsys.readouterr().out
+
+    def no_half(xs, ps, params, h_0):
+        loss, grads = ns["bptt"](xs, ps, params, h_0)
+        return loss, {**grads, "w_y": 2 * grads["w_y"]}
+    with pytest.raises(CheckFailed, match="disagree on w_y"):
+        GC.gradients_agree(no_half, ns["numerical_gradients"])
+
+
+def test_gradients_agree_fails_library_answers():
+    with pytest.raises(CheckFailed, match="bptt calls rnn_tutor.rnn.rnn_forward"):
+        GC.gradients_agree(library_bptt, lambda **i: C.bptt_reference(**{k: i[k] for k in ("xs", "ps", "params", "h_0")})[1])
+    with pytest.raises(CheckFailed, match="numerical_gradients calls rnn_tutor.gradcheck.numerical_gradients"):
+        from check_contract import solution_functions
+        GC.gradients_agree(solution_functions("03_bptt")["bptt"], library_numerical_gradients)

@@ -6,9 +6,7 @@ Graded tasks of ``solutions/03_bptt_solutions.ipynb`` (row-vector batches, see :
   the gradients of one step, with ``δa_t = (dh_t + dy_t w_y) ⊙ (1 - h_t²)``
 * ``bptt(xs, ps, params, h_0)`` -> ``(loss, grads)`` for ``L = ½ Σ_t ‖y_t - p_t‖²``; grads has the five
   parameters and ``h_0``
-* ``numerical_gradients(xs, ps, params, h_0, eps)`` -> dict of ``w_x, w_h, b_h, w_y, b_y, h_0``: the
-  central differences ``(L(θ + ε e_i) - L(θ - ε e_i)) / 2ε`` of the notebook's ``sequence_loss``, one
-  entry at a time (the learner's gradient checker, then used on their own ``bptt``)
+* ``numerical_gradients`` and ``gradients_agree``: see :mod:`rnn_tutor.checks.gradient_checker`
 * ``train_truncated(xs, ps, params, k, lr, epochs)`` -> ``(params, history)``: the tutorial's truncated
   BPTT with plain gradient descent (each window starts from h = 0; the error at its last step only;
   losses and gradients averaged over the N sequences; ``history`` = mean window loss per epoch)
@@ -23,8 +21,7 @@ import numpy as np
 
 from rnn_tutor.checks.core import Check, mistakes, register, run_check
 
-__all__ = ["check_step_backward", "check_bptt", "check_numerical_gradients", "check_train_truncated",
-           "STEP_BACKWARD", "BPTT", "NUMERICAL_GRADIENTS", "TRAIN_TRUNCATED", "sequence_loss"]
+__all__ = ["check_step_backward", "check_bptt", "check_train_truncated", "STEP_BACKWARD", "BPTT", "TRAIN_TRUNCATED"]
 
 NOTEBOOK = "03_bptt"
 KEYS = ("w_x", "w_h", "b_h", "w_y", "b_y")
@@ -168,93 +165,7 @@ def check_bptt(fn, hidden: bool = False) -> int:
     return run_check(BPTT, fn, hidden=hidden)
 
 
-# ============================================================================ task 3: a gradient checker
-
-def sequence_loss(xs, ps, params, h_0):
-    """``L = ½ Σ_t ‖y_t - p_t‖²`` of the tanh RNN, forward only (the notebook's setup cell has a copy)."""
-    h, loss = h_0, 0.0
-    for x_t, p_t in zip(xs, ps):
-        h = np.tanh(x_t @ params["w_x"].T + h @ params["w_h"].T + params["b_h"])  # (N, m)
-        loss += 0.5 * float(np.sum((h @ params["w_y"].T + params["b_y"] - p_t) ** 2))
-    return loss
-
-
-def numerical_gradients_reference(xs, ps, params, h_0, eps, *, scheme="central", restore=True, evaluate_copy=False):
-    """Central differences of :func:`sequence_loss` for every entry of the parameters and ``h_0``.
-
-    The keyword switches build the common mistakes; the defaults are the correct checker.
-    """
-    values = {**{k: np.array(v, dtype=float) for k, v in params.items()}, "h_0": np.array(h_0, dtype=float)}
-
-    def loss(vals):
-        return sequence_loss(xs, ps, {k: vals[k] for k in params}, vals["h_0"])
-    base = loss(values)
-    out = {}
-    for key, value in values.items():
-        grad = np.zeros_like(value)
-        for i in np.ndindex(value.shape):
-            old = value[i]
-            target = value.copy() if evaluate_copy else value
-            target[i] = old + eps
-            up = loss(values)
-            if scheme == "central":
-                target[i] = old - eps
-                down = loss(values)
-                grad[i] = (up - down) / (2 * eps)
-            elif scheme == "half":
-                target[i] = old - eps
-                grad[i] = (up - loss(values)) / eps
-            else:
-                grad[i] = (up - base) / eps
-            if restore:
-                value[i] = old
-        out[key] = grad
-    return out
-
-
-def _numeric_inputs(rng):
-    while True:  # cases on which the analytic gradient and every mistake differ from the checker's answer
-        N, d, m, q = _sizes(rng)
-        T = int(rng.integers(2, 4))
-        case = {"xs": rng.normal(size=(T, N, d)), "ps": rng.normal(size=(T, N, q)), "params": _params(rng, d, m, q),
-                "h_0": rng.uniform(-0.8, 0.8, (N, m)), "eps": float(10 ** rng.uniform(-2.5, -1.5))}
-        analytic = bptt_reference(case["xs"], case["ps"], case["params"], case["h_0"])[1]
-        numeric = numerical_gradients_reference(**case)
-        if max(float(np.max(np.abs(analytic[k] - numeric[k]) - 1e-6 * np.abs(numeric[k]))) for k in numeric) > 1e-6:
-            return case
-
-
-def _analytic(xs, ps, params, h_0, eps):
-    return bptt_reference(xs, ps, params, h_0)[1]
-
-
-def _numeric_with(**switches):
-    return lambda **inputs: numerical_gradients_reference(**inputs, **switches)
-
-
-NUMERICAL_GRADIENTS = register(Check(
-    notebook=NOTEBOOK, grade_id="check_numerical_gradients", target="numerical_gradients", points=2,
-    forbidden=("rnn_tutor.gradcheck.numerical_gradient", "rnn_tutor.gradcheck.numerical_gradients"),
-    make_inputs=_numeric_inputs, reference=numerical_gradients_reference, rtol=1e-6, atol=1e-8,
-    mistakes=mistakes(("one-sided difference: use the central difference (L(θ + ε) - L(θ - ε)) / 2ε, whose error "
-                       "is O(ε²) instead of O(ε).", _numeric_with(scheme="forward")),
-                      ("the central difference spans 2ε: divide L(θ + ε) - L(θ - ε) by 2ε, not by ε.",
-                       _numeric_with(scheme="half")),
-                      ("a nudged entry is not put back: restore θ_i to its old value before nudging the next "
-                       "entry.", _numeric_with(restore=False)),
-                      ("the loss never sees the nudge: change the entry of the array you pass to sequence_loss "
-                       "(not a copy of it), and put it back afterwards.", _numeric_with(evaluate_copy=True)),
-                      ("these are the analytic gradients (from bptt?): a gradient checker must compute its own "
-                       "numerical estimate with sequence_loss, or it checks nothing.", _analytic)),
-))
-
-
-def check_numerical_gradients(fn, hidden: bool = False) -> None:
-    """Check your ``numerical_gradients(xs, ps, params, h_0, eps)`` (``hidden=True``: fresh random cases)."""
-    return run_check(NUMERICAL_GRADIENTS, fn, hidden=hidden)
-
-
-# ============================================================================ task 4: truncated training
+# ============================================================================ task 5: truncated training
 
 def _window(xs, ps, p, h_start, loss_at_last=True, grad_per_n=True):
     """Forward over a window from ``h_start``, backward of ½‖e‖²/N at the last step (or all steps).

@@ -313,6 +313,21 @@ def call_with_copies(fn: Callable, inputs: Mapping, guard: Guard | None = None):
     return result, inputs_changed(inputs, given)
 
 
+def call_guarded(check: Check, fn: Callable, **inputs):
+    """``fn(**inputs)`` under the guard of ``check`` (its ``forbidden`` functions and the checks'
+    own code): for cells that use a learner's function outside its check. Raises
+    :class:`CheckFailed` naming the library function, if one was called."""
+    guard = Guard(resolve(check.forbidden))
+    try:
+        with guard:
+            result = fn(**inputs)
+    except NotImplementedError as exc:
+        raise CheckFailed(_not_implemented_message(check.target, exc)) from None
+    if guard.caught:
+        raise CheckFailed(shortcut_message(check.target, guard.caught))
+    return result
+
+
 def _not_implemented_message(target: str, exc: BaseException) -> str:
     """Name the unfinished function: the target itself, or one it calls (e.g. a step inside a loop)."""
     tb = exc.__traceback__
