@@ -179,7 +179,10 @@ def beam_search(step: Callable, state_0, start: int, eos: int, beam_width: int,
     finished: list[tuple[float, list[int]]] = []
     for _ in range(max_len):
         log_probs, state = step(tokens, state)
-        log_probs = np.asarray(log_probs, dtype=float)
+        log_probs = as_float_array(log_probs, "step's log_probs")
+        if log_probs.ndim != 2 or log_probs.shape[0] != tokens.size:
+            raise ValueError(f"step: expected log-probabilities (B, V) = ({tokens.size}, V) for the {tokens.size} "
+                             f"prefixes, received shape {log_probs.shape}")
         V = log_probs.shape[1]
         total = (scores[:, None] + log_probs).reshape(-1)  # (B, V) -> (B V,): sums of log-probabilities
         best = np.argsort(-total, kind="stable")[:beam_width]

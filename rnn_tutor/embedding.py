@@ -96,6 +96,9 @@ def embedding_backward(dxs, cache, mask=None) -> np.ndarray:
     -------
     dw_e : (V, e)   rows of tokens that never occur stay 0
     """
+    if not isinstance(cache, dict) or "ids" not in cache or "V" not in cache:
+        raise ValueError(f"cache: expected the cache returned by embedding_forward (keys 'ids', 'V'), "
+                         f"received {type(cache).__name__}")
     ids = cache["ids"]
     dxs = as_float_array(dxs, "dxs")
     if dxs.shape[:-1] != ids.shape or dxs.ndim != ids.ndim + 1:

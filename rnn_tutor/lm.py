@@ -58,6 +58,8 @@ class Vocabulary:
         return len(self.tokens)
 
     def encode(self, text: str) -> np.ndarray:
+        if not isinstance(text, str):
+            raise ValueError(f"text: expected a string, received {type(text).__name__}")
         index = {c: i for i, c in enumerate(self.tokens) if i >= len(SPECIALS)}
         return np.array([index.get(c, UNK) for c in text], dtype=np.int64)
 
@@ -132,11 +134,18 @@ def perplexity(logits, targets, mask) -> float:
 
 def uniform_log_probs(V: int) -> np.ndarray:
     """``log P(j) = -log V`` for every token: a model that knows nothing.  ``(V,)``"""
+    if isinstance(V, (bool, np.bool_)) or not isinstance(V, (int, np.integer)) or V < 1:
+        raise ValueError(f"V: expected a positive integer, received {V!r}")
     return np.full(V, -np.log(V))
 
 
 def _counts(targets, mask, V: int, inputs=None) -> np.ndarray:
-    mask = np.asarray(mask) > 0
+    if isinstance(V, (bool, np.bool_)) or not isinstance(V, (int, np.integer)) or V < 1:
+        raise ValueError(f"V: expected a positive integer, received {V!r}")
+    mask = check_mask(mask, np.shape(targets), against="targets") > 0
+    if inputs is not None and np.shape(inputs) != np.shape(targets):
+        raise ValueError(f"inputs: expected shape {np.shape(targets)} (the shape of targets), "
+                         f"received shape {np.shape(inputs)}")
     t = check_ids(np.asarray(targets)[mask], V, "targets")
     if inputs is None:
         return np.bincount(t, minlength=V).astype(float)
@@ -166,7 +175,12 @@ def bigram_log_probs(inputs, targets, mask, V: int, alpha: float = 1.0) -> np.nd
 def baseline_cross_entropy(log_probs, inputs, targets, mask) -> float:
     """Mean cross-entropy (nats) of a count model: ``(V,)`` ignores the input, ``(V, V)`` reads it."""
     log_probs = np.asarray(log_probs, dtype=float)
+    if log_probs.ndim not in (1, 2) or (log_probs.ndim == 2 and log_probs.shape[0] != log_probs.shape[1]):
+        raise ValueError(f"log_probs: expected a unigram (V,) or a bigram table (V, V), received shape {log_probs.shape}")
     mask = check_mask(mask, np.shape(targets), against="targets")
+    if inputs is not None and np.shape(inputs) != np.shape(targets):
+        raise ValueError(f"inputs: expected shape {np.shape(targets)} (the shape of targets), "
+                         f"received shape {np.shape(inputs)}")
     keep = mask > 0
     V = log_probs.shape[-1]
     t = check_ids(np.asarray(targets)[keep], V, "targets")

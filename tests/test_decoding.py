@@ -152,3 +152,8 @@ def test_scheduled_sampling_gradients_match_finite_differences():
     numeric = numerical_gradients(lambda p: loss(p)[0], params)
     for k in params:
         assert rel_error(grads[k], numeric[k]) < 1e-7, k
+
+
+def test_beam_search_names_a_step_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"step: expected log-probabilities \(B, V\) = \(1, V\)"):
+        decoding.beam_search(lambda tok, s: (np.zeros(3), s), np.zeros((1, 1)), 0, 1, 2, 3)

@@ -80,3 +80,8 @@ def test_matches_torch_embedding(shape, V, e):
     xs, cache = embedding_forward(ids, w_e)
     np.testing.assert_allclose(xs, x_t.detach().numpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(embedding_backward(G, cache), w_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_backward_names_a_wrong_cache():
+    with pytest.raises(ValueError, match="cache: expected the cache returned by embedding_forward"):
+        embedding_backward(np.zeros((1, 2)), {"ids": np.zeros(1, int)})

@@ -180,3 +180,17 @@ def test_bad_arguments_are_named():
         lm.make_batch(["ab"], lm.build_vocabulary("ab"))
     with pytest.raises(ValueError, match="max_len"):
         lm.generate(p, vocab, 1, 0, lambda lp, rng: lp.argmax(1), np.random.default_rng(0))
+
+
+def test_baselines_validate_their_arguments():
+    y, mask = np.array([[1, 2]]), np.ones((1, 2))
+    with pytest.raises(ValueError, match="mask: expected shape"):
+        lm.unigram_log_probs(y, np.ones(3), 4)
+    with pytest.raises(ValueError, match="inputs: expected shape"):
+        lm.bigram_log_probs(np.array([1]), y, mask, 4)
+    with pytest.raises(ValueError, match=r"log_probs: expected a unigram \(V,\) or a bigram table"):
+        lm.baseline_cross_entropy(np.zeros((2, 3)), y, y, mask)
+    with pytest.raises(ValueError, match="V: expected a positive integer"):
+        lm.uniform_log_probs(0)
+    with pytest.raises(ValueError, match="text: expected a string"):
+        lm.build_vocabulary("ab").encode(["a"])
