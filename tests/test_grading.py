@@ -462,3 +462,116 @@ def test_compare_values_accepts_nan_only_where_nan_is_expected():
     assert compare_values(np.array([2.0, 1.0]), np.array([np.nan, 1.0]))
     assert compare_values(np.array([np.inf]), np.array([np.inf])) == []
     assert compare_values(np.array([-np.inf]), np.array([np.inf]))
+
+
+# ----------------------------------------------------------------------------- judge and schema
+
+def _tanh_reply(value, nonce="n1", status="ok", seed=7):
+    """A packed reply of the kernel to the tanh_derivative check, as the kernel would send it."""
+    import rnn_tutor.checks.activations as A
+
+    inputs = A.TANH_DERIVATIVE.make_inputs(np.random.default_rng(seed))
+    return A.TANH_DERIVATIVE, seed, serial.pack({"nonce": nonce, "status": status, "result": value(inputs["a"]),
+                                                   "after": inputs}), inputs["a"]
+
+
+@pytest.mark.parametrize("answer", [
+    lambda a: 1 - __import__("sympy").tanh(a) ** 2,
+    lambda a: __import__("sympy").sech(a) ** 2,
+    lambda a: 4 / (__import__("sympy").exp(a) + __import__("sympy").exp(-a)) ** 2,
+    lambda a: __import__("sympy").diff(__import__("sympy").tanh(a), a),
+])
+def test_judge_accepts_honest_sympy_answers(answer):
+    from rnn_tutor.grading.judge import judge_reply
+
+    check, seed, text, _ = _tanh_reply(answer)
+    out = judge_reply(check, seed, text, "n1")
+    assert out["status"] == "ok" and out["passed"], out
+
+
+@pytest.mark.parametrize("answer, words", [
+    (lambda a: __import__("sympy").Function("f")(a), "undefined function 'f'"),
+    (lambda a: __import__("sympy").Function("__import__('os').system('touch /tmp/rnnpwn')")(a),
+     "undefined function"),
+    (lambda a: __import__("sympy").Range(3 * 10**6), "'Range', which this task does not accept"),
+    (lambda a: __import__("sympy").Symbol("x") + a, "the symbol 'x'"),
+    (lambda a: __import__("sympy").Derivative(__import__("sympy").tanh(a), a), "'Derivative'"),
+    (lambda a: "1 - tanh(a)**2", "received a string"),
+    (lambda a: "__import__('os').system('touch /tmp/rnnpwn')", "received a string"),
+])
+def test_judge_gives_hostile_or_odd_sympy_answers_a_verdict_not_a_traceback(answer, words):
+    from rnn_tutor.grading.judge import judge_reply
+
+    check, seed, text, _ = _tanh_reply(answer)
+    out = judge_reply(check, seed, text, "n1")
+    assert words in out.get("error", "") + " ".join(out.get("problems", [])), out
+    assert out["status"] == "unreadable" or out["passed"] is False
+    assert not Path("/tmp/rnnpwn").exists()
+
+
+def test_judge_rejects_a_reply_without_this_calls_nonce():
+    from rnn_tutor.grading.judge import judge_reply
+
+    check, seed, text, _ = _tanh_reply(lambda a: 1 - __import__("sympy").tanh(a) ** 2, nonce="forged")
+    assert judge_reply(check, seed, text, "n1")["status"] == "unreadable"
+
+
+def test_strict_schema_limits_sizes():
+    sch = serial.Schema()
+    with pytest.raises(serial.SerialError, match="parts"):
+        serial.decode(list(range(serial.MAX_NODES + 1)), schema=sch)
+    with pytest.raises(serial.SerialError, match="characters"):
+        serial.decode("x" * (serial.MAX_STRING + 1), schema=serial.Schema())
+    with pytest.raises(serial.SerialError, match="malformed"):
+        serial.decode({"$y": ["Integer", "1" * 1000]}, schema=serial.Schema())
+
+
+SLOW_CHECKS = """
+from rnn_tutor.checks.core import REGISTRY, Check, register
+
+def _compare(received, expected, inputs):
+    if isinstance(received, list):          # a pathological value: comparing it never ends
+        while True:
+            sum(range(10**6))
+    return [] if received == expected else ["wrong"]
+
+SLOW = REGISTRY.get(("97_slow", "check_f")) or register(Check(
+    "97_slow", "check_f", "f", lambda rng: {"x": int(rng.integers(10**9))}, lambda x: x + 1, compare=_compare))
+"""
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="measures CPU time through /proc")
+def test_a_hostile_value_costs_the_judge_at_most_its_budget(tmp_path):
+    """A result whose comparison never ends is stopped by the judge's CPU budget, within about
+    a second; the judge process then judges the next case as usual."""
+    import time
+
+    from rnn_tutor.grading.judge import CPU_BUDGET, WALL_BUDGET, Judge
+
+    path = tmp_path / "slow_checks.py"
+    path.write_text(SLOW_CHECKS)
+    from rnn_tutor.grading.cli import load_registry
+
+    check = load_registry([str(path)])[("97_slow", "check_f")]
+    x = check.make_inputs(np.random.default_rng(5))["x"]
+
+    def reply(result):
+        return serial.pack({"nonce": "n", "status": "ok", "result": result, "after": {"x": x}})
+    judge = Judge([str(path)])
+    try:
+        assert judge.judge(check, 5, reply(x + 1), "n")["passed"] is True         # (starts the judge)
+        cpu0, t0 = _cpu_seconds(judge.proc.pid), time.monotonic()
+        out = judge.judge(check, 5, reply([1, 2, 3]), "n")
+        cpu, wall = _cpu_seconds(judge.proc.pid) - cpu0, time.monotonic() - t0
+        assert out["status"] == "over-budget" and "CPU time" in out["error"], out
+        assert cpu < CPU_BUDGET + 0.3, cpu              # CPU time: wall time depends on the machine's load
+        assert wall < WALL_BUDGET + 1, wall
+        assert judge.judge(check, 5, reply(x + 1), "n")["passed"] is True
+        assert judge.judge(check, 5, reply(x), "n")["passed"] is False
+    finally:
+        judge.close()

@@ -79,6 +79,16 @@ def _real_cases(out: Path) -> tuple[Builder | None, dict[str, Path]]:
              "real-monkeypatch": write(builder.replace(builder.exercise(), victim, CHEAT_PRELUDE
                                                        + builder.function_body(victim, "return 0")),
                                        out / "real-monkeypatch" / "e.ipynb")}
+    act = ROOT / "solutions" / "02_activations_solutions.ipynb"
+    if act.exists():                  # SymPy answers: code in a function's name, an honest f(a)
+        b2 = Builder(act, [c for c in REGISTRY.values() if c.notebook == "02_activations"])
+        tanh = next(c for c in b2.checks if c.target == "tanh_derivative")
+        files["real-sympy-code"] = write(b2.replace(b2.exercise(), tanh, (
+            "import sympy as sp\ndef tanh_derivative(a):\n"
+            f"    return sp.Function({SYMPY_CODE!r})(a) + 1 - sp.tanh(a) ** 2\n")), out / "real-sympy-code" / "f.ipynb")
+        files["real-sympy-f"] = write(b2.replace(b2.solution(), tanh, (
+            "import sympy as sp\ndef tanh_derivative(a):\n    return sp.Function('f')(a)\n")),
+            out / "real-sympy-f" / "g.ipynb")
     for nb_id in _course_ids():
         for kind in ("solutions", "exercises"):
             src = ROOT / kind / f"{nb_id}_{kind}.ipynb"
@@ -322,6 +332,19 @@ def test_every_solution_scores_full_marks_and_every_exercise_zero(real, nb_id):
     assert all(r.status == "passed" for r in real.rows[f"solutions-{nb_id}"].values())
     if f"exercises-{nb_id}" in real.result:
         assert real.points(f"exercises-{nb_id}") == 0, real.rows[f"exercises-{nb_id}"]
+
+
+SYMPY_CODE = "(__import__('pathlib').Path('/tmp/rnnpwn_sympy').touch(), 'f')[1]"
+
+
+def test_sympy_answers_never_run_code_in_the_grader_and_get_a_verdict(real):
+    assert real.points("real-sympy-code") == 0 and not Path("/tmp/rnnpwn_sympy").exists()
+    row = real.rows["real-sympy-code"]["check_tanh_derivative"]
+    assert row.status == "failed" and "undefined function" in row.reason
+    row = real.rows["real-sympy-f"]["check_tanh_derivative"]
+    assert row.status == "failed" and "undefined function 'f'" in row.reason, row
+    total = real.result["real-sympy-f"]
+    assert total.points == total.max_points - row.max_points         # the other tasks keep their marks
 
 
 def test_real_exercise_partial_and_cheats(real):

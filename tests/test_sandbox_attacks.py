@@ -254,3 +254,63 @@ def nbformat_read(path: Path):
     import nbformat
 
     return nbformat.read(path, as_version=4)
+
+
+def test_a_terminated_run_writes_its_report_and_leaves_nothing_behind(tmp_path):
+    """SIGTERM in the middle of a run: the report lists every submission (the unfinished ones
+    as not-run), the exit code says so, and no process or temporary folder is left."""
+    import signal
+
+    _bwrap()
+    course = write_synthetic_course(_mkdir(tmp_path / "course"))
+    b = Builder(course.notebook, _synthetic_checks(course.checks_file))
+    write(b.solution(), tmp_path / "subs" / "alice" / "hw.ipynb")
+    marker = f"rnnterm{os.getpid()}"
+    for name in ("bob", "carol"):
+        write(b.append_to(b.solution(), b.checks[0], f"import time\nwhile True:\n    time.sleep(0.1)  # {marker}"),
+              tmp_path / "subs" / name / "hw.ipynb")
+    out = tmp_path / "r.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "rnn_tutor", "grade", str(tmp_path / "subs"), "--source",
+                             str(course.source_dir), "--checks", str(course.checks_file), "--out", str(out),
+                             "--jobs", "2", "--timeout", "600"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "RNN_TEST_RUN": marker})
+    deadline = time.monotonic() + 120
+    kernels: list = []
+    while time.monotonic() < deadline and len(kernels) < 2:
+        time.sleep(0.5)
+        workers = _with_env(marker)
+        kernels = [c for c in _cmdlines() if any(f"rnn-tutor-grade-{w}-k" in c for w in workers)]
+    assert len(kernels) >= 2, "the kernels did not start"
+    time.sleep(5)                                  # kernels running the endless cells
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    rows = list(csv.DictReader(open(out, newline="")))
+    assert {r["student"] for r in rows} == {"alice", "bob", "carol"}
+    assert "not-run" in {r["status"] for r in rows}
+    time.sleep(1)
+    left = [p for w in [proc.pid, *workers] for p in Path("/tmp").glob(f"rnn-tutor-grade-{w}-*")]
+    assert left == []
+    assert _with_env(marker) == []                                  # no worker or judge left
+    assert [c for c in _cmdlines() if any(f"rnn-tutor-grade-{w}-" in c for w in workers)] == []   # nor kernel
+
+
+def _with_env(marker: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if f"RNN_TEST_RUN={marker}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def _cmdlines() -> list[str]:
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            out.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            pass
+    return out

@@ -161,6 +161,20 @@ def remove_stale_runs(base: Path) -> list[Path]:
     return removed
 
 
+def _remove_stale_cgroups() -> None:
+    """Remove the empty pids cgroups of kernels whose worker was killed (root only)."""
+    from rnn_tutor.grading.sandbox import pids_root, remove_cgroup
+
+    root = pids_root() if os.geteuid() == 0 else None
+    if root is None:
+        return
+    pattern = re.compile(re.escape(RUN_PREFIX) + r"(\d+)-")
+    for path in root.glob(RUN_PREFIX + "*"):
+        m = pattern.match(path.name)
+        if m and not _pid_alive(int(m.group(1))):
+            remove_cgroup(path, wait=0)
+
+
 class Interrupted(Exception):
     """The run was stopped by SIGINT or SIGTERM; ``results`` holds what was graded."""
 
@@ -210,6 +224,7 @@ def grade_all(subs: list[Submission], source: Path, opts: Options, *, jobs: int 
 
     base = short_temp_base()
     remove_stale_runs(base)
+    _remove_stale_cgroups()
     old_term = None
     if threading_main():
         old_term = signal.signal(signal.SIGTERM, _raise_on)
@@ -234,6 +249,7 @@ def grade_all(subs: list[Submission], source: Path, opts: Options, *, jobs: int 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         remove_stale_runs(base)          # the folders of kernels whose worker was killed
+        _remove_stale_cgroups()
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
     ordered = [results[i] for i in range(len(subs))]
@@ -290,12 +306,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail("no submissions found (folders are searched for *.ipynb)")
     bwrap = None
     if args.sandbox:
-        from rnn_tutor.grading.sandbox import SandboxUnavailable, check_sandbox
+        from rnn_tutor.grading.sandbox import SandboxUnavailable, check_sandbox, compile_library
 
         try:
             bwrap = check_sandbox()
         except SandboxUnavailable as exc:
             return fail(f"{exc}")
+        compile_library()
     opts = Options(timeout=args.timeout, notebook_timeout=args.notebook_timeout,
                    memory_mb=args.memory, keep=args.keep, sandbox=args.sandbox, bwrap=bwrap,
                    hide=_hidden_paths(source, args.paths, args.out, args.checks))

@@ -146,7 +146,7 @@ NPROC_LAUNCHER = ("import os, resource, sys; n = int(sys.argv[1]); "
                   "resource.setrlimit(resource.RLIMIT_NPROC, (n, n)); os.execv(sys.argv[2], sys.argv[2:])")
 
 
-def _pids_root() -> Path | None:
+def pids_root() -> Path | None:
     """The ``pids`` cgroup hierarchy this process may create groups in, or None."""
     v1 = Path("/sys/fs/cgroup/pids")
     if (v1 / "cgroup.procs").exists() and os.access(v1, os.W_OK):
@@ -167,7 +167,7 @@ def make_pids_cgroup(name: str, limit: int) -> Path | None:
     """
     if os.geteuid() != 0:
         return None
-    root = _pids_root()
+    root = pids_root()
     if root is None:
         return None
     path = root / name
@@ -195,6 +195,19 @@ def remove_cgroup(path: Path, wait: float = 2.0) -> None:
             if time.monotonic() > end:
                 return
             time.sleep(0.05)
+
+
+def compile_library() -> None:
+    """Write the course library's missing or stale ``.pyc`` files now (where allowed): the
+    library is read-only in the sandbox, so each kernel would otherwise compile them again."""
+    import compileall
+
+    import rnn_tutor
+
+    try:
+        compileall.compile_dir(os.path.dirname(rnn_tutor.__file__), quiet=2)
+    except OSError:
+        pass
 
 
 def check_sandbox(timeout: float = 30.0) -> str:
