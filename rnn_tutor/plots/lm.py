@@ -29,7 +29,8 @@ def _check_mapping(value, name: str, what: str) -> None:
 
 
 def plot_perplexities(perplexities: Mapping[str, Mapping[str, float]], ax=None):
-    """Grouped horizontal bars on a log axis: one group per model, one bar per split (e.g. validation, test).
+    """Grouped horizontal bars on a log axis from perplexity 1, so that each bar's length is the
+    cross-entropy ``log(perplexity)``: one group per model, one bar per split (e.g. validation, test).
 
     ``perplexities = {"uniform": {"validation": 59.0, "test": 59.0}, "bigram": {...}, ...}``;
     each bar is labelled with its value.
@@ -51,11 +52,11 @@ def plot_perplexities(perplexities: Mapping[str, Mapping[str, float]], ax=None):
         bars = ax.barh(y, vals, height=height * 0.95, color=_COLOURS[j], hatch=hatches[j % 4],
                        edgecolor="white", label=split)
         ax.bar_label(bars, labels=[f"{v:.1f}" for v in vals], padding=3, fontsize=9)
-    ax.set_xscale("log")
-    lo = min(v for row in perplexities.values() for v in row.values())
+    ax.set_xscale("log")  # bars start at perplexity 1: each bar's length is its cross-entropy
+    lo = min(1.0, min(v for row in perplexities.values() for v in row.values()))
     hi = max(v for row in perplexities.values() for v in row.values())
-    ticks = [t for t in (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 500, 1000) if lo / 1.5 <= t <= hi * 1.5]
-    ax.set_xlim(lo / 1.5, hi * 2.2)
+    ticks = [t for t in (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if lo <= t <= hi * 1.5]
+    ax.set_xlim(lo, hi * 2.2)
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
     ax.set_yticks(np.arange(len(models)), models)
