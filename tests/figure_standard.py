@@ -35,6 +35,20 @@ def rendered_width_px(fig: Figure) -> int:
     return png_size(buf.getvalue())[0]
 
 
+def tight_width_px(fig: Figure) -> int:
+    """The same width from one draw and the tight bounding box, without rasterising (at most 1 px more)."""
+    fig.canvas.draw()
+    box = fig.get_tightbbox(fig.canvas.get_renderer())
+    pad = plt_rc_pad()
+    return int(np.ceil((box.width + 2 * pad) * INLINE_DPI))
+
+
+def plt_rc_pad() -> float:
+    import matplotlib as mpl
+
+    return float(mpl.rcParams["savefig.pad_inches"])
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     """(width, height) in pixels from a PNG's IHDR chunk."""
     if data[:8] != b"\x89PNG\r\n\x1a\n":
@@ -148,7 +162,7 @@ def log_tick_problems(fig: Figure, draw: bool = True) -> list[str]:
 
 def figure_problems(fig: Figure) -> list[str]:
     """All figure checks: width, font size, series cues, log ticks."""
-    width = rendered_width_px(fig)  # draws the figure: the other checks read the drawn state
+    width = tight_width_px(fig)  # draws the figure: the other checks read the drawn state
     return (width_problems(width, "the figure") + font_problems(fig, draw=False) + series_problems(fig)
             + log_tick_problems(fig, draw=False))
 

@@ -22,7 +22,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from figure_standard import (figure_problems, font_problems, log_tick_problems, output_problems, png_size,  # noqa: E402
-                             rendered_width_px, series_problems, text_problems)
+                             rendered_width_px, series_problems, text_problems, tight_width_px)
 from rnn_tutor import display, plots, widgets  # noqa: E402
 from rnn_tutor.display import FIGURE_WIDTH_PX  # noqa: E402
 
@@ -167,6 +167,7 @@ def test_checks_flag_a_wide_figure_small_text_look_alike_series_and_a_bare_log_a
     ax.legend(fontsize=7)
     ax.minorticks_off()  # what lesson 07's time plot did: one decade, one labelled tick at most
     assert rendered_width_px(fig) > FIGURE_WIDTH_PX
+    assert 0 <= tight_width_px(fig) - rendered_width_px(fig) <= 1  # the fast measure agrees with the PNG
     problems = figure_problems(fig)
     assert any("px wide" in p for p in problems)
     assert any("7 pt" in p for p in problems)
