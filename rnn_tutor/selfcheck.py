@@ -211,8 +211,10 @@ def run(paths: Sequence[Path], root: Path, *, timeout: float = 60.0, sandbox: bo
     except ValueError as exc:
         err(f"rnn-tutor check: error: {exc}")
         return 2
-    # One "student" per file: two copies of one exercise are two attempts, not duplicates.
-    subs = [Submission(Path(p), _label(Path(p), root)) for p in paths]
+    # One "student" per file (its name, short enough for the progress lines; its path when
+    # two files share a name): two copies of one exercise are two attempts, not duplicates.
+    names = [Path(p).name for p in paths]
+    subs = [Submission(Path(p), n if names.count(n) == 1 else _label(Path(p), root)) for p, n in zip(paths, names)]
     # Your own code on your own machine: no OS sandbox unless asked (see the module docstring).
     opts = Options(timeout=timeout, sandbox=False)
     if sandbox:
@@ -232,7 +234,7 @@ def run(paths: Sequence[Path], root: Path, *, timeout: float = 60.0, sandbox: bo
     how = "in the sandbox" if sandbox else "your own code: no sandbox"
     err(f"checking {len(subs)} notebook(s) against {source} ({how}) ...")
     try:
-        results = grade_all(subs, source, opts, jobs=1, progress=None)
+        results = grade_all(subs, source, opts, jobs=1, progress=err if len(subs) > 1 else None)
     except Interrupted as exc:
         err(f"rnn-tutor check: interrupted ({exc})")
         return 128 + exc.signum
