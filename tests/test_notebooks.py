@@ -116,3 +116,11 @@ def test_graded_cells_fail_on_the_exercise_and_pass_on_the_solution(exercise, ru
         stderr = [o.text for o in cell.outputs
                   if o.output_type == "stream" and o.name == "stderr"]
         assert not stderr, f"solutions: {grade_id!r} writes to stderr: {stderr}"
+
+
+@pytest.mark.parametrize("path", LESSONS[:-1], ids=_id)
+def test_lesson_ends_with_a_link_to_the_next_lesson(path):
+    """A learner who finishes a lesson finds the next one from its last cells."""
+    nxt = LESSONS[LESSONS.index(path) + 1]
+    end = _markdown(nbformat.read(path, as_version=4).cells[-3:])
+    assert f"]({nxt.name})" in end, f"{_id(path)}: the last cells do not link to {nxt.name}"
