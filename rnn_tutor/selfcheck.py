@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-__all__ = ["resolve_exercises", "format_result", "task_rows", "main", "build_parser"]
+__all__ = ["resolve_exercises", "format_result", "task_rows", "run", "main", "build_parser"]
 
 Print = Callable[[str], None]
 

@@ -75,10 +75,19 @@ def harness_config(dirs: dict[str, Path]) -> dict[str, dict]:
 FORBIDDEN_CONFIG = ("root_dir", "notebook_dir", "allow_root", "default_url", "file_to_run", "preferred_dir")
 
 
+#: What a fresh clone never holds (used when the source tree is not a git checkout).
+_NOT_IN_A_CLONE = (".git", ".venv", "venv", "test-artifacts", "__pycache__", "*.egg-info", ".ipynb_checkpoints",
+                   ".pytest_cache", "build", "dist", "*.ipynb.bak*", "*.bak.ipynb")
+
+
 def fresh_clone(dest: Path) -> str:
     """Put a fresh clone of the repository in ``dest``; return how it was made."""
     git = ["git", "-C", str(REPO)]
-    status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True, check=True)
+    try:
+        status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):    # no git, or not a checkout (a source tarball)
+        shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(*_NOT_IN_A_CLONE))
+        return "copy of the source tree (not a git checkout)"
     if not status.stdout.strip():
         head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
         subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(REPO), str(dest)], check=True)

@@ -15,7 +15,6 @@ import re
 import shlex
 from pathlib import Path
 
-import pytest
 
 import labdriver
 import readmelab
