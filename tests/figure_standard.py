@@ -174,7 +174,7 @@ _RAW_DICT = re.compile(r"\{\s*(?:'[^'\n]*'|\"[^\"\n]*\"|-?\d+(?:\.\d*)?)\s*:\s")
 #: a float with 8 or more digits after the point (1.1102230246251565e-16, 0.43181717792513974)
 _LONG_FLOAT = re.compile(r"(?<![\w.])-?\d+\.\d{8,}(?:e[+-]?\d+)?")
 #: a NumPy array printed as such: array([...]) or [0.1 0.2] / [[1 2]] (numbers separated by blanks)
-_RAW_ARRAY = re.compile(r"array\(|\[\s*\[|\[\s*-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?\.?\s+-?(?:\d|\.\d)")
+_RAW_ARRAY = re.compile(r"array\(|\[\s*-?(?:\d+\.?\d*|\.\d+|nan|inf)(?:e[+-]?\d+)?\.?\s+-?(?:\d|\.\d|nan|inf)")
 
 
 def text_problems(text: str) -> list[str]:

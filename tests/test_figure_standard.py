@@ -193,10 +193,11 @@ def test_text_checks():
     assert any("unrounded" in p for p in text_problems("error 1.1102230246251565e-16"))
     assert any("raw array" in p for p in text_problems("L_t = [0.1234 0.5    0.25  ]"))
     assert any("raw array" in p for p in text_problems("[[1 2]\n [3 4]]"))
+    assert any("raw array" in p for p in text_problems("[nan  0.  0.]"))
     assert text_problems("array([1., 2.])")
     for fine in ("test MSE 0.0123; naive 0.0456", "k = 10: largest relative difference 3.2e-14",
                  "w_x  0.432\nw_h  1.25", "['good', 'but', 'not', 'fun'] -> negative", "[0.54, -0.12, 3]",
-                 "lags 0-9: 0.588", "(4, 11)", "unit 3: ..."):
+                 "lags 0-9: 0.588", "(4, 11)", "unit 3: ...", "[[1, 2], [3, 4]]"):
         assert text_problems(fine) == [], fine
 
 
