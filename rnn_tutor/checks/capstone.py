@@ -60,7 +60,7 @@ def _inputs(rng: np.random.Generator) -> dict:
     _HELD_OUT[_key(train)] = held
     while len(_HELD_OUT) > 256:
         _HELD_OUT.popitem(last=False)
-    return {"train_ids": train, "V": V, "m": 48, "updates": 150, "seed": int(rng.integers(0, 2**31))}
+    return {"train_ids": train, "V": V, "m": 48, "updates": 100, "seed": int(rng.integers(0, 2**31))}
 
 
 def char_window(params, window, h):
