@@ -121,14 +121,15 @@ class Guard:
 
     def __enter__(self) -> "Guard":
         self._previous = sys.getprofile()
+        self._previous_threads = getattr(threading, "getprofile", lambda: None)()
         sys.setprofile(self._hook)
-        threading.setprofile(self._hook)
+        threading.setprofile(self._hook)     # threads the learner's function starts
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.tampered = sys.getprofile() != self._hook
         sys.setprofile(self._previous)
-        threading.setprofile(None)
+        threading.setprofile(self._previous_threads)
 
     @property
     def caught(self) -> str | None:
