@@ -23,7 +23,8 @@ SHORTCUTS = {
     "rnn_step": [lambda x_t, h_prev, w_x, w_h, b_h: rnn.rnn_step(x_t, h_prev, _full(w_x, w_h, b_h))[0],
                  lambda x_t, h_prev, w_x, w_h, b_h: rnn.rnn_forward(x_t[None], _full(w_x, w_h, b_h), h_prev)[0][0]],
     "rnn_forward": [lambda xs, params, h_0: rnn.rnn_forward(xs, params, h_0)[:2]],
-    "n_params": [lambda d, m, q, T: rnn.count_params(d, m, q)],
+    "n_params": [lambda d, m, q, T: rnn.count_params(d, m, q),
+                 lambda d, m, q, T: sum(v.size for v in rnn.init_params(d, m, q, np.random.default_rng(0)).values())],
     "final_states": [lambda xs, lengths, params: masking.last_valid(rnn.rnn_forward(xs, params)[0], lengths)],
 }
 

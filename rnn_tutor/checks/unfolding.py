@@ -208,7 +208,7 @@ def _compare_count(received, expected, inputs) -> list[str]:
 
 N_PARAMS = register(Check(
     notebook=NOTEBOOK, grade_id="check_n_params", target="n_params", points=1,
-    forbidden=("rnn_tutor.rnn.count_params",),
+    forbidden=("rnn_tutor.rnn.count_params", "rnn_tutor.rnn.init_params", "rnn_tutor.heads.init_head"),
     make_inputs=_n_params_inputs, reference=n_params_reference, compare=_compare_count, rtol=0.0, atol=0.0, n_cases=4,
     mistakes=mistakes(("you multiplied by T: the unfolded network reuses the same w_x, w_h, b_h, w_y, b_y at every "
          "step, so a longer sequence adds no parameters.",
