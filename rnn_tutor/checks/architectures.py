@@ -179,7 +179,7 @@ def _m21_no_wy(hs, lengths, labels, w_y, b_y):  # dw_y = do.T @ hs[-1]
 
 MANY_TO_ONE = register(Check(
     notebook=NOTEBOOK, grade_id="check_many_to_one_loss", target="many_to_one_loss",
-    forbidden=("rnn_tutor.heads.softmax_cross_entropy", "rnn_tutor.heads.log_softmax", "rnn_tutor.heads.softmax", "rnn_tutor.masking.last_valid", "rnn_tutor.masking.last_valid_backward", "rnn_tutor.architectures.many_to_one_loss", "rnn_tutor.architectures.many_to_one_backward",), points=3,
+    forbidden=("rnn_tutor.heads.softmax_cross_entropy", "rnn_tutor.heads.log_softmax", "rnn_tutor.heads.softmax", "rnn_tutor.masking.last_valid", "rnn_tutor.masking.last_valid_backward", "rnn_tutor.architectures.many_to_one_loss", "rnn_tutor.architectures.many_to_one_backward", "rnn_tutor.heads.dense_backward",), points=3,
     make_inputs=_m21_inputs, reference=many_to_one_reference, output_names=("L", "dhs", "dw_y", "db_y"),
     mistakes=mistakes(("hs[-1] is the state after the padding for every sequence shorter than T: read each sequence "
          "at its own last real step, hs[lengths - 1, np.arange(N)].", _m21_last_row),
