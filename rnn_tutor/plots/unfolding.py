@@ -57,7 +57,7 @@ def _finish(ax: Axes, xlim: tuple, ylim: tuple) -> Axes:
 
 
 def _node(ax: Axes, x: float, y: float, kind: str, label: str, value: str | None = None,
-          bold: bool = False, faded: bool = False, width: float = 1.3) -> FancyBboxPatch:
+          bold: bool = False, faded: bool = False, width: float = 1.3, shrink: float = 1.0) -> FancyBboxPatch:
     """A rounded box centred at ``(x, y)`` with a mathtext ``label`` and an optional value line."""
     h = 1.05 if value else 0.8
     box = FancyBboxPatch((x - width / 2, y - h / 2), width, h, boxstyle="round,pad=0.02,rounding_size=0.18",
@@ -65,11 +65,11 @@ def _node(ax: Axes, x: float, y: float, kind: str, label: str, value: str | None
                          linewidth=2.6 if bold else 1.4, alpha=0.45 if faded else 1.0, zorder=3)
     ax.add_patch(box)
     if value:
-        ax.text(x, y + 0.2, label, ha="center", va="center", fontsize=13, zorder=4)
+        ax.text(x, y + 0.2, label, ha="center", va="center", fontsize=max(10.0, 13 * shrink), zorder=4)
         ax.text(x, y - 0.25, value, ha="center", va="center", fontsize=9, family="monospace",
                 color="#222222", zorder=4, gid=f"value-{kind}")
     else:
-        ax.text(x, y, label, ha="center", va="center", fontsize=13, zorder=4)
+        ax.text(x, y, label, ha="center", va="center", fontsize=max(10.0, 13 * shrink), zorder=4)
     return box
 
 
@@ -91,7 +91,8 @@ def _border_point(box: FancyBboxPatch, toward: tuple[float, float], gap: float =
     return cx + scale * dx, cy + scale * dy
 
 
-def _arrow(ax: Axes, a: FancyBboxPatch, b: FancyBboxPatch, label: str, where: str, bold: bool = False) -> None:
+def _arrow(ax: Axes, a: FancyBboxPatch, b: FancyBboxPatch, label: str, where: str, bold: bool = False,
+           shrink: float = 1.0) -> None:
     """A straight arrow from the border of box ``a`` to the border of box ``b``, with a weight label."""
     pa = _border_point(a, _centre(b))
     pb = _border_point(b, _centre(a))
@@ -102,10 +103,10 @@ def _arrow(ax: Axes, a: FancyBboxPatch, b: FancyBboxPatch, label: str, where: st
     # the label sits beside the arrow's middle: to the right of vertical arrows, above horizontal ones
     if where == "right":
         ax.text((pa[0] + pb[0]) / 2 + 0.18, (pa[1] + pb[1]) / 2, label, ha="left", va="center",
-                fontsize=12, color=colour, zorder=4)
+                fontsize=max(9.0, 12 * shrink), color=colour, zorder=4)
     else:
         ax.text((pa[0] + pb[0]) / 2, (pa[1] + pb[1]) / 2 + 0.14, label, ha="center", va="bottom",
-                fontsize=12, color=colour, zorder=4)
+                fontsize=max(9.0, 12 * shrink), color=colour, zorder=4)
 
 
 def format_value(v) -> str:
@@ -223,6 +224,7 @@ def draw_unfolded(k: int, ax: Axes | None = None, highlight: int | None = None,
     xlim, ylim = (left - pad, right + pad), (-1.35, 5.7)
     if ax is None:
         ax = _new_axes(xlim, ylim)
+    shrink = inch_per_unit(xlim[1] - xlim[0]) / _INCH_PER_UNIT  # < 1 when many steps are squeezed to fit
     if highlight is not None:
         cx = highlight * dx
         ax.add_patch(FancyBboxPatch((cx - dx / 2 + 0.12, -0.75), dx - 0.24, 5.9, boxstyle="round,pad=0,rounding_size=0.3",
@@ -230,18 +232,18 @@ def draw_unfolded(k: int, ax: Axes | None = None, highlight: int | None = None,
         ax.text(cx, 5.35, f"step $t = {int(highlight)}$", ha="center", va="center", fontsize=10,
                 color=_HIGHLIGHT, zorder=4)
     h0_text = vals.get("h_0", "0")
-    prev = _node(ax, 0.0, _ROW_Y["h"], "h", r"$h_0$", value=f"= {h0_text}", width=width)
+    prev = _node(ax, 0.0, _ROW_Y["h"], "h", r"$h_0$", value=f"= {h0_text}", width=width, shrink=shrink)
     for t in range(1, k + 1):
         cx, on = t * dx, highlight == t
         faded = highlight is not None and t > highlight  # steps that have not happened yet
-        nx = _node(ax, cx, _ROW_Y["x"], "x", f"$x_{{{t}}}$", vals.get("x", [None] * k)[t - 1], faded=faded, width=width)
+        nx = _node(ax, cx, _ROW_Y["x"], "x", f"$x_{{{t}}}$", vals.get("x", [None] * k)[t - 1], faded=faded, width=width, shrink=shrink)
         nh = _node(ax, cx, _ROW_Y["h"], "h", f"$h_{{{t}}}$", vals.get("h", [None] * k)[t - 1], bold=on,
-                   faded=faded, width=width)
+                   faded=faded, width=width, shrink=shrink)
         ny = _node(ax, cx, _ROW_Y["y"], "y", f"$y_{{{t}}}$", vals.get("y", [None] * k)[t - 1], bold=on,
-                   faded=faded, width=width)
-        _arrow(ax, prev, nh, r"$w_h$", "above", bold=on)
-        _arrow(ax, nx, nh, r"$w_x$", "right", bold=on)
-        _arrow(ax, nh, ny, r"$w_y$", "right", bold=on)
+                   faded=faded, width=width, shrink=shrink)
+        _arrow(ax, prev, nh, r"$w_h$", "above", bold=on, shrink=shrink)
+        _arrow(ax, nx, nh, r"$w_x$", "right", bold=on, shrink=shrink)
+        _arrow(ax, nh, ny, r"$w_y$", "right", bold=on, shrink=shrink)
         prev = nh
     ax.text(sum(xlim) / 2, -1.05, r"the same $w_x$, $w_h$, $w_y$ (and $b_h$, $b_y$) at every step",
             ha="center", va="center", fontsize=10, color="#333333")
