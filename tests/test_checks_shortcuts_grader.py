@@ -64,6 +64,12 @@ def graded(tmp_path_factory):
             for check in builder.checks:
                 nb = builder.replace(nb, check, LIBRARY_01[check.grade_id])
             files["library-01"] = write(nb, root / "library-01" / "submission.ipynb")
+            step = builder.checks[0]
+            reader = ("import json\n"
+                      f"_cells = json.load(open({str(path)!r}))['cells']\n"
+                      "exec(next(''.join(c['source']) for c in _cells if 'def rnn_step(' in ''.join(c['source'])))\n")
+            files["reads-solutions-01"] = write(builder.replace(builder.solution(), step, reader),
+                                                root / "reads-solutions-01" / "submission.ipynb")
     results = grade_all(find_submissions([root]), ROOT / "solutions", Options(timeout=60, grace=2), jobs=2)
     return {r.student: r for r in results}
 
@@ -89,3 +95,31 @@ def test_library_wrappers_score_zero_and_name_the_function(graded):
     assert "calls rnn_tutor.rnn.count_params" in reasons["check_n_params"]
     assert "calls rnn_tutor.rnn.rnn_forward" in reasons["check_final_states"] or \
         "calls rnn_tutor.masking.last_valid" in reasons["check_final_states"]
+
+
+def test_reading_the_solutions_in_the_kernel_scores_zero(graded):
+    result = graded["reads-solutions-01"]
+    rows = {row.task: row for row in result.rows}
+    reason = rows["check_rnn_step"].reason
+    assert rows["check_rnn_step"].points == 0, reason
+    # the sandboxed kernel cannot even see the course's files; unsandboxed, the audit hook names the read
+    assert ("reading" in reason and "01_unfolding_solutions.ipynb" in reason) or "No such file" in reason, reason
+
+
+def test_the_solution_read_watch_is_armed_in_a_jupyter_kernel(tmp_path):
+    """In a real kernel (as in JupyterLab), opening a solutions file fails every later check."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    sol = tmp_path / "solutions" / "01_unfolding_solutions.ipynb"
+    sol.parent.mkdir()
+    sol.write_text('{"cells": [{"source": "def rnn_step(x_t, h_prev, w_x, w_h, b_h):\\n    '
+                   'return np.tanh(x_t @ w_x.T + h_prev @ w_h.T + b_h)\\n"}]}')
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in (
+        "import json\nimport numpy as np\nfrom rnn_tutor.checks.unfolding import check_rnn_step",
+        f"exec(json.load(open({str(sol)!r}))['cells'][0]['source'])",
+        "check_rnn_step(rnn_step)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    NotebookClient(nb, timeout=120, allow_errors=True).execute()
+    (error,) = [o for o in nb.cells[2].outputs if o.output_type == "error"]
+    assert error.ename == "CheckFailed" and "reading" in error.evalue and "01_unfolding_solutions.ipynb" in error.evalue
