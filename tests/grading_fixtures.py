@@ -497,6 +497,15 @@ def build_attacks(b: Builder, out: Path, victim: Check, *, marker: str, targets:
                            ("name_escape", "\x1b[31mred\u202egnp.ipynb")):
         put(name, b.solution(), filename=filename)
     if sandboxed:
+        # host-wide settings are writable by uid 0 without capabilities: the sandbox hides them
+        # (opened for appending, never written: nothing changes even if this were allowed)
+        answer = b.source.cells[b.cell_of[victim.grade_id]].source
+        put("host_settings", b.replace(b.exercise(), victim, (
+            "try:\n    open('/proc/sys/kernel/core_pattern', 'a').close()\n    _escaped = True\n"
+            f"except OSError:\n    _escaped = False\nif _escaped:\n    exec({answer!r})\n"
+            + b.function_body(victim, "raise NotImplementedError()").replace(
+                f"def {victim.target}(", f"def _stub_{victim.target}(", 1)
+            + f"\nif not _escaped:\n    {victim.target} = _stub_{victim.target}")))
         put("kill_everything", b.append_to(b.exercise(), victim, KILL_ALL.format(sig="SIGKILL")))
         put("stop_everything", b.append_to(b.exercise(), victim, KILL_ALL.format(sig="SIGSTOP")))
     else:

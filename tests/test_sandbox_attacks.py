@@ -150,12 +150,18 @@ def test_nothing_is_written_outside_the_sandbox(attacked):
     import rnn_tutor
     leftovers += list(Path(rnn_tutor.__file__).parent.glob(f"{attacked.marker}*"))
     assert leftovers == []
-    assert attacked.result("write_outside").points == FULL        # its own answers still count
+    rows = attacked.rows("write_outside")          # its other answers still count (the victim's cell
+    assert rows["check_scale"].status == rows["check_answer"].status == "passed"   # tried solutions/)
 
 
 def test_no_process_outlives_the_run(attacked):
     assert _processes_with(attacked.marker) == []
     assert attacked.result("detached_process").points == FULL
+
+
+def test_host_wide_settings_are_out_of_reach(attacked):
+    assert attacked.result("host_settings").points == 0
+    assert attacked.rows("host_settings")[VICTIM].status == "not-implemented"
 
 
 def test_signals_reach_only_the_attackers_own_sandbox(attacked):

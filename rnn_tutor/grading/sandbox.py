@@ -13,7 +13,9 @@
   inside a mounted folder is hidden under an empty mount (:func:`bwrap_argv`'s ``hide``);
 * a private, size-limited tmpfs as working directory and ``$HOME`` (``/home/learner``)
   and as ``/tmp``; only the kernel's own socket folder is shared with the grader;
-* a clean environment (none of the grader's variables).
+* a clean environment (none of the grader's variables);
+* ``/proc/sys``, ``/proc/irq`` and ``/proc/bus`` hidden (bwrap covers ``/proc/sysrq-trigger``): a kernel
+  graded as root would otherwise change host-wide settings (``kernel.core_pattern``, ...).
 
 Resource limits are set by :mod:`rnn_tutor.grading.launch` (address space, file size, no
 core dumps) outside, and a process-count limit inside the sandbox (``RLIMIT_NPROC``, and
@@ -122,7 +124,13 @@ def bwrap_argv(bwrap: str, *, run_dir: Path | None, command: list[str], hide: It
     for path in library_paths():
         args += ["--ro-bind", str(path), str(path)]
         mounted.append(path)
-    args += ["--proc", "/proc", "--dev", "/dev",
+    # /proc/sys and friends are host-global for a uid 0 (the grader run as root maps to host
+    # root, capabilities or not): hide them under empty read-only mounts.
+    args += ["--proc", "/proc",
+             "--tmpfs", "/proc/sys", "--remount-ro", "/proc/sys",
+             "--tmpfs", "/proc/irq", "--remount-ro", "/proc/irq",
+             "--tmpfs", "/proc/bus", "--remount-ro", "/proc/bus",
+             "--dev", "/dev",
              "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", HOME]
     if run_dir is not None:
         args += ["--bind", str(run_dir), str(run_dir)]
