@@ -34,7 +34,8 @@ from rnn_tutor.heads import (check_head, check_labels, dense_backward, dense_for
 from rnn_tutor.masking import (last_valid, last_valid_backward, masked_cell_backward, masked_cell_forward,
                                resolve_lengths)
 from rnn_tutor.optim import adam_init, adam_step
-from rnn_tutor.validation import as_float_array
+from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, as_float_array, check_callable, check_int,
+                                  check_mapping, check_real, check_training_step, describe)
 
 __all__ = ["FEEDBACKS", "available_cells", "check_cell", "init_params", "split_params",
            "one_to_one_forward", "one_to_one_backward", "one_to_one_loss",
@@ -324,20 +325,37 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
     """Train with Adam: ``steps`` times ``L, grads = loss_and_grads(params, step)``, then an update.
 
     ``clip``: if the global gradient norm ``sqrt(Σ ‖g‖²)`` exceeds it, all gradients are
-    scaled down to that norm (:func:`rnn_tutor.clipping.clip_grad_norm`, lesson 05); a
-    non-finite gradient stops training with ``FloatingPointError``.
+    scaled down to that norm (:func:`rnn_tutor.clipping.clip_grad_norm`, lesson 05).
+    ``steps`` is at most :data:`~rnn_tutor.validation.MAX_ITERATIONS`.
 
     Returns the trained parameters and the ``(steps,)`` array of losses.
+
+    Raises
+    ------
+    FloatingPointError
+        (:class:`~rnn_tutor.validation.NonFiniteError`) as soon as a loss, a gradient or a
+        parameter is NaN or ``inf``; the message names the step and the parameter.
     """
-    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps: expected a positive integer, received {steps!r}")
-    if clip is not None and not clip > 0:
-        raise ValueError(f"clip: expected a positive norm or None, received {clip!r}")
+    check_callable(loss_and_grads, "loss_and_grads")
+    steps = check_int(steps, "steps", 1, MAX_ITERATIONS, "the number of updates")
+    lr = check_real(lr, "lr", 0.0, None, low_open=True, what="a positive learning rate")
+    if clip is not None:
+        clip = check_real(clip, "clip", 0.0, None, low_open=True, allow_inf=True, what="a positive norm or None")
+    check_mapping(params, "params", ())
+    check_training_step("0 (the initial parameters)", params=params, lr=lr, clip=clip)
     state, losses = adam_init(params), np.empty(steps)
     for step in range(steps):
-        losses[step], grads = loss_and_grads(params, step)
+        out = loss_and_grads(params, step)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise ArgumentError("loss_and_grads", f"loss_and_grads: expected a function returning (loss, grads), "
+                                f"received {describe(out)} from it at step {step}.")
+        L, grads = out
+        check_mapping(grads, "grads", list(params), "a dict of gradients (returned by loss_and_grads)")
         grads = {k: grads[k] for k in params}
+        check_training_step(step, loss=L, grads=grads, lr=lr, clip=clip)
+        losses[step] = L
         if clip is not None:
-            grads, _ = clip_grad_norm(grads, clip)  # raises FloatingPointError on inf/NaN gradients
+            grads, _ = clip_grad_norm(grads, clip)
         params, state = adam_step(params, grads, state, lr)
+        check_training_step(step, params=params, lr=lr, clip=clip)
     return params, losses

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.validation import as_float_array, check_shape
+from rnn_tutor.validation import ArgumentError, check_array, check_cache, check_choice, check_shape
 
 __all__ = ["squared_error", "rnn_step_backward", "rnn_backward"]
 
@@ -39,10 +39,13 @@ def squared_error(ys, ps, reduction: str = "sum"):
     L : float
     dys : array like ``ys``
     """
-    ys, ps = as_float_array(ys, "ys"), as_float_array(ps, "ps")
+    ys = check_array(ys, "ys")
+    ps = check_array(ps, "ps", finite=False)
     check_shape(ps, ys.shape, "ps", "Targets must have the same shape as the outputs ys.")
-    if reduction not in ("sum", "mean"):
-        raise ValueError(f"reduction: expected 'sum' or 'mean', received {reduction!r}")
+    check_array(ps, "ps")
+    check_choice(reduction, "reduction", ("sum", "mean"))
+    if reduction == "mean" and ys.ndim >= 2 and ys.shape[-2] == 0:
+        raise ArgumentError("ys", f"ys: expected at least one sequence (N >= 1) for reduction='mean', received shape {ys.shape}")
     scale = 1.0 / ys.shape[-2] if (reduction == "mean" and ys.ndim >= 2) else 1.0  # N: (T, N, q) or (N, q)
     e = ys - ps
     return 0.5 * scale * float(np.sum(e * e)), scale * e
@@ -63,13 +66,12 @@ def rnn_step_backward(dh_t, cache, dy_t=None):
     dict with ``x_t (N, d)``, ``h_prev (N, m)``, ``w_x (m, d)``, ``w_h (m, m)``,
     ``b_h (m,)``, ``w_y (q, m)``, ``b_y (q,)``.
     """
+    check_cache(cache, "rnn_step", ("x_t", "h_prev", "a_t", "h_t", "o_t", "params", "f", "g"))
     p, f, g = cache["params"], cache["f"], cache["g"]
     N, m = cache["h_t"].shape
     q = p["w_y"].shape[0]
-    dh_t = as_float_array(dh_t, "dh_t")
-    check_shape(dh_t, (N, m), "dh_t")
-    dy_t = np.zeros((N, q)) if dy_t is None else as_float_array(dy_t, "dy_t")
-    check_shape(dy_t, (N, q), "dy_t")
+    dh_t = check_array(dh_t, "dh_t", shape=(N, m), names=("N", "m"))
+    dy_t = np.zeros((N, q)) if dy_t is None else check_array(dy_t, "dy_t", shape=(N, q), names=("N", "q"))
     do = dy_t * g.deriv(cache["o_t"])  # (N, q)
     dh = dh_t + do @ p["w_y"]  # (N, q) @ (q, m) -> (N, m)
     da = dh * f.deriv(cache["a_t"])  # (N, m)
@@ -101,24 +103,26 @@ def rnn_backward(dys, cache, dh_T=None, dhs=None):
     -------
     dict with ``w_x, w_h, b_h, w_y, b_y`` (parameter shapes), ``h_0 (N, m)`` and ``xs (T, N, d)``.
     """
+    return _rnn_backward(dys, cache, dh_T, dhs)
+
+
+def _rnn_backward(dys, cache, dh_T=None, dhs=None, dh_T_name="dh_T"):
+    """:func:`rnn_backward` with the caller's name for ``dh_T`` in the error messages."""
+    check_cache(cache, "rnn_forward", ("xs", "h_0", "as_", "hs", "os", "params", "f", "g"))
     p, f, g = cache["params"], cache["f"], cache["g"]
     xs, hs, as_, os_, h_0 = cache["xs"], cache["hs"], cache["as_"], cache["os"], cache["h_0"]
     T, N, m = hs.shape
     q = p["w_y"].shape[0]
     extra = np.zeros((T, N, m))
     if dhs is not None:
-        dhs = as_float_array(dhs, "dhs")
-        check_shape(dhs, (T, N, m), "dhs")
-        extra += dhs
+        extra += check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"))
     if dh_T is not None:
-        dh_T = as_float_array(dh_T, "dh_T")
-        check_shape(dh_T, (N, m), "dh_T")
-        extra[-1] += dh_T
+        extra[-1] += check_array(dh_T, dh_T_name, shape=(N, m), names=("N", "m"))
     if dys is None:
         dos = np.zeros((T, N, q))
     else:
-        dys = as_float_array(dys, "dys")
-        check_shape(dys, (T, N, q), "dys", "dys holds ∂L/∂y_t for every step, shaped like ys.")
+        dys = check_array(dys, "dys", shape=(T, N, q), names=("T", "N", "q"),
+                          hint="dys holds ∂L/∂y_t for every step, shaped like ys.")
         dos = dys * g.deriv(os_)  # (T, N, q)
     # The output path does not depend on the recurrence: one matmul for all steps.
     dh_out = dos @ p["w_y"] + extra  # (T, N, q) @ (q, m) -> (T, N, m)

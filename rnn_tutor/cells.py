@@ -26,11 +26,12 @@ from typing import Any, Callable
 import numpy as np
 
 from rnn_tutor.activations import get_activation
-from rnn_tutor.bptt import rnn_backward
+from rnn_tutor.bptt import _rnn_backward
 from rnn_tutor.rnn import init_params as _rnn_init_params
-from rnn_tutor.rnn import rnn_forward
+from rnn_tutor.rnn import _rnn_forward
+from rnn_tutor.validation import ArgumentError, ArgumentTypeError, check_mapping, check_params, describe
 
-__all__ = ["Cell", "elman_cell", "ELMAN"]
+__all__ = ["Cell", "elman_cell", "ELMAN", "check_cell", "check_cell_params"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,41 @@ class Cell:
     init_state: Callable[[int, int], Any]
     forward: Callable[..., tuple]
     backward: Callable[..., tuple]
+    check_params: Callable[..., tuple] | None = None
+    """``check_params(params, name) -> (d, width)``: validate the cell's parameters, naming entries
+    ``name['key']``; ``width`` is the last axis of ``hs``.  ``None`` for a cell without one."""
+
+
+def check_cell(cell, name: str = "cell") -> Cell:
+    """Return ``cell`` if it is a :class:`Cell`; otherwise an error that lists the cells to use."""
+    if isinstance(cell, Cell):
+        return cell
+    if all(hasattr(cell, a) for a in ("param_names", "init_params", "init_state", "forward", "backward")) \
+            and not isinstance(cell, type):
+        return cell  # duck-typed: follows the interface
+    hint = ""
+    if isinstance(cell, str):
+        hint = (f"Pass the cell object, e.g. rnn_tutor.cells.ELMAN or "
+                f"rnn_tutor.architectures.available_cells()[{cell!r}], not its name.")
+    raise ArgumentTypeError(name, f"{name}: expected a rnn_tutor.cells.Cell (ELMAN, rnn_tutor.gru.GRU, "
+                                  f"rnn_tutor.lstm.LSTM), received {describe(cell)}.{' ' + hint if hint else ''}")
+
+
+def check_cell_params(cell: Cell, params, name: str = "params", d: int | None = None,
+                      extra: tuple = ()) -> tuple[int | None, int | None]:
+    """Check that ``params`` holds the cell's parameters (and the keys ``extra``); return ``(d, width)``.
+
+    ``d`` (optional) is the number of input features the parameters must accept.  Missing keys
+    are named; wrong shapes, NaN and ``inf`` are reported by the cell's own check.
+    """
+    check_mapping(params, name, [*cell.param_names, *extra], f"a parameter dict of the {cell.name} cell")
+    if getattr(cell, "check_params", None) is None:
+        return None, None
+    d_got, width = cell.check_params({k: params[k] for k in cell.param_names}, name)
+    if d is not None and d_got != d:
+        raise ArgumentError(name, f"{name}: expected the {cell.name} cell's input weights to read d = {d} features, "
+                                  f"received weights for d = {d_got}.")
+    return d_got, width
 
 
 def elman_cell(f: str = "tanh") -> Cell:
@@ -61,17 +97,22 @@ def elman_cell(f: str = "tanh") -> Cell:
         return np.zeros((N, m))
 
     def forward(xs, params, state_0=None):
-        m = np.shape(params["w_h"])[0]
+        check_mapping(params, "params", names, "an Elman cell parameter dict")
+        m = check_params(params, names=names)["w_h"].shape[0]
         # The recurrent layer alone: a zero output layer (q = 1) satisfies rnn_forward.
         full = {**{k: params[k] for k in names}, "w_y": np.zeros((1, m)), "b_y": np.zeros(1)}
-        hs, _, cache = rnn_forward(xs, full, h_0=state_0, f=act, g="identity")
+        hs, _, cache = _rnn_forward(xs, full, state_0, act, "identity", h_name="state_0")
         return hs, hs[-1], cache
 
     def backward(dhs, cache, dstate_T=None):
-        g = rnn_backward(None, cache, dh_T=dstate_T, dhs=dhs)
+        g = _rnn_backward(None, cache, dstate_T, dhs, dh_T_name="dstate_T")
         return {k: g[k] for k in names}, g["xs"], g["h_0"]
 
-    return Cell(f"elman-{act.name}", names, init_params, init_state, forward, backward)
+    def check(params, name="params"):
+        p = check_params(params, names=names, name=name)
+        return p["w_x"].shape[1], p["w_h"].shape[0]
+
+    return Cell(f"elman-{act.name}", names, init_params, init_state, forward, backward, check)
 
 
 ELMAN = elman_cell("tanh")

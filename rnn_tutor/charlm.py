@@ -20,11 +20,13 @@ from importlib import resources
 import numpy as np
 
 from rnn_tutor._blas import one_blas_thread
-from rnn_tutor.cells import Cell
+from rnn_tutor.cells import Cell, check_cell, check_cell_params
 from rnn_tutor.clipping import clip_grad_norm
-from rnn_tutor.heads import dense_backward, dense_forward, init_head, log_softmax, softmax_cross_entropy
+from rnn_tutor.heads import check_head, dense_backward, dense_forward, init_head, log_softmax, softmax_cross_entropy
 from rnn_tutor.masking import one_hot
 from rnn_tutor.optim import adam_init, adam_step
+from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, check_array, check_int, check_real, check_rng,
+                                  check_token_ids, check_training_step)
 
 __all__ = ["Vocab", "load_text", "build_vocab", "make_streams", "init_charlm", "window_loss_and_grads",
            "train_charlm", "softmax_with_temperature", "sample", "unigram_entropy"]
@@ -83,6 +85,16 @@ def make_streams(ids, N: int) -> np.ndarray:
     return ids[: N * L].reshape(N, L).T.copy()  # (N, L) -> (L, N)
 
 
+def _check_lm_params(cell: Cell, params, V: int, name: str = "params") -> dict:
+    """The cell's parameters for ``d = V`` inputs plus ``w_y (V, m)``, ``b_y (V,)``; returns the dict."""
+    _, width = check_cell_params(cell, params, name, d=V, extra=("w_y", "b_y"))
+    w_y, _ = check_head(params, width, name)
+    if w_y.shape[0] != V:
+        raise ArgumentError(name, f"{name}['w_y']: expected V = {V} rows (one score per character), "
+                                  f"received shape {w_y.shape}.")
+    return {k: params[k] for k in (*cell.param_names, "w_y", "b_y")}
+
+
 def init_charlm(cell: Cell, V: int, m: int, rng: np.random.Generator) -> dict:
     """Cell parameters for ``d = V`` one-hot inputs and ``m`` hidden units, plus ``w_y (V, m)``, ``b_y (V,)``."""
     return {**cell.init_params(V, m, rng), **init_head(m, V, rng)}
@@ -113,23 +125,38 @@ def train_charlm(cell: Cell, params: dict, streams, V: int, k: int = 32, epochs:
     """Truncated BPTT with the state carried across windows, Adam and gradient-norm clipping.
 
     Each epoch starts from a zero state and walks through ``streams (L, N)`` in windows of
-    ``k`` inputs.  Stops early after ``max_updates`` updates.  A non-finite loss raises
-    ``FloatingPointError`` naming the update (lower ``lr`` or ``clip``).
+    ``k`` inputs.  Stops early after ``max_updates`` updates (``None``: no limit).  ``epochs`` and
+    ``max_updates`` are at most :data:`~rnn_tutor.validation.MAX_ITERATIONS`.
 
     Returns ``(params, losses)`` with one loss per update.
+
+    Raises
+    ------
+    FloatingPointError
+        (:class:`~rnn_tutor.validation.NonFiniteError`) as soon as a loss, a gradient or a
+        parameter is NaN or ``inf``, naming the update and the parameter (lower ``lr`` or ``clip``).
     """
-    streams = np.asarray(streams)
-    if streams.ndim != 2:
-        raise ValueError(f"streams: expected ids (L, N) from make_streams, received shape {streams.shape}")
-    if not isinstance(k, (int, np.integer)) or not 1 <= k < streams.shape[0]:
-        raise ValueError(f"k: expected a window length from 1 to {streams.shape[0] - 1}, received {k!r}")
+    cell = check_cell(cell)
+    V = check_int(V, "V", 1, MAX_SIZE, "the vocabulary size")
+    streams = check_token_ids(streams, "streams", V, ndim=2, names=("L", "N"), nonempty=True)
+    k = check_int(k, "k", 1, None, "the window length")
+    if k >= streams.shape[0]:
+        raise ArgumentError("k", f"k: expected a window length from 1 to {streams.shape[0] - 1} (L - 1), received {k!r}.")
+    epochs = check_int(epochs, "epochs", 1, MAX_ITERATIONS, "the number of passes")
+    lr = check_real(lr, "lr", 0.0, None, low_open=True, what="a positive learning rate")
+    clip = check_real(clip, "clip", 0.0, None, low_open=True, allow_inf=True, what="a positive clipping threshold")
+    if max_updates is not None:
+        max_updates = check_int(max_updates, "max_updates", 1, MAX_ITERATIONS, "the number of updates")
+    check_training_step("0 (the initial parameters)", params=params, lr=lr, clip=clip, what="update")
+    params = _check_lm_params(cell, params, V)
     state_opt, losses = adam_init(params), []
     for _ in range(epochs):
         state = None
         for start in range(0, streams.shape[0] - k, k):
-            L, grads, state = window_loss_and_grads(cell, params, streams[start:start + k + 1], V, state)
-            if not np.isfinite(L):
-                raise FloatingPointError(f"loss is {L} at update {len(losses)}; lower lr (now {lr}) or clip (now {clip})")
+            update = len(losses)
+            with np.errstate(over="ignore", invalid="ignore"):
+                L, grads, state = window_loss_and_grads(cell, params, streams[start:start + k + 1], V, state)
+            check_training_step(update, loss=L, grads=grads, lr=lr, clip=clip, what="update")
             grads, _ = clip_grad_norm({key: grads[key] for key in params}, clip)
             params, state_opt = adam_step(params, grads, state_opt, lr)
             losses.append(L)

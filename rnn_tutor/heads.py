@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.validation import as_float_array, check_shape
+from rnn_tutor.validation import (ArgumentError, as_float_array, check_array, check_choice, check_elements, check_int,
+                                  check_mapping, check_rng, check_shape, check_token_ids)
 
 __all__ = ["HEAD_NAMES", "init_head", "check_head", "dense_forward", "dense_backward", "log_softmax",
            "softmax", "softmax_vjp", "check_labels", "check_mask", "softmax_cross_entropy", "accuracy"]
@@ -28,32 +29,42 @@ HEAD_NAMES = ("w_y", "b_y")
 
 def init_head(m: int, q: int, rng: np.random.Generator) -> dict:
     """Random head parameters ``w_y (q, m)``, ``b_y (q,)``, uniform in ``[-1/sqrt(m), 1/sqrt(m)]``."""
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
-    for name, value in (("m", m), ("q", q)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+    check_rng(rng)
+    m, q = check_int(m, "m"), check_int(q, "q")
+    check_elements((q, m), "w_y (q, m)", "q")
     s = 1.0 / np.sqrt(m)
     return {"w_y": rng.uniform(-s, s, size=(q, m)), "b_y": rng.uniform(-s, s, size=(q,))}
 
 
-def check_head(params, m: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(w_y, b_y)`` as float arrays after checking their keys and shapes."""
+def check_head(params, m: int | None = None, name: str = "params") -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(w_y, b_y)`` as float arrays after checking their keys, shapes and finiteness."""
+    check_mapping(params, name, (), "a parameter dict with an output layer")
     missing = [k for k in HEAD_NAMES if k not in params]
     if missing:
-        raise ValueError(f"params: missing output-layer key(s) {missing}; expected {list(HEAD_NAMES)} "
-                         f"beside the cell's parameters, received {sorted(params)}")
-    w_y, b_y = as_float_array(params["w_y"], "params['w_y']"), as_float_array(params["b_y"], "params['b_y']")
-    check_shape(w_y, (None, m), "params['w_y']", "w_y maps the m hidden units to the q outputs.")
-    check_shape(b_y, (w_y.shape[0],), "params['b_y']", "b_y holds one bias per output (the rows of w_y).")
+        raise ArgumentError(name, f"{name}: missing output-layer key(s) {missing}; expected {list(HEAD_NAMES)} "
+                                  f"beside the cell's parameters, received {sorted(params)}")
+    w_y = check_array(params["w_y"], f"{name}['w_y']", ndim=2, names=("q", "m"), nonempty=True)
+    b_y = as_float_array(params["b_y"], f"{name}['b_y']")
+    check_shape(w_y, (None, m), f"{name}['w_y']", "w_y maps the m hidden units to the q outputs.")
+    check_shape(b_y, (w_y.shape[0],), f"{name}['b_y']", "b_y holds one bias per output (the rows of w_y).")
+    check_array(b_y, f"{name}['b_y']")
+    return w_y, b_y
+
+
+def _check_layer(w_y, b_y=None) -> tuple[np.ndarray, np.ndarray | None]:
+    w_y = check_array(w_y, "w_y", ndim=2, names=("q", "m"), nonempty=True)
+    if b_y is not None:
+        b_y = check_array(b_y, "b_y", shape=(w_y.shape[0],), names=("q",),
+                          hint="b_y holds one bias per output (the rows of w_y).")
     return w_y, b_y
 
 
 def dense_forward(hs, w_y, b_y) -> np.ndarray:
     """The output layer ``o = w_y h + b_y`` on rows: ``hs (..., m) -> os (..., q)``."""
-    hs = as_float_array(hs, "hs")
-    check_shape(hs, (None,) * (hs.ndim - 1) + (np.shape(w_y)[1],), "hs", "The last axis holds the m hidden units.")
-    return hs @ np.asarray(w_y).T + b_y  # (..., m) @ (m, q) -> (..., q)
+    w_y, b_y = _check_layer(w_y, b_y)
+    hs = check_array(hs, "hs", ndim=tuple(range(1, 33)))
+    check_shape(hs, (None,) * (hs.ndim - 1) + (w_y.shape[1],), "hs", "The last axis holds the m hidden units.")
+    return hs @ w_y.T + b_y  # (..., m) @ (m, q) -> (..., q)
 
 
 def dense_backward(dos, hs, w_y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -69,18 +80,30 @@ def dense_backward(dos, hs, w_y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     -------
     dw_y : (q, m), db_y : (q,), dhs : (..., m)
     """
-    q, m = np.shape(w_y)
-    d2, h2 = np.reshape(dos, (-1, q)), np.reshape(hs, (-1, m))
+    w_y, _ = _check_layer(w_y)
+    q, m = w_y.shape
+    hs = check_array(hs, "hs", ndim=tuple(range(1, 33)))
+    check_shape(hs, (None,) * (hs.ndim - 1) + (m,), "hs", "The last axis holds the m hidden units.")
+    dos = check_array(dos, "dos")
+    check_shape(dos, hs.shape[:-1] + (q,), "dos", "dos is ∂L/∂o, shaped like the outputs (hs with q on the last axis).")
+    d2, h2 = dos.reshape(-1, q), hs.reshape(-1, m)
     return d2.T @ h2, d2.sum(axis=0), dos @ w_y  # (q, K)@(K, m) -> (q, m); (..., q)@(q, m) -> (..., m)
+
+
+def _check_axis(axis, ndim: int) -> int:
+    return check_int(axis, "axis", -ndim, ndim - 1, "an axis")
 
 
 def log_softmax(os, axis: int = -1) -> np.ndarray:
     """``log softmax(o)_k = o_k - log Σ_j exp(o_j)``, computed stably with the log-sum-exp trick.
 
     Subtracting ``max_j o_j`` first changes nothing mathematically but keeps every
-    ``exp`` at most 1, so logits of ``±1e4`` give finite results.
+    ``exp`` at most 1, so logits of ``±1e4`` give finite results.  ``os`` must be finite.
     """
-    os = as_float_array(os, "logits")
+    os = check_array(os, "os", ndim=tuple(range(1, 33)))
+    axis = _check_axis(axis, os.ndim)
+    if os.shape[axis] == 0:
+        raise ArgumentError("os", f"os: expected at least one class on axis {axis}, received shape {os.shape}.")
     shifted = os - os.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -92,18 +115,21 @@ def softmax(os, axis: int = -1) -> np.ndarray:
 
 def softmax_vjp(ps, dps) -> np.ndarray:
     """Back through ``p = softmax(o)``: ``∂L/∂o = p ⊙ (∂L/∂p - Σ_k p_k ∂L/∂p_k)``; shapes ``(..., q)``."""
+    ps = check_array(ps, "ps", ndim=tuple(range(1, 33)))
+    dps = check_array(dps, "dps")
+    check_shape(dps, ps.shape, "dps", "dps is ∂L/∂p, shaped like ps.")
     return ps * (dps - (ps * dps).sum(axis=-1, keepdims=True))
 
 
 def check_mask(mask, shape: tuple, name: str = "mask", against: str = "labels") -> np.ndarray:
     """Return ``mask`` as a float array of 0s and 1s with the given ``shape``, or raise ValueError."""
-    mask_arr = as_float_array(mask, name)
+    mask_arr = as_float_array(mask, name, allow_bool=True)
     if mask_arr.shape != tuple(shape):
-        raise ValueError(f"{name}: expected shape {tuple(shape)} (the shape of {against}), received shape {mask_arr.shape}")
+        raise ArgumentError(name, f"{name}: expected shape {tuple(shape)} (the shape of {against}), received shape {mask_arr.shape}")
     bad = (mask_arr != 0) & (mask_arr != 1)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name}: expected only 0 (padding) and 1 (a real step), received {float(mask_arr[idx]):g} at index {idx}")
+        raise ArgumentError(name, f"{name}: expected only 0 (padding) and 1 (a real step), received {float(mask_arr[idx]):g} at index {idx}")
     return mask_arr
 
 
@@ -112,23 +138,25 @@ def check_labels(labels, q: int, shape: tuple | None = None, mask=None, name: st
 
     Positions where ``mask`` is 0 (padding) may hold any integer.
     """
-    arr = np.asarray(labels)
-    if arr.dtype.kind not in "iub":
-        as_f = as_float_array(labels, name)
-        if not np.all(np.isfinite(as_f)) or not np.all(as_f == np.round(as_f)):
-            raise ValueError(f"{name}: expected integer class indices in 0..{q - 1}, received non-integer values "
-                             f"(dtype {arr.dtype})")
-        arr = as_f
-    arr = arr.astype(np.int64)
+    q = check_int(q, "q")
+    arr = check_token_ids(labels, name, None, what=f"integer class indices in 0..{q - 1}")
     if shape is not None and arr.shape != tuple(shape):
-        raise ValueError(f"{name}: expected shape {tuple(shape)} (one label per output position), received shape {arr.shape}")
+        raise ArgumentError(name, f"{name}: expected shape {tuple(shape)} (one label per output position), received shape {arr.shape}")
     valid = np.ones(arr.shape, bool) if mask is None else np.asarray(mask) != 0
     bad = valid & ((arr < 0) | (arr >= q))
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name}: expected class indices in 0..{q - 1} (q = {q} classes), "
-                         f"received {int(arr[idx])} at index {idx}")
+        raise ArgumentError(name, f"{name}: expected class indices in 0..{q - 1} (q = {q} classes), "
+                                  f"received {int(arr[idx])} at index {idx}")
     return arr
+
+
+def _check_logits(logits) -> np.ndarray:
+    logits = check_array(logits, "logits", ndim=tuple(range(1, 33)))
+    if logits.shape[-1] < 1:
+        raise ArgumentError("logits", f"logits: expected an array (..., q) with q >= 1 classes on the last axis, "
+                                      f"received shape {logits.shape}")
+    return logits
 
 
 def softmax_cross_entropy(logits, labels, mask=None, reduction: str = "mean") -> tuple[float, np.ndarray]:
@@ -150,17 +178,16 @@ def softmax_cross_entropy(logits, labels, mask=None, reduction: str = "mean") ->
     L : float
     dlogits : array like ``logits``
     """
-    logits = as_float_array(logits, "logits")
-    if logits.ndim < 1 or logits.shape[-1] < 1:
-        raise ValueError(f"logits: expected an array (..., q) with q >= 1 classes on the last axis, received shape {logits.shape}")
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"reduction: expected 'mean' or 'sum', received {reduction!r}")
+    logits = _check_logits(logits)
+    check_choice(reduction, "reduction", ("mean", "sum"))
     q = logits.shape[-1]
     mask_arr = np.ones(logits.shape[:-1]) if mask is None else check_mask(mask, logits.shape[:-1], against="logits without its last axis")
     labels = check_labels(labels, q, logits.shape[:-1], mask_arr)
     count = float(mask_arr.sum())
-    if reduction == "mean" and count == 0:
-        raise ValueError("mask: expected at least one real position (a 1), received a mask of zeros only")
+    if count == 0:
+        raise ArgumentError("mask" if mask is not None else "logits",
+                            ("mask: expected at least one real position (a 1), received a mask of zeros only"
+                             if mask is not None else f"logits: expected at least one position, received shape {logits.shape}"))
     scale = 1.0 / count if reduction == "mean" else 1.0
     logp = log_softmax(logits)
     safe = np.where(mask_arr != 0, labels, 0)  # padding may carry any label; read class 0 there, then mask it
@@ -172,11 +199,13 @@ def softmax_cross_entropy(logits, labels, mask=None, reduction: str = "mean") ->
 
 
 def accuracy(logits, labels, mask=None) -> float:
-    """Fraction of (unmasked) positions whose largest logit is the true class."""
-    logits = as_float_array(logits, "logits")
+    """Fraction of (unmasked) positions whose largest logit is the true class (NaN logits are refused)."""
+    logits = _check_logits(logits)
     mask_arr = np.ones(logits.shape[:-1]) if mask is None else check_mask(mask, logits.shape[:-1], against="logits without its last axis")
     labels = check_labels(labels, logits.shape[-1], logits.shape[:-1], mask_arr)
     if mask_arr.sum() == 0:
-        raise ValueError("mask: expected at least one real position (a 1), received a mask of zeros only")
+        raise ArgumentError("mask" if mask is not None else "logits",
+                            ("mask: expected at least one real position (a 1), received a mask of zeros only"
+                             if mask is not None else f"logits: expected at least one position, received shape {logits.shape}"))
     hits = (logits.argmax(axis=-1) == labels) * mask_arr
     return float(hits.sum() / mask_arr.sum())

@@ -30,21 +30,24 @@ from rnn_tutor.bptt import rnn_backward, squared_error
 from rnn_tutor.clipping import clip_grad_norm, global_norm
 from rnn_tutor.optim import adam_init, adam_step, sgd_step
 from rnn_tutor.rnn import init_params, rnn_forward
-from rnn_tutor.validation import as_float_array, check_params
+from rnn_tutor.activations import get_activation
+from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, as_float_array, check_choice, check_elements, check_int,
+                                  check_params, check_real, check_rng, check_training_step)
 
 __all__ = ["recall_task", "marked_recall", "adding_problem", "TASKS", "task_accuracy", "train_last_step", "evaluate_last_step",
            "accuracy_by_lag"]
 
 
 def _check_rng(rng) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
+    check_rng(rng)
 
 
 def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name}: expected an integer >= {low}, received {value!r}")
-    return int(value)
+    return check_int(value, name, low, MAX_SIZE)
+
+
+def _check_batch(N: int, T: int, channels: int) -> None:
+    check_elements((T, N, channels), "inputs (T, N, d)", "N")
 
 
 def recall_task(N: int, T: int, rng: np.random.Generator, noise: float = 1.0):
@@ -60,6 +63,7 @@ def recall_task(N: int, T: int, rng: np.random.Generator, noise: float = 1.0):
     """
     N, T = _check_int(N, "N", 1), _check_int(T, "T", 1)
     _check_rng(rng)
+    _check_batch(N, T, 1)
     if not (isinstance(noise, (int, float, np.number)) and np.isfinite(noise) and noise >= 0):
         raise ValueError(f"noise: expected a finite standard deviation >= 0, received {noise!r}")
     s = rng.choice([-1.0, 1.0], size=N)
@@ -84,6 +88,7 @@ def marked_recall(N: int, T: int, rng: np.random.Generator, min_lag: int = 0):
     """
     N, T = _check_int(N, "N", 1), _check_int(T, "T", 1)
     _check_rng(rng)
+    _check_batch(N, T, 2)
     if isinstance(min_lag, bool) or not isinstance(min_lag, (int, np.integer)) or not 0 <= min_lag < T:
         raise ValueError(f"min_lag: expected an integer from 0 to T - 1 = {T - 1}, received {min_lag!r}")
     xs = np.zeros((T, N, 2))
@@ -107,6 +112,7 @@ def adding_problem(N: int, T: int, rng: np.random.Generator):
     """
     N, T = _check_int(N, "N", 1), _check_int(T, "T", 2)
     _check_rng(rng)
+    _check_batch(N, T, 2)
     xs = np.zeros((T, N, 2))
     xs[:, :, 0] = rng.uniform(0.0, 1.0, size=(T, N))
     half = T // 2
@@ -168,54 +174,60 @@ def train_last_step(task: str, T: int, rng: np.random.Generator, m: int = 16, st
 
     Returns
     -------
-    dict with ``params`` (the final parameters), ``losses (steps_done,)``, ``grad_norms
-    (steps_done,)`` (global norm before clipping), ``diverged`` (True when a loss or gradient
-    became ``inf``/NaN; training stops there and ``params`` are the last finite ones) and ``steps_done``.
+    dict with ``params`` (the final parameters), ``losses (steps,)``, ``grad_norms (steps,)``
+    (global norm before clipping) and ``steps_done``.
+
+    Raises
+    ------
+    FloatingPointError
+        (:class:`~rnn_tutor.validation.NonFiniteError`) as soon as a loss, a gradient or a
+        parameter becomes NaN or ``inf``; the message names the step and the parameter and
+        suggests clipping (``max_norm``) or a smaller ``lr``.  No non-finite parameters are returned.
     """
     make = _get_task(task)
     _check_rng(rng)
-    steps, batch = _check_int(steps, "steps", 1), _check_int(batch, "batch", 1)
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer: expected 'adam' or 'sgd', received {optimizer!r}")
+    T = _check_int(T, "T", 2 if task == "adding" else 1)
+    steps = check_int(steps, "steps", 1, MAX_ITERATIONS, "the number of updates")
+    batch = _check_int(batch, "batch", 1)
+    check_elements((T, batch, m if params is None else 1), "batch of hidden states (T, batch, m)", "batch")
+    lr = check_real(lr, "lr", 0.0, None, low_open=True, what="a positive learning rate")
+    check_choice(optimizer, "optimizer", ("adam", "sgd"))
+    if max_norm is not None:
+        max_norm = check_real(max_norm, "max_norm", 0.0, None, low_open=True, allow_inf=True,
+                              what="a positive clipping threshold or None")
+    f = get_activation(f, "f")
     d = 1 if task == "recall" else 2
     if params is None:
         p = init_params(d, _check_int(m, "m", 1), 1, rng)
     else:
         p = {k: v.copy() for k, v in check_params(params).items()}
         if p["w_x"].shape[1] != d or p["w_y"].shape[0] != 1:
-            raise ValueError(f"params: task {task!r} needs w_x with d = {d} columns and w_y with q = 1 row, received "
-                             f"w_x {p['w_x'].shape} and w_y {p['w_y'].shape}")
+            raise ArgumentError("params", f"params: task {task!r} needs w_x with d = {d} columns and w_y with q = 1 "
+                                f"row, received w_x {p['w_x'].shape} and w_y {p['w_y'].shape}")
     state = adam_init(p)
     losses, norms = [], []
-    diverged = False
-    for _ in range(steps):
+    for step in range(steps):
         xs, targets = make(batch, T, rng)
         with np.errstate(over="ignore", invalid="ignore"):
             _, ys, cache = rnn_forward(xs, p, f=f)
             # (1, N, q) slices so that "mean" divides by the batch size N
+            check_training_step(step, loss=float(np.sum(ys[-1])), lr=lr, clip=max_norm)  # NaN or inf in y_T
             loss, dy_T = squared_error(ys[-1:], targets[None], reduction="mean")
             dys = np.zeros_like(ys)
             dys[-1:] = dy_T  # the loss reads only the last step
             grads = rnn_backward(dys, cache)
         grads = {k: grads[k] for k in p}
+        check_training_step(step, loss=loss, grads=grads, lr=lr, clip=max_norm)
         total = global_norm(grads)
-        if not (np.isfinite(loss) and np.isfinite(total)):
-            diverged = True
-            break
         losses.append(loss)
         norms.append(total)
         if max_norm is not None:
             grads, _ = clip_grad_norm(grads, max_norm)
         if optimizer == "adam":
-            new, state = adam_step(p, grads, state, lr=lr)
+            p, state = adam_step(p, grads, state, lr=lr)
         else:
-            new = sgd_step(p, grads, lr=lr)
-        if not all(np.all(np.isfinite(v)) for v in new.values()):
-            diverged = True
-            break
-        p = new
-    return {"params": p, "losses": np.array(losses), "grad_norms": np.array(norms),
-            "diverged": diverged, "steps_done": len(losses)}
+            p = sgd_step(p, grads, lr=lr)
+    return {"params": p, "losses": np.array(losses), "grad_norms": np.array(norms), "steps_done": len(losses)}
 
 
 def evaluate_last_step(task: str, T: int, params: Mapping, rng: np.random.Generator, N: int = 1000,

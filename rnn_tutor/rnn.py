@@ -16,7 +16,8 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.activations import Activation, get_activation
-from rnn_tutor.validation import as_float_array, check_params, check_shape
+from rnn_tutor.validation import (ArgumentError, Cache, as_float_array, check_array, check_elements, check_finite,
+                                  check_int, check_params, check_real, check_rng, check_shape)
 
 __all__ = ["init_params", "as_sequence", "rnn_step", "rnn_forward", "count_params"]
 
@@ -42,26 +43,20 @@ def init_params(d: int, m: int, q: int, rng: np.random.Generator, scale: float |
     -------
     dict with ``w_x (m, d)``, ``w_h (m, m)``, ``b_h (m,)``, ``w_y (q, m)``, ``b_y (q,)``.
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
-    for name, value in (("d", d), ("m", m), ("q", q)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
-    if scale is None:
-        s = 1.0 / np.sqrt(m)
-    else:
-        try:
-            s = float(scale)
-        except (TypeError, ValueError):
-            s = float("nan")
-    if not (s >= 0 and np.isfinite(s)):
-        raise ValueError(f"scale: expected a finite non-negative number, received {scale!r}")
+    check_rng(rng)
+    d, m, q = check_int(d, "d"), check_int(m, "m"), check_int(q, "q")
+    check_elements((m, max(d, m, q)), "largest weight matrix", "m")
+    s = 1.0 / np.sqrt(m) if scale is None else check_real(scale, "scale", 0.0, None, what="a half-width >= 0")
     shapes = {"w_x": (m, d), "w_h": (m, m), "b_h": (m,), "w_y": (q, m), "b_y": (q,)}
     return {k: rng.uniform(-s, s, size=shape) for k, shape in shapes.items()}
 
 
 def count_params(d: int, m: int, q: int) -> int:
-    """Number of scalars in an Elman RNN: ``m d + m m + m + q m + q``, whatever the sequence length."""
+    """Number of scalars in an Elman RNN: ``m d + m m + m + q m + q``, whatever the sequence length.
+
+    ``d, m, q`` are positive integers up to :data:`~rnn_tutor.validation.MAX_SIZE`.
+    """
+    d, m, q = check_int(d, "d"), check_int(m, "m"), check_int(q, "q")
     return m * d + m * m + m + q * m + q
 
 
@@ -70,40 +65,43 @@ def as_sequence(values) -> np.ndarray:
 
     A 2-D array ``(T, d)`` becomes ``(T, 1, d)``; a 3-D array is returned as float64.
     """
-    xs = as_float_array(values, "values")
+    xs = check_array(values, "values")
     if xs.ndim == 1:
         return xs[:, None, None]
     if xs.ndim == 2:
         return xs[:, None, :]
     if xs.ndim == 3:
         return xs
-    raise ValueError(f"values: expected a 1-D (T,), 2-D (T, d) or 3-D (T, N, d) array, received shape {xs.shape}")
+    raise ArgumentError("values", f"values: expected a 1-D (T,), 2-D (T, d) or 3-D (T, N, d) array, received shape {xs.shape}")
 
 
-def _check_inputs(xs, params, h_0, xs_name: str = "xs", h_name: str = "h_0"):
+def _check_inputs(xs, params, h_0, xs_name: str = "xs", h_name: str = "h_0", params_name: str = "params"):
     """Validate ``xs (T, N, d)``, ``params`` and ``h_0 (N, m)``; return float64 arrays (zeros for ``h_0=None``).
 
     ``xs_name``/``h_name`` name the caller's arguments in the error messages.
     """
-    p = check_params(params)
+    p = check_params(params, name=params_name)
     m, d = p["w_x"].shape
     xs = as_float_array(xs, xs_name)
     if xs.ndim != 3:
-        raise ValueError(
-            f"{xs_name}: expected a 3-D array (T, N, d) = (*, *, {d}), received shape {xs.shape}; "
+        raise ArgumentError(
+            xs_name, f"{xs_name}: expected a 3-D array (T, N, d) = (*, *, {d}), received shape {xs.shape}; "
             "use rnn_tutor.rnn.as_sequence for a plain list of numbers"
         )
     if xs.shape[0] == 0:
-        raise ValueError(f"{xs_name}: expected at least one time step (T >= 1), received an empty sequence (T = 0)")
+        raise ArgumentError(xs_name, f"{xs_name}: expected at least one time step (T >= 1), received an empty sequence (T = 0)")
     if xs.shape[1] == 0:
-        raise ValueError(f"{xs_name}: expected at least one sequence in the batch (N >= 1), received shape {xs.shape}")
+        raise ArgumentError(xs_name, f"{xs_name}: expected at least one sequence in the batch (N >= 1), received shape {xs.shape}")
     check_shape(xs, (None, None, d), xs_name, f"The last axis holds the d = {d} input features that w_x expects.")
+    check_finite(xs, xs_name)
     N = xs.shape[1]
+    check_elements((xs.shape[0], N, max(m, p["w_y"].shape[0])), "hidden states (T, N, m)", xs_name)
     if h_0 is None:
         h_0 = np.zeros((N, m))
     else:
         h_0 = as_float_array(h_0, h_name)
         check_shape(h_0, (N, m), h_name, f"{h_name} holds one hidden state (m = {m} values) for each of the N = {N} sequences.")
+        check_finite(h_0, h_name)
     return xs, p, h_0
 
 
@@ -128,7 +126,7 @@ def rnn_step(x_t, h_prev, params: Mapping, f: str | Activation = "tanh", g: str 
     f, g = get_activation(f, "f"), get_activation(g, "g")
     x_t = as_float_array(x_t, "x_t")
     if x_t.ndim != 2:
-        raise ValueError(f"x_t: expected a 2-D array (N, d) (one row per sequence), received shape {x_t.shape}")
+        raise ArgumentError("x_t", f"x_t: expected a 2-D array (N, d) (one row per sequence), received shape {x_t.shape}")
     p = check_params(params)
     check_shape(x_t, (None, p["w_x"].shape[1]), "x_t", f"The last axis holds the d = {p['w_x'].shape[1]} input features that w_x expects.")
     _, p, h_prev = _check_inputs(x_t[None], p, h_prev, xs_name="x_t", h_name="h_prev")
@@ -136,7 +134,8 @@ def rnn_step(x_t, h_prev, params: Mapping, f: str | Activation = "tanh", g: str 
     h_t = f.fn(a_t)
     o_t = h_t @ p["w_y"].T + p["b_y"]  # (N, m) @ (m, q) -> (N, q)
     y_t = g.fn(o_t)
-    cache = {"x_t": x_t, "h_prev": h_prev, "a_t": a_t, "h_t": h_t, "o_t": o_t, "params": p, "f": f, "g": g}
+    cache = Cache("rnn_step", {"x_t": x_t, "h_prev": h_prev, "a_t": a_t, "h_t": h_t, "o_t": o_t, "params": p,
+                               "f": f, "g": g})
     return h_t, y_t, cache
 
 
@@ -156,8 +155,13 @@ def rnn_forward(xs, params: Mapping, h_0=None, f: str | Activation = "tanh", g: 
     ys : (T, N, q)   ``ys[t-1]`` is ``y_t``
     cache : dict with ``xs, h_0, as_ (pre-activations a_t), hs, os (o_t), params, f, g``
     """
+    return _rnn_forward(xs, params, h_0, f, g)
+
+
+def _rnn_forward(xs, params, h_0, f, g, xs_name="xs", h_name="h_0", params_name="params", producer="rnn_forward"):
+    """:func:`rnn_forward` with the caller's argument names for the error messages."""
     f, g = get_activation(f, "f"), get_activation(g, "g")
-    xs, p, h_0 = _check_inputs(xs, params, h_0)
+    xs, p, h_0 = _check_inputs(xs, params, h_0, xs_name, h_name, params_name)
     T, N, _ = xs.shape
     m = p["w_h"].shape[0]
     # The input term does not depend on h, so all T steps share one matmul:
@@ -170,5 +174,5 @@ def rnn_forward(xs, params: Mapping, h_0=None, f: str | Activation = "tanh", g: 
         hs[t] = h_prev = f.fn(as_[t])
     os_ = hs @ p["w_y"].T + p["b_y"]  # (T, N, m) @ (m, q) -> (T, N, q)
     ys = g.fn(os_)
-    cache = {"xs": xs, "h_0": h_0, "as_": as_, "hs": hs, "os": os_, "params": p, "f": f, "g": g}
+    cache = Cache(producer, {"xs": xs, "h_0": h_0, "as_": as_, "hs": hs, "os": os_, "params": p, "f": f, "g": g})
     return hs, ys, cache

@@ -45,8 +45,10 @@ from rnn_tutor.activations import Activation, get_activation
 from rnn_tutor.bptt import rnn_backward, squared_error
 from rnn_tutor.clipping import clip_grad_norm
 from rnn_tutor.optim import adam_init, adam_step, sgd_step
-from rnn_tutor.rnn import rnn_forward
-from rnn_tutor.validation import PARAM_NAMES, as_float_array, check_params, check_shape
+from rnn_tutor.rnn import _rnn_forward, rnn_forward
+from rnn_tutor.validation import (MAX_ITERATIONS, PARAM_NAMES, ArgumentError, ArgumentTypeError, NonFiniteArgumentError,
+                                  as_float_array, check_array, check_choice, check_int, check_params, check_real,
+                                  check_cache, check_finite, check_rng, check_shape, check_training_step, describe)
 
 __all__ = ["check_k", "window_starts", "window_loss_and_grads", "train_tbptt", "train_tbptt_carried",
            "predict_windows", "cache_floats"]
@@ -54,50 +56,47 @@ __all__ = ["check_k", "window_starts", "window_loss_and_grads", "train_tbptt", "
 
 def check_k(k, T: int) -> int:
     """Validate the truncation length: an integer with ``1 <= k <= T``; otherwise a ``ValueError``."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise ValueError(f"k: expected an integer truncation length 1 <= k <= T = {T}, received {k!r}")
+    T = check_int(T, "T", 1, None)
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise ArgumentTypeError("k", f"k: expected an integer truncation length 1 <= k <= T = {T}, received {describe(k)}")
     if k < 1:
-        raise ValueError(f"k: the truncation length must be at least 1, received k = {k}")
+        raise ArgumentError("k", f"k: the truncation length must be at least 1, received k = {k}")
     if k > T:
-        raise ValueError(f"k: the truncation length cannot exceed the sequence length T = {T}, received k = {k}")
+        raise ArgumentError("k", f"k: the truncation length cannot exceed the sequence length T = {T}, received k = {k}")
     return int(k)
 
 
 def window_starts(T: int, k: int) -> range:
     """The tutorial's window starts ``t = 0 … T - k``: window t covers steps ``t+1 … t+k``."""
+    T = check_int(T, "T", 1, None)
     return range(0, T - check_k(k, T) + 1)
 
 
 def _check_data(xs, ps, params):
-    p = check_params(params)
-    xs = as_float_array(xs, "xs")
-    if xs.ndim != 3:
-        raise ValueError(f"xs: expected a 3-D array (T, N, d), received shape {xs.shape}; "
-                         "use rnn_tutor.rnn.as_sequence for a plain list of numbers")
-    if xs.shape[0] == 0:
-        raise ValueError("xs: expected at least one time step (T >= 1), received an empty sequence (T = 0)")
+    p = check_params(params, finite=False)
+    xs = check_array(xs, "xs", ndim=3, names=("T", "N", "d"), nonempty=True, finite=False,
+                     hint="Use rnn_tutor.rnn.as_sequence for a plain list of numbers.")
+    check_finite(xs, "xs")
     check_shape(xs, (None, None, p["w_x"].shape[1]), "xs", "The last axis holds the d inputs that w_x expects.")
     ps = as_float_array(ps, "ps")
     check_shape(ps, (*xs.shape[:2], p["w_y"].shape[0]), "ps", "ps[t-1] holds the target p_t for the output y_t.")
-    if not (np.isfinite(xs).all() and np.isfinite(ps).all()):
-        raise ValueError("xs, ps: expected finite numbers, received NaN or inf in the data")
+    check_array(ps, "ps")
     bad = [key for key, value in p.items() if not np.isfinite(value).all()]
     if bad:
-        raise ValueError(f"params: expected finite initial parameters, received NaN or inf in {bad}")
+        raise NonFiniteArgumentError("params", f"params: expected finite initial parameters, received NaN or inf in {bad}")
     return xs, ps, p
 
 
 def _check_training(lr, epochs, optimizer, clip, target_loss):
-    if not (isinstance(lr, (int, float, np.floating)) and np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr: expected a positive learning rate, received {lr!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs: expected a positive integer (the maximum number of passes), received {epochs!r}")
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer: expected 'sgd' or 'adam', received {optimizer!r}")
-    if clip is not None and not (isinstance(clip, (int, float, np.floating)) and clip > 0):
-        raise ValueError(f"clip: expected None or a positive maximum gradient norm, received {clip!r}")
-    if target_loss is not None and not (isinstance(target_loss, (int, float, np.floating)) and target_loss >= 0):
-        raise ValueError(f"target_loss: expected None or a number >= 0, received {target_loss!r}")
+    lr = check_real(lr, "lr", 0.0, None, low_open=True, what="a positive learning rate")
+    epochs = check_int(epochs, "epochs", 1, MAX_ITERATIONS, "the maximum number of passes")
+    check_choice(optimizer, "optimizer", ("sgd", "adam"))
+    if clip is not None:
+        clip = check_real(clip, "clip", 0.0, None, low_open=True, allow_inf=True,
+                          what="None or a positive maximum gradient norm")
+    if target_loss is not None:
+        target_loss = check_real(target_loss, "target_loss", 0.0, None, allow_inf=True, what="None or a number >= 0")
+    return lr, epochs, clip, target_loss
 
 
 def window_loss_and_grads(xs_window, ps_window, params: Mapping, f: str | Activation = "tanh",
@@ -118,7 +117,13 @@ def window_loss_and_grads(xs_window, ps_window, params: Mapping, f: str | Activa
     grads : dict of parameter gradients (plus ``h_0`` and ``xs``, as from :func:`rnn_backward`)
     cache : the forward cache (its last state ``cache["hs"][-1]`` is what a carried variant hands on)
     """
-    _, ys, cache = rnn_forward(xs_window, params, h_0=h_start, f=f, g=g)
+    check_choice(loss_at, "loss_at", ("last", "all"))
+    xs_window = check_array(xs_window, "xs_window", ndim=3, names=("k", "N", "d"), nonempty=True)
+    _, ys, cache = _rnn_forward(xs_window, params, h_start, f, g, xs_name="xs_window", h_name="h_start")
+    ps_window = as_float_array(ps_window, "ps_window")
+    check_shape(ps_window, ys.shape, "ps_window", "ps_window holds the targets p_t for the outputs y_t of the window.",
+                ("k", "N", "q"))
+    check_array(ps_window, "ps_window")
     if loss_at == "last":
         loss, dy = squared_error(ys[-1:], ps_window[-1:], reduction="mean")  # e = y_{t+k} - p_{t+k}
         dys = np.zeros_like(ys)
@@ -130,29 +135,16 @@ def window_loss_and_grads(xs_window, ps_window, params: Mapping, f: str | Activa
     return loss, rnn_backward(dys, cache), cache
 
 
-def _nonfinite(where: str, lr: float, clip) -> FloatingPointError:
-    advice = "gradient clipping (e.g. clip=1.0)" if clip is None else f"a smaller clip than {clip}"
-    return FloatingPointError(f"training diverged at {where}: the loss, a gradient or a parameter is NaN or inf. "
-                              f"Try {advice} or a smaller learning rate than lr = {lr}.")
-
-
-def _all_finite(arrays) -> bool:
-    """True if no array holds NaN or inf (one reduction per array: NaN and inf survive a sum)."""
-    return bool(np.isfinite(sum(float(np.sum(v)) for v in arrays)))
-
-
 def _update(params, grads, state, lr, optimizer, clip, where):
     grads = {name: grads[name] for name in PARAM_NAMES}
-    if not _all_finite(grads.values()):
-        raise _nonfinite(where, lr, clip)
+    check_training_step(where, grads=grads, lr=lr, clip=clip, what="")
     if clip is not None:
         grads, _ = clip_grad_norm(grads, clip)
     if optimizer == "adam":
         new, state = adam_step(params, grads, state, lr=lr)
     else:
         new = sgd_step(params, grads, lr)
-    if not _all_finite(new.values()):
-        raise _nonfinite(where, lr, clip)
+    check_training_step(where, params=new, lr=lr, clip=clip, what="")
     return new, state
 
 
@@ -191,9 +183,8 @@ def train_tbptt(xs, ps, params: Mapping, k: int, lr: float = 0.05, epochs: int =
     xs, ps, p = _check_data(xs, ps, params)
     f, g = get_activation(f, "f"), get_activation(g, "g")
     starts = window_starts(xs.shape[0], k)
-    _check_training(lr, epochs, optimizer, clip, target_loss)
-    if rng is not None and not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected None or a numpy.random.Generator, received {type(rng).__name__}")
+    lr, epochs, clip, target_loss = _check_training(lr, epochs, optimizer, clip, target_loss)
+    check_rng(rng, allow_none=True)
     state = adam_init(p) if optimizer == "adam" else None
     history = []
     with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are caught and reported below
@@ -203,8 +194,7 @@ def train_tbptt(xs, ps, params: Mapping, k: int, lr: float = 0.05, epochs: int =
             for t in order:
                 where = f"epoch {epoch}, window t = {t} (steps {t + 1}..{t + k})"
                 loss, grads, _ = window_loss_and_grads(xs[t:t + k], ps[t:t + k], p, f, g, loss_at="last")
-                if not np.isfinite(loss):
-                    raise _nonfinite(where, lr, clip)
+                check_training_step(where, loss=loss, lr=lr, clip=clip, what="")
                 losses.append(loss)
                 p, state = _update(p, grads, state, lr, optimizer, clip, where)
             history.append(float(np.mean(losses)))
@@ -230,10 +220,9 @@ def train_tbptt_carried(xs, ps, params: Mapping, k: int, lr: float = 0.05, epoch
     f, g = get_activation(f, "f"), get_activation(g, "g")
     T, N = xs.shape[:2]
     k = check_k(k, T)
-    _check_training(lr, epochs, optimizer, clip, target_loss)
+    lr, epochs, clip, target_loss = _check_training(lr, epochs, optimizer, clip, target_loss)
     m = p["w_h"].shape[0]
-    h_0 = np.zeros((N, m)) if h_0 is None else as_float_array(h_0, "h_0")
-    check_shape(h_0, (N, m), "h_0")
+    h_0 = np.zeros((N, m)) if h_0 is None else check_array(h_0, "h_0", shape=(N, m), names=("N", "m"))
     state = adam_init(p) if optimizer == "adam" else None
     history = []
     with np.errstate(over="ignore", invalid="ignore"):
@@ -242,8 +231,7 @@ def train_tbptt_carried(xs, ps, params: Mapping, k: int, lr: float = 0.05, epoch
             for t in range(0, T, k):
                 where = f"epoch {epoch}, window t = {t} (steps {t + 1}..{min(t + k, T)})"
                 loss, grads, cache = window_loss_and_grads(xs[t:t + k], ps[t:t + k], p, f, g, h_start=h, loss_at="all")
-                if not np.isfinite(loss):
-                    raise _nonfinite(where, lr, clip)
+                check_training_step(where, loss=loss, lr=lr, clip=clip, what="")
                 total += loss
                 h = cache["hs"][-1].copy()  # carried forward as a constant: no gradient crosses the boundary
                 p, state = _update(p, grads, state, lr, optimizer, clip, where)
@@ -265,10 +253,10 @@ def predict_windows(xs, params: Mapping, k: int, f: str | Activation = "tanh",
     (T - k + 1, N, q) array; row t is the prediction for ``p_{t+k}`` (compare with ``ps[k-1:]``).
     """
     p = check_params(params)
-    xs = as_float_array(xs, "xs")
-    if xs.ndim != 3:
-        raise ValueError(f"xs: expected a 3-D array (T, N, d), received shape {xs.shape}")
+    xs = check_array(xs, "xs", ndim=3, names=("T", "N", "d"), nonempty=True)
+    check_shape(xs, (None, None, p["w_x"].shape[1]), "xs", "The last axis holds the d inputs that w_x expects.")
     T, N, d = xs.shape
+    k = check_k(k, T)
     W = len(window_starts(T, k))
     stacked = np.stack([xs[t:t + k] for t in range(W)], axis=1)  # (k, W, N, d)
     _, ys, _ = rnn_forward(stacked.reshape(k, W * N, d), p, f=f, g=g)
@@ -281,6 +269,5 @@ def cache_floats(cache: Mapping) -> int:
     For :func:`rnn_tutor.rnn.rnn_forward` over T steps this is ``T·N·(d + 2m + q) + N·m``
     (``xs``, ``as_``, ``hs``, ``os`` and ``h_0``): linear in T for full BPTT, in k for a window.
     """
-    if not isinstance(cache, Mapping):
-        raise ValueError(f"cache: expected the dict returned by rnn_forward, received {type(cache).__name__}")
+    check_cache(cache, "rnn_forward", ("xs", "hs"))
     return int(sum(v.size for key, v in cache.items() if isinstance(v, np.ndarray) and key != "params"))
