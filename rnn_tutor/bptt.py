@@ -103,11 +103,6 @@ def rnn_backward(dys, cache, dh_T=None, dhs=None):
     -------
     dict with ``w_x, w_h, b_h, w_y, b_y`` (parameter shapes), ``h_0 (N, m)`` and ``xs (T, N, d)``.
     """
-    return _rnn_backward(dys, cache, dh_T, dhs)
-
-
-def _rnn_backward(dys, cache, dh_T=None, dhs=None, dh_T_name="dh_T"):
-    """:func:`rnn_backward` with the caller's name for ``dh_T`` in the error messages."""
     check_cache(cache, "rnn_forward", ("xs", "h_0", "as_", "hs", "os", "params", "f", "g"))
     p, f, g = cache["params"], cache["f"], cache["g"]
     xs, hs, as_, os_, h_0 = cache["xs"], cache["hs"], cache["as_"], cache["os"], cache["h_0"]
@@ -117,7 +112,7 @@ def _rnn_backward(dys, cache, dh_T=None, dhs=None, dh_T_name="dh_T"):
     if dhs is not None:
         extra += check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"))
     if dh_T is not None:
-        extra[-1] += check_array(dh_T, dh_T_name, shape=(N, m), names=("N", "m"))
+        extra[-1] += check_array(dh_T, "dh_T", shape=(N, m), names=("N", "m"))
     if dys is None:
         dos = np.zeros((T, N, q))
     else:

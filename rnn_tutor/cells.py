@@ -26,10 +26,11 @@ from typing import Any, Callable
 import numpy as np
 
 from rnn_tutor.activations import get_activation
-from rnn_tutor.bptt import _rnn_backward
+from rnn_tutor.bptt import rnn_backward
 from rnn_tutor.rnn import init_params as _rnn_init_params
 from rnn_tutor.rnn import _rnn_forward
-from rnn_tutor.validation import ArgumentError, ArgumentTypeError, check_mapping, check_params, describe
+from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, check_array, check_cache, check_mapping, check_params,
+                                  describe)
 
 __all__ = ["Cell", "elman_cell", "ELMAN", "check_cell", "check_cell_params"]
 
@@ -105,7 +106,10 @@ def elman_cell(f: str = "tanh") -> Cell:
         return hs, hs[-1], cache
 
     def backward(dhs, cache, dstate_T=None):
-        g = _rnn_backward(None, cache, dstate_T, dhs, dh_T_name="dstate_T")
+        check_cache(cache, "rnn_forward", ("hs",))
+        if dstate_T is not None:
+            dstate_T = check_array(dstate_T, "dstate_T", shape=cache["hs"].shape[1:], names=("N", "m"))
+        g = rnn_backward(None, cache, dh_T=dstate_T, dhs=dhs)
         return {k: g[k] for k in names}, g["xs"], g["h_0"]
 
     def check(params, name="params"):
