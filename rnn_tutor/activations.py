@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 from rnn_tutor._lazy import sympy as sp
 
-from rnn_tutor.validation import as_float_array
+from rnn_tutor.validation import ArgumentError, ArgumentTypeError, as_float_array, check_array, check_int, check_real, check_rng, describe
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation", "sigmoid", "tanh", "relu", "identity",
            "hidden_dynamics", "dynamics_summary"]
@@ -134,9 +134,13 @@ def get_activation(name: str | Activation, argument: str = "f") -> Activation:
     """
     if isinstance(name, Activation):
         return name
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        valid = ", ".join(repr(k) for k in ACTIVATIONS)
-        raise ValueError(f"{argument}: unknown activation {name!r}; valid names are {valid}")
+    if not isinstance(argument, str):
+        raise ArgumentTypeError("argument", f"argument: expected the caller's argument name (a str), received {describe(argument)}")
+    valid = ", ".join(repr(k) for k in ACTIVATIONS)
+    if not isinstance(name, str):
+        raise ArgumentTypeError(argument, f"{argument}: expected an activation name ({valid}), received {describe(name)}")
+    if name not in ACTIVATIONS:
+        raise ArgumentError(argument, f"{argument}: unknown activation {name!r}; valid names are {valid}")
     return ACTIVATIONS[name]
 
 
@@ -169,13 +173,13 @@ def hidden_dynamics(f: str | Activation = "tanh", w_h_scale: float = 1.0, T: int
 
     act = get_activation(f, "f")
     if not (isinstance(w_h_scale, (int, float, np.number)) and np.isfinite(w_h_scale) and w_h_scale >= 0):
-        raise ValueError(f"w_h_scale: expected a finite number >= 0, received {w_h_scale!r}")
+        raise ArgumentError("w_h_scale", f"w_h_scale: expected a finite number >= 0, received {w_h_scale!r}")
     for name, value in (("T", T), ("m", m), ("N", N)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+            raise ArgumentError(name, f"{name}: expected a positive integer, received {value!r}")
     rng = np.random.default_rng(0) if rng is None else rng
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
+        raise ArgumentError("rng", f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
     W = rng.normal(size=(m, m))
     rho = float(np.max(np.abs(np.linalg.eigvals(W))))
     params = {"w_x": rng.normal(size=(m, 1)), "w_h": float(w_h_scale) * W / rho, "b_h": np.zeros(m),

@@ -27,15 +27,17 @@ import numpy as np
 
 from rnn_tutor._blas import one_blas_thread
 from rnn_tutor.bptt import squared_error
-from rnn_tutor.cells import ELMAN, Cell
+from rnn_tutor.cells import ELMAN, Cell, check_cell_params, check_cell_state
+from rnn_tutor.cells import check_cell as _check_cell
 from rnn_tutor.clipping import clip_grad_norm
 from rnn_tutor.heads import (check_head, check_labels, dense_backward, dense_forward, init_head, softmax,
                              softmax_cross_entropy, softmax_vjp)
-from rnn_tutor.masking import (last_valid, last_valid_backward, masked_cell_backward, masked_cell_forward,
+from rnn_tutor.masking import (check_real_steps, last_valid, last_valid_backward, masked_cell_backward, masked_cell_forward,
                                resolve_lengths)
 from rnn_tutor.optim import adam_init, adam_step
-from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, as_float_array, check_callable, check_int,
-                                  check_mapping, check_real, check_training_step, describe)
+from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, Cache, as_float_array, check_array, check_cache,
+                                  check_callable, check_choice, check_int, check_mapping, check_real, check_rng,
+                                  check_shape, check_token_ids, check_training_step, describe)
 
 __all__ = ["FEEDBACKS", "available_cells", "check_cell", "init_params", "split_params",
            "one_to_one_forward", "one_to_one_backward", "one_to_one_loss",
@@ -75,46 +77,47 @@ def available_cells() -> dict[str, Cell]:
 
 
 def check_cell(cell) -> Cell:
-    """Return ``cell`` if it follows the :class:`Cell` interface, else raise ValueError."""
-    if not all(hasattr(cell, a) for a in ("param_names", "init_params", "forward", "backward")):
-        raise ValueError(f"cell: expected a rnn_tutor.cells.Cell (e.g. rnn_tutor.cells.ELMAN), "
-                         f"received {type(cell).__name__}")
-    return cell
+    """Return ``cell`` if it follows the :class:`Cell` interface, else raise a ValueError listing the cells."""
+    return _check_cell(cell)
 
 
 def init_params(cell: Cell, d: int, m: int, q: int, rng: np.random.Generator) -> dict:
     """Parameters of ``cell`` (``d`` inputs, ``m`` hidden units) plus an output layer ``w_y (q, m)``, ``b_y (q,)``."""
     check_cell(cell)
-    return {**cell.init_params(d, m, rng), **init_head(m, q, rng)}
+    check_rng(rng)
+    d, m, q = check_int(d, "d"), check_int(m, "m"), check_int(q, "q")
+    cp = cell.init_params(d, m, rng)
+    width = cell.check_params(cp, "params")[1] if getattr(cell, "check_params", None) else m
+    return {**cp, **init_head(width, q, rng)}
 
 
 def split_params(cell: Cell, params) -> tuple[dict, np.ndarray, np.ndarray]:
     """``(cell parameters, w_y, b_y)`` from one flat dict; a missing key is a ValueError listing the expected keys."""
-    check_cell(cell)
-    if not hasattr(params, "keys"):
-        raise ValueError(f"params: expected a dict, received {type(params).__name__}")
-    missing = [k for k in cell.param_names if k not in params]
-    if missing:
-        raise ValueError(f"params: missing key(s) {missing} of the {cell.name} cell; expected keys "
-                         f"{list(cell.param_names) + ['w_y', 'b_y']}, received {sorted(params)}")
+    _split(cell, params)
     w_y, b_y = check_head(params)
     return {k: params[k] for k in cell.param_names}, w_y, b_y
 
 
-def _check_batch(xs, name: str = "xs") -> np.ndarray:
-    xs = as_float_array(xs, name)
-    if xs.ndim != 3:
-        raise ValueError(f"{name}: expected a 3-D array (T, N, d), received shape {xs.shape}")
-    if xs.shape[0] == 0 or xs.shape[1] == 0:
-        raise ValueError(f"{name}: expected at least one step and one sequence (T, N >= 1), "
-                         f"received shape {xs.shape} (an empty sequence)")
+def _split(cell: Cell, params, name: str = "params"):
+    """Check the cell and its flat parameter dict; return ``(cell params, w_y, b_y, d)``."""
+    check_cell(cell)
+    d, width = check_cell_params(cell, params, name)
+    w_y, b_y = check_head(params, width, name)
+    return {k: params[k] for k in cell.param_names}, w_y, b_y, d
+
+
+def _check_batch(xs, name: str = "xs", d: int | None = None, finite: bool = True) -> np.ndarray:
+    xs = check_array(xs, name, ndim=3, names=("T", "N", "d"), nonempty=True, finite=finite)
+    if d is not None:
+        check_shape(xs, (None, None, d), name, f"The last axis holds the d = {d} input features that the cell expects.")
     return xs
 
 
-def _check_rows(x, name: str = "x") -> np.ndarray:
-    x = as_float_array(x, name)
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"{name}: expected a 2-D array (N, d) with N >= 1, one input row per example, received shape {x.shape}")
+def _check_rows(x, name: str = "x", d: int | None = None) -> np.ndarray:
+    x = check_array(x, name, ndim=2, names=("N", "d"), nonempty=True,
+                    hint="One input row per example.")
+    if d is not None:
+        check_shape(x, (None, d), name, f"The last axis holds the d = {d} input features that the cell expects.")
     return x
 
 
@@ -128,13 +131,15 @@ def one_to_one_forward(cell: Cell, x, params: Mapping) -> tuple[np.ndarray, dict
 
     Parameters: ``x (N, d)``.  Returns ``o (N, q)`` and a cache.
     """
-    cp, w_y, b_y = split_params(cell, params)
-    hs, _, c = cell.forward(_check_rows(x)[None], cp, None)  # (1, N, d) -> (1, N, m)
-    return dense_forward(hs[0], w_y, b_y), {"cell": cell, "c": c, "h": hs[0], "w_y": w_y}
+    cp, w_y, b_y, d = _split(cell, params)
+    hs, _, c = cell.forward(_check_rows(x, d=d)[None], cp, None)  # (1, N, d) -> (1, N, m)
+    return dense_forward(hs[0], w_y, b_y), Cache("one_to_one_forward", {"cell": cell, "c": c, "h": hs[0], "w_y": w_y})
 
 
 def one_to_one_backward(dos, cache) -> dict:
     """Gradients of :func:`one_to_one_forward` given ``∂L/∂o (N, q)``."""
+    check_cache(cache, "one_to_one_forward", ("cell", "c", "h", "w_y"))
+    dos = check_array(dos, "dos", shape=(cache["h"].shape[0], cache["w_y"].shape[0]), names=("N", "q"))
     dw_y, db_y, dh = dense_backward(dos, cache["h"], cache["w_y"])
     g, _, _ = cache["cell"].backward(dh[None], cache["c"], None)
     return {**g, "w_y": dw_y, "b_y": db_y}
@@ -176,12 +181,14 @@ def one_to_many_forward(cell: Cell, x, params: Mapping, T: int, feedback: str = 
     os : (T, N, q)   the logits ``o_t``
     cache
     """
-    cp, w_y, b_y = split_params(cell, params)
+    cp, w_y, b_y, d = _split(cell, params)
     x = _check_rows(x)
-    if isinstance(T, (bool, np.bool_)) or not isinstance(T, (int, np.integer)) or T < 1:
-        raise ValueError(f"T: expected a positive number of steps to generate, received {T!r}")
-    if feedback not in FEEDBACKS:
-        raise ValueError(f"feedback: expected one of {FEEDBACKS}, received {feedback!r}")
+    T = check_int(T, "T", what="the number of steps to generate")
+    check_choice(feedback, "feedback", FEEDBACKS)
+    q = w_y.shape[0]
+    if d is not None and d != x.shape[1] + q:
+        raise ArgumentError("x", f"x: expected d = {d - q} features (the cell reads d + q = {d} features: the input "
+                                 f"and the fed-back output), received shape {x.shape}.")
     N, d = x.shape
     q = w_y.shape[0]
     os, caches, hs = np.empty((T, N, q)), [], []
@@ -193,7 +200,8 @@ def one_to_many_forward(cell: Cell, x, params: Mapping, T: int, feedback: str = 
         y_prev = _feed(os[t], feedback)
         caches.append(c)
         hs.append(h[0])
-    return os, {"cell": cell, "caches": caches, "hs": np.stack(hs), "os": os, "d": d, "w_y": w_y, "feedback": feedback}
+    return os, Cache("one_to_many_forward", {"cell": cell, "caches": caches, "hs": np.stack(hs), "os": os, "d": d,
+                                             "w_y": w_y, "feedback": feedback})
 
 
 def one_to_many_backward(dos, cache) -> dict:
@@ -202,13 +210,12 @@ def one_to_many_backward(dos, cache) -> dict:
     Each ``o_t`` also reaches the loss through the next input ``u_{t+1}``, so going backwards
     ``∂L/∂o_t = dos[t] + (∂y_t/∂o_t)ᵀ ∂L/∂u_{t+1}[d:]``.
     """
+    check_cache(cache, "one_to_many_forward", ("cell", "caches", "hs", "os", "d", "w_y", "feedback"))
     if cache["feedback"] == "argmax":
-        raise ValueError("feedback: 'argmax' has no gradient (it is a step function); "
+        raise ArgumentError("feedback", "feedback: 'argmax' has no gradient (it is a step function); "
                          "train with feedback='softmax' and generate with 'argmax'")
     os, hs, w_y, d, cell = cache["os"], cache["hs"], cache["w_y"], cache["d"], cache["cell"]
-    dos = as_float_array(dos, "dos")
-    if dos.shape != os.shape:
-        raise ValueError(f"dos: expected shape {os.shape} (the shape of os), received shape {dos.shape}")
+    dos = check_array(dos, "dos", shape=os.shape, names=("T", "N", "q"), hint="dos is shaped like os.")
     grads, dstate, dy = None, None, np.zeros(os.shape[1:])  # dy: ∂L/∂y_t arriving from u_{t+1}
     dw_y, db_y = np.zeros_like(w_y), np.zeros(w_y.shape[0])
     for t in reversed(range(os.shape[0])):
@@ -227,21 +234,19 @@ def one_to_many_loss(cell: Cell, x, params, targets, feedback: str = "softmax") 
     ``feedback="softmax"``: ``targets (T, N)`` integer classes, mean cross-entropy over the ``T N`` outputs.
     ``feedback="identity"``: ``targets (T, N, q)`` numbers, ``L = ½ Σ (o - p)² / N`` (``squared_error``, mean).
     """
+    check_choice(feedback, "feedback", ("softmax", "identity"))
     if feedback == "identity":
-        targets = as_float_array(targets, "targets")
-        if targets.ndim != 3:
-            raise ValueError(f"targets: expected a 3-D array (T, N, q) for feedback='identity', received shape {targets.shape}")
+        targets = check_array(targets, "targets", ndim=3, names=("T", "N", "q"), nonempty=True)
         os, cache = one_to_many_forward(cell, x, params, targets.shape[0], "identity")
         L, dos = squared_error(os, targets, reduction="mean")
     elif feedback == "softmax":
-        T = np.shape(targets)[0] if np.ndim(targets) == 2 else None
-        if T is None:
-            raise ValueError(f"targets: expected a 2-D array (T, N) of classes for feedback='softmax', "
-                             f"received shape {np.shape(targets)}")
+        targets = check_token_ids(targets, "targets", None, ndim=2, names=("T", "N"), nonempty=True,
+                                  what="integer classes")
+        T = targets.shape[0]
         os, cache = one_to_many_forward(cell, x, params, T, "softmax")
         L, dos = softmax_cross_entropy(os, check_labels(targets, os.shape[2], os.shape[:2], name="targets"))
     else:
-        raise ValueError(f"feedback: expected 'softmax' or 'identity' for training, received {feedback!r}")
+        raise ArgumentError("feedback", f"feedback: expected 'softmax' or 'identity' for training, received {feedback!r}")
     return L, one_to_many_backward(dos, cache)
 
 
@@ -258,16 +263,21 @@ def many_to_one_forward(cell: Cell, xs, params: Mapping, lengths=None, mask=None
 
     Returns ``o (N, q)`` and a cache.
     """
-    cp, w_y, b_y = split_params(cell, params)
-    xs = _check_batch(xs)
+    cp, w_y, b_y, d = _split(cell, params)
+    xs = _check_batch(xs, d=d, finite=False)
     lengths = resolve_lengths(xs.shape[0], xs.shape[1], lengths, mask)
+    check_real_steps(xs, lengths)
+    state_0 = check_cell_state(state_0, xs.shape[1])
     hs, _, c = masked_cell_forward(cell, xs, cp, lengths, state_0)
     h_last = last_valid(hs, lengths)  # (N, m)
-    return dense_forward(h_last, w_y, b_y), {"c": c, "h_last": h_last, "lengths": lengths, "T": xs.shape[0], "w_y": w_y}
+    return dense_forward(h_last, w_y, b_y), Cache("many_to_one_forward", {"c": c, "h_last": h_last, "lengths": lengths,
+                                                                        "T": xs.shape[0], "w_y": w_y})
 
 
 def many_to_one_backward(do, cache) -> dict:
     """Gradients of :func:`many_to_one_forward` given ``∂L/∂o (N, q)``: the gradient enters only at the last real step."""
+    check_cache(cache, "many_to_one_forward", ("c", "h_last", "lengths", "T", "w_y"))
+    do = check_array(do, "do", shape=(cache["h_last"].shape[0], cache["w_y"].shape[0]), names=("N", "q"))
     dw_y, db_y, dh_last = dense_backward(do, cache["h_last"], cache["w_y"])
     dhs = last_valid_backward(dh_last, cache["lengths"], cache["T"])  # (T, N, m), zero except at t = length
     g, _, _ = masked_cell_backward(dhs, cache["c"])
@@ -288,18 +298,23 @@ def many_to_many_forward(cell: Cell, xs, params: Mapping, lengths=None, mask=Non
 
     Returns ``os (T, N, q)`` and a cache (``xs``, ``lengths``/``mask`` as in :func:`many_to_one_forward`).
     """
-    cp, w_y, b_y = split_params(cell, params)
-    xs = _check_batch(xs)
+    cp, w_y, b_y, d = _split(cell, params)
+    xs = _check_batch(xs, d=d, finite=False)
     T, N, _ = xs.shape
     lengths = resolve_lengths(T, N, lengths, mask)
+    check_real_steps(xs, lengths)
+    state_0 = check_cell_state(state_0, N)
     hs, _, c = masked_cell_forward(cell, xs, cp, lengths, state_0)
     valid = (np.arange(T)[:, None] < lengths[None, :]).astype(float)[..., None]  # (T, N, 1)
-    return dense_forward(hs, w_y, b_y) * valid, {"c": c, "hs": hs, "valid": valid, "w_y": w_y}
+    return dense_forward(hs, w_y, b_y) * valid, Cache("many_to_many_forward", {"c": c, "hs": hs, "valid": valid,
+                                                                            "w_y": w_y})
 
 
 def many_to_many_backward(dos, cache) -> dict:
     """Gradients of :func:`many_to_many_forward` given ``dos (T, N, q)`` (entries at padding are ignored)."""
-    dos = as_float_array(dos, "dos") * cache["valid"]
+    check_cache(cache, "many_to_many_forward", ("c", "hs", "valid", "w_y"))
+    dos = check_array(dos, "dos", shape=cache["hs"].shape[:2] + (cache["w_y"].shape[0],), names=("T", "N", "q"))
+    dos = dos * cache["valid"]
     dw_y, db_y, dhs = dense_backward(dos, cache["hs"], cache["w_y"])
     g, _, _ = masked_cell_backward(dhs, cache["c"])
     return {**g, "w_y": dw_y, "b_y": db_y}
@@ -342,6 +357,7 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
     if clip is not None:
         clip = check_real(clip, "clip", 0.0, None, low_open=True, allow_inf=True, what="a positive norm or None")
     check_mapping(params, "params", ())
+    params = {k: as_float_array(v, f"params[{k!r}]") for k, v in params.items()}
     check_training_step("0 (the initial parameters)", params=params, lr=lr, clip=clip)
     state, losses = adam_init(params), np.empty(steps)
     for step in range(steps):
@@ -350,8 +366,16 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
             raise ArgumentError("loss_and_grads", f"loss_and_grads: expected a function returning (loss, grads), "
                                 f"received {describe(out)} from it at step {step}.")
         L, grads = out
-        check_mapping(grads, "grads", list(params), "a dict of gradients (returned by loss_and_grads)")
-        grads = {k: grads[k] for k in params}
+        if not isinstance(grads, Mapping) or any(k not in grads for k in params):
+            missing = [k for k in params if k not in grads] if isinstance(grads, Mapping) else list(params)
+            raise ArgumentError("loss_and_grads", f"loss_and_grads: expected (loss, grads) with a gradient for every "
+                                f"key of params, received grads missing {missing} at step {step}.")
+        try:
+            L = float(L)
+        except (TypeError, ValueError):
+            raise ArgumentError("loss_and_grads", f"loss_and_grads: expected a number as the loss, received "
+                                f"{describe(L)} at step {step}.") from None
+        grads = {k: as_float_array(grads[k], f"grads[{k!r}] (from loss_and_grads)") for k in params}
         check_training_step(step, loss=L, grads=grads, lr=lr, clip=clip)
         losses[step] = L
         if clip is not None:

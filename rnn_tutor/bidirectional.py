@@ -35,9 +35,10 @@ from typing import Mapping
 
 import numpy as np
 
-from rnn_tutor.cells import ELMAN, Cell
+from rnn_tutor.cells import ELMAN, Cell, check_cell
 from rnn_tutor.masking import check_lengths, masked_cell_backward, masked_cell_forward
-from rnn_tutor.validation import as_float_array, check_shape
+from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
+                                  check_elements, check_int, check_rng, check_shape, describe)
 
 __all__ = ["SUFFIX", "CAUSAL_PEAK_CEILING", "peak_task", "reverse_sequences", "split_params", "init_bidirectional_params",
            "bidirectional_forward", "bidirectional_backward", "bidirectional", "BIDIRECTIONAL_ELMAN"]
@@ -63,11 +64,9 @@ def peak_task(N: int, T: int, rng: np.random.Generator):
     xs : (T, N, 1)
     labels : (T, N) ints in {0, 1}
     """
-    for name, value in (("N", N), ("T", T)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < (2 if name == "T" else 1):
-            raise ValueError(f"{name}: expected an integer >= {2 if name == 'T' else 1}, received {value!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
+    N, T = check_int(N, "N"), check_int(T, "T", 2)
+    check_rng(rng)
+    check_elements((T + 2, N), "inputs (T, N)", "N")
     x = rng.uniform(size=(T, N))
     edge = np.full((1, N), -np.inf)
     padded = np.concatenate([edge, x, edge])  # (T + 2, N): neighbours beyond the ends count as smaller
@@ -82,9 +81,9 @@ def reverse_sequences(xs, lengths=None) -> np.ndarray:
     becomes ``x_{L_n}, ..., x_1`` followed by its padding, which stays at the end.
     Applying the function twice gives back ``xs``.
     """
-    xs = as_float_array(xs, "xs")
+    xs = check_array(xs, "xs")
     if xs.ndim < 2:
-        raise ValueError(f"xs: expected an array (T, N, ...) with time on axis 0, received shape {xs.shape}")
+        raise ArgumentError("xs", f"xs: expected an array (T, N, ...) with time on axis 0, received shape {xs.shape}")
     if lengths is None:
         return xs[::-1]
     T, N = xs.shape[:2]
@@ -96,18 +95,23 @@ def reverse_sequences(xs, lengths=None) -> np.ndarray:
 
 def split_params(params: Mapping, cell: Cell = ELMAN) -> tuple[dict, dict]:
     """Split a bidirectional parameter dict into ``(forward, backward)`` dicts with the cell's keys."""
+    cell = check_cell(cell)
     names = [*cell.param_names, *(k + SUFFIX for k in cell.param_names)]
     if not isinstance(params, Mapping):
-        raise ValueError(f"params: expected a dict with keys {names}, received {type(params).__name__}")
+        raise ArgumentTypeError("params", f"params: expected a dict with keys {names}, received {describe(params)}")
     missing = [k for k in names if k not in params]
     if missing:
-        raise ValueError(f"params: missing key(s) {missing} for a bidirectional {cell.name} layer; "
+        raise ArgumentError("params", f"params: missing key(s) {missing} for a bidirectional {cell.name} layer; "
                          f"expected keys {names}, received {sorted(params)}")
+    if getattr(cell, "check_params", None) is not None:
+        cell.check_params({k: params[k] for k in cell.param_names}, "params")
+        cell.check_params({k: params[k + SUFFIX] for k in cell.param_names}, "params (the _reverse direction)")
     return {k: params[k] for k in cell.param_names}, {k: params[k + SUFFIX] for k in cell.param_names}
 
 
 def init_bidirectional_params(d: int, m: int, rng: np.random.Generator, cell: Cell = ELMAN) -> dict:
     """Independent random parameters for both directions (the cell's own initialisation, forward first)."""
+    cell = check_cell(cell)
     fwd, bwd = cell.init_params(d, m, rng), cell.init_params(d, m, rng)
     return {**fwd, **{k + SUFFIX: v for k, v in bwd.items()}}
 
@@ -117,25 +121,25 @@ def _pair(value, name: str):
         return None, None
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return value
-    raise ValueError(f"{name}: expected a pair (forward direction, backward direction), or None for zeros, "
-                     f"received {type(value).__name__}")
+    kind = ArgumentError if isinstance(value, (tuple, list)) else ArgumentTypeError
+    raise kind(name, f"{name}: expected a pair (forward direction, backward direction), or None for zeros, "
+                     f"received {describe(value)}")
 
 
 def _forward_full(xs, params, cell, state_0):
     """Both directions over all ``T`` steps of every sequence."""
     p_f, p_b = split_params(params, cell)
-    xs = as_float_array(xs, "xs")
-    if xs.ndim != 3:
-        raise ValueError(f"xs: expected a 3-D array (T, N, d), received shape {xs.shape}")
+    xs = check_array(xs, "xs", ndim=3, names=("T", "N", "d"), nonempty=True)
     s_f, s_b = _pair(state_0, "state_0")
     hs_f, sT_f, cache_f = cell.forward(xs, p_f, s_f)  # reads x_1 .. x_T
     hs_r, sT_b, cache_b = cell.forward(xs[::-1], p_b, s_b)  # reads x_T .. x_1; hs_r[0] is h←_T
     hs = np.concatenate([hs_f, hs_r[::-1]], axis=2)  # (T, N, m) ++ (T, N, m) -> (T, N, 2m), aligned in time
-    return hs, (sT_f, sT_b), {"cell": cell, "fwd": cache_f, "bwd": cache_b, "m": hs_f.shape[2], "T": xs.shape[0],
-                              "N": xs.shape[1]}
+    return hs, (sT_f, sT_b), Cache("bidirectional_forward", {"cell": cell, "fwd": cache_f, "bwd": cache_b,
+                                                            "m": hs_f.shape[2], "T": xs.shape[0], "N": xs.shape[1]})
 
 
 def _backward_full(dhs, cache, dstate_T=None):
+    check_cache(cache, "bidirectional_forward", ("cell", "fwd", "bwd", "m", "T", "N"))
     cell, m, T, N = cache["cell"], cache["m"], cache["T"], cache["N"]
     if dhs is None:
         dh_f = dh_r = None
@@ -168,13 +172,15 @@ def bidirectional_forward(xs, params: Mapping, cell: Cell = ELMAN, state_0=None,
     state_T : pair      (forward state after ``x_{L_n}``, backward state after ``x_1``), like PyTorch's ``h_n``
     cache : dict for :func:`bidirectional_backward`
     """
-    if not isinstance(cell, Cell):
-        raise ValueError(f"cell: expected an rnn_tutor.cells.Cell (e.g. ELMAN, GRU, LSTM), received {type(cell).__name__}")
+    cell = check_cell(cell)
     if lengths is None:
         return _forward_full(xs, params, cell, state_0)
     split_params(params, cell)  # name missing keys before anything runs
+    xs = check_array(xs, "xs", ndim=3, names=("T", "N", "d"), nonempty=True)
+    _pair(state_0, "state_0")
+    lengths = check_lengths(lengths, xs.shape[0], xs.shape[1])
     hs, state_T, cache = masked_cell_forward(bidirectional(cell), xs, params, lengths, state_0)
-    return hs, state_T, {"masked": cache}
+    return hs, state_T, Cache("bidirectional_forward", {"masked": cache})
 
 
 def bidirectional_backward(dhs, cache, dstate_T=None):
@@ -192,6 +198,7 @@ def bidirectional_backward(dhs, cache, dstate_T=None):
     dxs : (T, N, d)
     dstate_0 : pair (forward direction, backward direction)
     """
+    check_cache(cache, "bidirectional_forward")
     if "masked" in cache:
         _pair(dstate_T, "dstate_T")
         return masked_cell_backward(dhs, cache["masked"], dstate_T)
@@ -207,8 +214,7 @@ def bidirectional(cell: Cell = ELMAN) -> Cell:
     architectures use for ``lengths``) each sequence's backward direction starts at its
     last valid step.
     """
-    if not isinstance(cell, Cell):
-        raise ValueError(f"cell: expected an rnn_tutor.cells.Cell (e.g. ELMAN, GRU, LSTM), received {type(cell).__name__}")
+    cell = check_cell(cell)
     names = (*cell.param_names, *(k + SUFFIX for k in cell.param_names))
 
     def init_params(d, m, rng):
@@ -220,7 +226,14 @@ def bidirectional(cell: Cell = ELMAN) -> Cell:
     def forward(xs, params, state_0=None):
         return _forward_full(xs, params, cell, state_0)
 
-    return Cell(f"bi-{cell.name}", names, init_params, init_state, forward, _backward_full)
+    def check(params, name="params"):
+        if getattr(cell, "check_params", None) is None:
+            return None, None
+        d, m = cell.check_params({k: params[k] for k in cell.param_names}, name)
+        cell.check_params({k: params[k + SUFFIX] for k in cell.param_names}, f"{name} (the _reverse direction)")
+        return d, 2 * m
+
+    return Cell(f"bi-{cell.name}", names, init_params, init_state, forward, _backward_full, check)
 
 
 BIDIRECTIONAL_ELMAN = bidirectional(ELMAN)

@@ -29,10 +29,10 @@ from rnn_tutor.activations import get_activation
 from rnn_tutor.bptt import rnn_backward
 from rnn_tutor.rnn import init_params as _rnn_init_params
 from rnn_tutor.rnn import _rnn_forward
-from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, check_array, check_cache, check_mapping, check_params,
-                                  describe)
+from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, check_array, check_cache, check_elements, check_int,
+                                  check_mapping, check_params, describe)
 
-__all__ = ["Cell", "elman_cell", "ELMAN", "check_cell", "check_cell_params"]
+__all__ = ["Cell", "elman_cell", "ELMAN", "check_cell", "check_cell_params", "check_cell_state"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class Cell:
 
 
 def check_cell(cell, name: str = "cell") -> Cell:
+    # ``name`` is the caller's argument name for the message
     """Return ``cell`` if it is a :class:`Cell`; otherwise an error that lists the cells to use."""
     if isinstance(cell, Cell):
         return cell
@@ -65,6 +66,26 @@ def check_cell(cell, name: str = "cell") -> Cell:
                                   f"rnn_tutor.lstm.LSTM), received {describe(cell)}.{' ' + hint if hint else ''}")
 
 
+def check_cell_state(state, N: int, name: str = "state_0"):
+    """``None``, an ``(N, m)`` array of finite numbers, or a tuple of them (the LSTM's ``(h, c)``)."""
+    if state is None:
+        return None
+    if isinstance(state, (tuple, list)):
+        if not state:
+            raise ArgumentError(name, f"{name}: expected a state array (N, m) or a tuple of them, received an empty {type(state).__name__}.")
+        return tuple(check_cell_state(s, N, f"{name}[{i}]") for i, s in enumerate(state))
+    arr = check_array(state, name, ndim=2, names=("N", "m"))
+    if arr.shape[0] != N:
+        raise ArgumentError(name, f"{name}: expected one row per sequence (N = {N}), received shape {arr.shape}.")
+    return arr
+
+
+def _check_sizes(N, m) -> tuple[int, int]:
+    N, m = check_int(N, "N"), check_int(m, "m")
+    check_elements((N, m), "state (N, m)", "N")
+    return N, m
+
+
 def check_cell_params(cell: Cell, params, name: str = "params", d: int | None = None,
                       extra: tuple = ()) -> tuple[int | None, int | None]:
     """Check that ``params`` holds the cell's parameters (and the keys ``extra``); return ``(d, width)``.
@@ -72,7 +93,10 @@ def check_cell_params(cell: Cell, params, name: str = "params", d: int | None = 
     ``d`` (optional) is the number of input features the parameters must accept.  Missing keys
     are named; wrong shapes, NaN and ``inf`` are reported by the cell's own check.
     """
+    cell = check_cell(cell)
     check_mapping(params, name, [*cell.param_names, *extra], f"a parameter dict of the {cell.name} cell")
+    if d is not None:
+        d = check_int(d, "d")
     if getattr(cell, "check_params", None) is None:
         return None, None
     d_got, width = cell.check_params({k: params[k] for k in cell.param_names}, name)
@@ -95,7 +119,7 @@ def elman_cell(f: str = "tanh") -> Cell:
         return {k: p[k] for k in names}
 
     def init_state(N: int, m: int) -> np.ndarray:
-        return np.zeros((N, m))
+        return np.zeros(_check_sizes(N, m))
 
     def forward(xs, params, state_0=None):
         check_mapping(params, "params", names, "an Elman cell parameter dict")

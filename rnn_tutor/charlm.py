@@ -38,7 +38,7 @@ def load_text(name: str = "sonnets.txt") -> str:
         return resources.files("rnn_tutor").joinpath("data", name).read_text(encoding="utf-8")
     except FileNotFoundError:
         shipped = sorted(p.name for p in resources.files("rnn_tutor").joinpath("data").iterdir() if p.name.endswith(".txt"))
-        raise ValueError(f"name: expected one of the shipped texts {shipped}, received {name!r}") from None
+        raise ArgumentError("name", f"name: expected one of the shipped texts {shipped}, received {name!r}") from None
 
 
 @dataclass(frozen=True)
@@ -55,21 +55,21 @@ class Vocab:
         index = {c: i for i, c in enumerate(self.chars)}
         unknown = sorted(set(text) - set(index))
         if unknown:
-            raise ValueError(f"text: expected only characters of the vocabulary ({self.V} characters), "
+            raise ArgumentError("text", f"text: expected only characters of the vocabulary ({self.V} characters), "
                              f"received unknown character(s) {unknown}")
         return np.array([index[c] for c in text], dtype=np.int64)
 
     def decode(self, ids) -> str:
         ids = np.asarray(ids)
         if ids.size and (ids.min() < 0 or ids.max() >= self.V):
-            raise ValueError(f"ids: expected ids in 0..{self.V - 1}, received {int(ids.min())}..{int(ids.max())}")
+            raise ArgumentError("ids", f"ids: expected ids in 0..{self.V - 1}, received {int(ids.min())}..{int(ids.max())}")
         return "".join(self.chars[int(i)] for i in ids.reshape(-1))
 
 
 def build_vocab(text: str) -> Vocab:
     """The sorted set of characters in ``text``."""
     if not isinstance(text, str) or not text:
-        raise ValueError(f"text: expected a non-empty string, received {text!r:.40}")
+        raise ArgumentError("text", f"text: expected a non-empty string, received {text!r:.40}")
     return Vocab(tuple(sorted(set(text))))
 
 
@@ -80,7 +80,7 @@ def make_streams(ids, N: int) -> np.ndarray:
     """
     ids = np.asarray(ids)
     if not isinstance(N, (int, np.integer)) or N < 1 or N > ids.size // 2:
-        raise ValueError(f"N: expected an integer from 1 to {ids.size // 2} (two ids per stream), received {N!r}")
+        raise ArgumentError("N", f"N: expected an integer from 1 to {ids.size // 2} (two ids per stream), received {N!r}")
     L = ids.size // N
     return ids[: N * L].reshape(N, L).T.copy()  # (N, L) -> (L, N)
 
@@ -108,7 +108,7 @@ def window_loss_and_grads(cell: Cell, params: dict, window, V: int, state_0=None
     """
     window = np.asarray(window)
     if window.ndim != 2 or window.shape[0] < 2:
-        raise ValueError(f"window: expected ids (k + 1, N) with k >= 1, received shape {window.shape}")
+        raise ArgumentError("window", f"window: expected ids (k + 1, N) with k >= 1, received shape {window.shape}")
     cell_params = {k: params[k] for k in cell.param_names}
     xs = one_hot(window[:-1], V, "window")  # (k, N) -> (k, N, V)
     hs, state_k, cache = cell.forward(xs, cell_params, state_0)
@@ -172,7 +172,7 @@ def softmax_with_temperature(logits, temperature: float) -> np.ndarray:
     """
     ok = isinstance(temperature, (int, float, np.floating, np.integer)) and not isinstance(temperature, bool)
     if not ok or not np.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature: expected a finite number > 0, received {temperature!r}")
+        raise ArgumentError("temperature", f"temperature: expected a finite number > 0, received {temperature!r}")
     return np.exp(log_softmax(np.asarray(logits, dtype=float) / temperature))
 
 
@@ -181,9 +181,9 @@ def sample(cell: Cell, params: dict, vocab: Vocab, prime: str, n: int, temperatu
     """Generate ``n`` characters after reading ``prime``, drawing each from ``softmax(o_t / τ)``."""
     softmax_with_temperature(np.zeros(1), temperature)  # validate τ before any work
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
+        raise ArgumentError("rng", f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
     if not prime:
-        raise ValueError("prime: expected at least one character to start from, received ''")
+        raise ArgumentError("prime", "prime: expected at least one character to start from, received ''")
     cell_params = {k: params[k] for k in cell.param_names}
     ids = vocab.encode(prime)
     hs, state, _ = cell.forward(one_hot(ids[:, None], vocab.V), cell_params)  # read the prime: (len, 1, V)

@@ -22,14 +22,14 @@ from typing import Mapping
 
 import numpy as np
 
-from rnn_tutor.validation import as_float_array
+from rnn_tutor.validation import ArgumentError, as_float_array
 
 __all__ = ["global_norm", "clip_grad_norm"]
 
 
 def _as_grads(grads) -> dict[str, np.ndarray]:
     if not isinstance(grads, Mapping):
-        raise ValueError(f"grads: expected a dict of gradient arrays (e.g. {{'w_h': dw_h, ...}}), "
+        raise ArgumentError("grads", f"grads: expected a dict of gradient arrays (e.g. {{'w_h': dw_h, ...}}), "
                          f"received {type(grads).__name__}")
     return {k: as_float_array(v, f"grads[{k!r}]") for k, v in grads.items()}
 
@@ -55,7 +55,7 @@ def _check_max_norm(max_norm) -> float:
         and np.asarray(max_norm).dtype.kind in "iuf"
     value = float(max_norm) if ok else float("nan")
     if not value > 0:  # also refuses NaN
-        raise ValueError(f"max_norm: expected a clipping threshold > 0, received {max_norm!r}")
+        raise ArgumentError("max_norm", f"max_norm: expected a clipping threshold > 0, received {max_norm!r}")
     return value
 
 

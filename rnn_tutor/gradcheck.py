@@ -6,6 +6,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from rnn_tutor.validation import ArgumentError
+
 __all__ = ["numerical_gradient", "rel_error", "numerical_gradients", "max_rel_error"]
 
 
@@ -18,7 +20,7 @@ def numerical_gradient(fun: Callable[[np.ndarray], float], x, eps: float = 1e-6)
     Returns an array shaped like ``x``.
     """
     if not eps > 0:
-        raise ValueError(f"eps: expected a positive step, received {eps!r}")
+        raise ArgumentError("eps", f"eps: expected a positive step, received {eps!r}")
     x = np.array(x, dtype=float)  # a private copy
     grad = np.empty_like(x)
     flat, gflat = x.reshape(-1), grad.reshape(-1)
@@ -56,7 +58,7 @@ def rel_error(a, b) -> float:
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
-        raise ValueError(f"b: expected shape {a.shape} (the shape of a), received shape {b.shape}")
+        raise ArgumentError("b", f"b: expected shape {a.shape} (the shape of a), received shape {b.shape}")
     scale = max(np.linalg.norm(a), np.linalg.norm(b))
     return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
 

@@ -30,7 +30,7 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.activations import Activation, get_activation
-from rnn_tutor.validation import as_float_array, check_params
+from rnn_tutor.validation import ArgumentError, as_float_array, check_params
 
 __all__ = ["check_square", "singular_values", "spectral_radius", "deriv_bound", "decay_rate_bound",
            "norm_bound_by_distance", "random_recurrent_matrix", "elman_step_jacobians", "jacobian_chain",
@@ -41,10 +41,10 @@ def check_square(w_h, name: str = "w_h") -> np.ndarray:
     """Return ``w_h`` as a float64 ``(m, m)`` array, or raise ``ValueError`` naming its shape."""
     w = as_float_array(w_h, name)
     if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
-        raise ValueError(f"{name}: expected a square (m, m) recurrent matrix with m >= 1, received shape {w.shape}; "
+        raise ArgumentError(name, f"{name}: expected a square (m, m) recurrent matrix with m >= 1, received shape {w.shape}; "
                          "the recurrence h_t = f(w_x x_t + w_h h_(t-1) + b_h) maps m hidden units to m hidden units")
     if not np.all(np.isfinite(w)):
-        raise ValueError(f"{name}: expected finite numbers, received a matrix holding NaN or inf")
+        raise ArgumentError(name, f"{name}: expected finite numbers, received a matrix holding NaN or inf")
     return w
 
 
@@ -81,7 +81,7 @@ def decay_rate_bound(w_h, f: str | Activation = "tanh") -> float:
 def norm_bound_by_distance(rate: float, T: int) -> np.ndarray:
     """The bound ``rate^k`` for the distances ``k = T - t = 0, 1, ..., T``; shape ``(T + 1,)``."""
     if not (isinstance(rate, (int, float, np.number)) and np.isfinite(rate) and rate >= 0):
-        raise ValueError(f"rate: expected a finite number >= 0, received {rate!r}")
+        raise ArgumentError("rate", f"rate: expected a finite number >= 0, received {rate!r}")
     _check_T(T)
     with np.errstate(over="ignore"):
         return float(rate) ** np.arange(T + 1, dtype=float)
@@ -89,7 +89,7 @@ def norm_bound_by_distance(rate: float, T: int) -> np.ndarray:
 
 def _check_T(T) -> int:
     if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
-        raise ValueError(f"T: expected a positive integer number of time steps, received {T!r}")
+        raise ArgumentError("T", f"T: expected a positive integer number of time steps, received {T!r}")
     return int(T)
 
 
@@ -100,18 +100,18 @@ def random_recurrent_matrix(m: int, sigma_max: float, rng: np.random.Generator, 
     ``kind="orthogonal"``: ``sigma_max`` times a random orthogonal matrix (all singular values equal).
     """
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
+        raise ArgumentError("rng", f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise ValueError(f"m: expected a positive integer number of hidden units, received {m!r}")
+        raise ArgumentError("m", f"m: expected a positive integer number of hidden units, received {m!r}")
     if not (isinstance(sigma_max, (int, float, np.number)) and np.isfinite(sigma_max) and sigma_max >= 0):
-        raise ValueError(f"sigma_max: expected a finite number >= 0, received {sigma_max!r}")
+        raise ArgumentError("sigma_max", f"sigma_max: expected a finite number >= 0, received {sigma_max!r}")
     a = rng.standard_normal((m, m))
     if kind == "gaussian":
         return float(sigma_max) * a / np.linalg.norm(a, 2)
     if kind == "orthogonal":
         q, r = np.linalg.qr(a)
         return float(sigma_max) * q * np.sign(np.diag(r))  # sign fix: Haar-distributed q
-    raise ValueError(f"kind: expected 'gaussian' or 'orthogonal', received {kind!r}")
+    raise ArgumentError("kind", f"kind: expected 'gaussian' or 'orthogonal', received {kind!r}")
 
 
 def elman_step_jacobians(cache: Mapping) -> np.ndarray:
@@ -133,7 +133,7 @@ def elman_step_jacobians(cache: Mapping) -> np.ndarray:
 def _as_jacobians(jacobians) -> np.ndarray:
     js = as_float_array(jacobians, "jacobians")
     if js.ndim < 3 or js.shape[-1] != js.shape[-2] or js.shape[0] == 0:
-        raise ValueError("jacobians: expected a sequence of T >= 1 square step Jacobians, shape (T, m, m) or "
+        raise ArgumentError("jacobians", "jacobians: expected a sequence of T >= 1 square step Jacobians, shape (T, m, m) or "
                          f"(T, N, m, m), received shape {js.shape}")
     return js
 
@@ -191,7 +191,7 @@ def gradient_norms_by_distance(jacobians, ord: int | str = 2, log10: bool = Fals
         If a Jacobian holds NaN or ``inf`` (the norms would be meaningless).
     """
     if ord not in (2, "fro"):
-        raise ValueError(f"ord: expected 2 (spectral norm) or 'fro' (Frobenius norm), received {ord!r}")
+        raise ArgumentError("ord", f"ord: expected 2 (spectral norm) or 'fro' (Frobenius norm), received {ord!r}")
     js = _as_jacobians(jacobians)
     if not np.all(np.isfinite(js)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(js))[0])
@@ -257,17 +257,17 @@ def fit_decay_rate(norms, start: int = 0, log10: bool = False) -> float:
     """
     v = as_float_array(norms, "norms")
     if v.ndim != 1:
-        raise ValueError(f"norms: expected a 1-D array of norms by distance, received shape {v.shape}")
+        raise ArgumentError("norms", f"norms: expected a 1-D array of norms by distance, received shape {v.shape}")
     if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start < v.size:
-        raise ValueError(f"start: expected an integer in [0, {v.size - 1}], received {start!r}")
+        raise ArgumentError("start", f"start: expected an integer in [0, {v.size - 1}], received {start!r}")
     if not log10 and np.any(v < 0):
-        raise ValueError("norms: expected norms >= 0 (or pass log10=True for log10 values), received negative values")
+        raise ArgumentError("norms", "norms: expected norms >= 0 (or pass log10=True for log10 values), received negative values")
     k = np.arange(v.size)[start:]
     with np.errstate(divide="ignore"):
         y = v[start:] if log10 else np.log10(v[start:])
     keep = np.isfinite(y)
     if keep.sum() < 2:
-        raise ValueError(f"norms: need at least two finite, positive norms from distance {start} on to fit a rate, "
+        raise ArgumentError("norms", f"norms: need at least two finite, positive norms from distance {start} on to fit a rate, "
                          f"received {int(keep.sum())}")
     slope = np.polyfit(k[keep], y[keep], 1)[0]
     return float(10.0 ** slope)
@@ -289,7 +289,7 @@ def gradient_decay_curve(sigma_max: float, f: str | Activation = "tanh", T: int 
     """
     T = _check_T(T)
     if not (isinstance(input_scale, (int, float, np.number)) and np.isfinite(input_scale) and input_scale >= 0):
-        raise ValueError(f"input_scale: expected a finite number >= 0, received {input_scale!r}")
+        raise ArgumentError("input_scale", f"input_scale: expected a finite number >= 0, received {input_scale!r}")
     act = get_activation(f, "f")
     rng = np.random.default_rng(seed)
     w_h = random_recurrent_matrix(m, sigma_max, rng, kind)

@@ -41,7 +41,8 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.cells import Cell
-from rnn_tutor.validation import as_float_array, check_shape
+from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
+                                  check_elements, check_finite, check_int, check_rng, check_shape, describe)
 
 __all__ = ["GATES", "PARAM_KEYS", "TORCH_NAMES", "check_gated_params", "check_sequence", "check_state",
            "init_gru_params", "gru_step", "gru_step_backward", "gru_forward", "gru_backward", "gru_step_jacobians", "GRU"]
@@ -57,25 +58,27 @@ def _sigmoid(a: np.ndarray) -> np.ndarray:
     return 0.5 * np.tanh(0.5 * a) + 0.5
 
 
-def check_gated_params(params: Mapping, gates: tuple = GATES) -> dict[str, np.ndarray]:
+def check_gated_params(params: Mapping, gates: tuple = GATES, name: str = "params") -> dict[str, np.ndarray]:
     """Validate a gated cell's stacked parameters; return float64 arrays.
 
     With ``k = len(gates)`` gates, expects ``w_ih (k m, d)``, ``w_hh (k m, m)``,
     ``b_ih (k m,)`` and ``b_hh (k m,)``; ``m`` is read from the columns of ``w_hh``.
     A wrong number of rows raises a ``ValueError`` that names the gate layout.
     """
+    if not isinstance(gates, (tuple, list)) or not gates or not all(isinstance(g, str) for g in gates):
+        raise ArgumentTypeError("gates", f"gates: expected a tuple of gate names such as {GATES}, received {describe(gates)}")
     k, layout = len(gates), "(" + ", ".join(gates) + ")"
     if not isinstance(params, Mapping):
-        raise ValueError(f"params: expected a dict with keys {list(PARAM_KEYS)} (gates stacked {layout}), "
-                         f"received {type(params).__name__}")
+        raise ArgumentTypeError(name, f"{name}: expected a dict with keys {list(PARAM_KEYS)} (gates stacked {layout}), "
+                                f"received {describe(params)}")
     missing = [key for key in PARAM_KEYS if key not in params]
     if missing:
-        raise ValueError(f"params: missing key(s) {missing}; expected keys {list(PARAM_KEYS)} (PyTorch's "
-                         f"weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0), received {sorted(params)}")
-    p = {key: as_float_array(params[key], f"params['{key}']") for key in PARAM_KEYS}
+        raise ArgumentError(name, f"{name}: missing key(s) {missing}; expected keys {list(PARAM_KEYS)} (PyTorch's "
+                            f"weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0), received {sorted(params)}")
+    p = {key: as_float_array(params[key], f"{name}['{key}']") for key in PARAM_KEYS}
     w_hh = p["w_hh"]
     if w_hh.ndim != 2 or w_hh.shape[1] == 0:
-        raise ValueError(f"params['w_hh']: expected a 2-D array ({k}m, m) stacking the {layout} gates, "
+        raise ArgumentError(name, f"{name}['w_hh']: expected a 2-D array ({k}m, m) stacking the {layout} gates, "
                          f"received shape {w_hh.shape}")
     m = w_hh.shape[1]
     d = p["w_ih"].shape[1] if p["w_ih"].ndim == 2 else "d"
@@ -89,29 +92,38 @@ def check_gated_params(params: Mapping, gates: tuple = GATES) -> dict[str, np.nd
             if rows is not None and rows % m == 0 and rows // m != k and rows // m in _LAYOUTS:
                 hint = f" ({rows} = {rows // m}m rows is {_LAYOUTS[rows // m]})"
             shown = "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-            raise ValueError(f"params['{key}'] must stack the {layout} gates: expected {symbolic} = {shown} "
+            raise ArgumentError(name, f"{name}['{key}'] must stack the {layout} gates: expected {symbolic} = {shown} "
                              f"with m = {m} (the columns of w_hh), received {p[key].shape}{hint}")
+    if p["w_ih"].shape[1] == 0:
+        raise ArgumentError(name, f"{name}['w_ih']: expected at least one input column (d >= 1), received shape {p['w_ih'].shape}")
+    for key in PARAM_KEYS:
+        check_finite(p[key], f"{name}['{key}']")
     return p
 
 
 def check_sequence(xs, d: int, name: str = "xs") -> np.ndarray:
     """Validate a time-major batch ``xs (T, N, d)`` with ``T, N >= 1``; return it as float64."""
+    d = check_int(d, "d")
     xs = as_float_array(xs, name)
     if xs.ndim != 3:
-        raise ValueError(f"{name}: expected a 3-D array (T, N, d) = (*, *, {d}), received shape {xs.shape}; "
+        raise ArgumentError(name, f"{name}: expected a 3-D array (T, N, d) = (*, *, {d}), received shape {xs.shape}; "
                          "use rnn_tutor.rnn.as_sequence for a plain list of numbers")
     if xs.shape[0] == 0 or xs.shape[1] == 0:
-        raise ValueError(f"{name}: expected at least one time step and one sequence (T, N >= 1), received shape {xs.shape}")
+        raise ArgumentError(name, f"{name}: expected at least one time step and one sequence (T, N >= 1), received shape {xs.shape}")
     check_shape(xs, (None, None, d), name, f"The last axis holds the d = {d} input features that w_ih expects.")
+    check_finite(xs, name)
     return xs
 
 
 def check_state(state, N: int, m: int, name: str) -> np.ndarray:
     """``None`` -> zeros ``(N, m)``; otherwise validate an ``(N, m)`` state and return it as float64."""
+    N, m = check_int(N, "N"), check_int(m, "m")
     if state is None:
+        check_elements((N, m), "state (N, m)", "N")
         return np.zeros((N, m))
     state = as_float_array(state, name)
     check_shape(state, (N, m), name, f"{name} holds m = {m} values for each of the N = {N} sequences.")
+    check_finite(state, name)
     return state
 
 
@@ -120,11 +132,9 @@ def init_gru_params(d: int, m: int, rng: np.random.Generator) -> dict[str, np.nd
 
     Returns ``w_ih (3m, d)``, ``w_hh (3m, m)``, ``b_ih (3m,)``, ``b_hh (3m,)``, gates stacked (r, z, n).
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
-    for name, value in (("d", d), ("m", m)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+    check_rng(rng)
+    d, m = check_int(d, "d"), check_int(m, "m")
+    check_elements((3 * m, max(d, m)), "w_ih (3m, d) or w_hh (3m, m)", "m")
     s = 1.0 / np.sqrt(m)
     shapes = {"w_ih": (3 * m, d), "w_hh": (3 * m, m), "b_ih": (3 * m,), "b_hh": (3 * m,)}
     return {k: rng.uniform(-s, s, size=shape) for k, shape in shapes.items()}
@@ -146,7 +156,7 @@ def gru_step(x_t, h_prev, params: Mapping):
     """
     p = check_gated_params(params, GATES)
     m, d = p["w_hh"].shape[1], p["w_ih"].shape[1]
-    x_t = as_float_array(x_t, "x_t")
+    x_t = check_array(x_t, "x_t", ndim=2, names=("N", "d"), nonempty=True)
     check_shape(x_t, (None, d), "x_t", f"x_t holds one row of d = {d} inputs per sequence.")
     h_prev = check_state(h_prev, x_t.shape[0], m, "h_prev")
     gi = x_t @ p["w_ih"].T + p["b_ih"]  # (N, d) @ (d, 3m) -> (N, 3m)
@@ -156,7 +166,7 @@ def gru_step(x_t, h_prev, params: Mapping):
     hn_t = gh[:, 2 * m:]  # W_hn h_prev + b_hn: r_t multiplies it after the product
     n_t = np.tanh(gi[:, 2 * m:] + r_t * hn_t)
     h_t = (1.0 - z_t) * n_t + z_t * h_prev
-    cache = {"x_t": x_t, "h_prev": h_prev, "r_t": r_t, "z_t": z_t, "n_t": n_t, "hn_t": hn_t, "params": p}
+    cache = Cache("gru_step", {"x_t": x_t, "h_prev": h_prev, "r_t": r_t, "z_t": z_t, "n_t": n_t, "hn_t": hn_t, "params": p})
     return h_t, cache
 
 
@@ -174,9 +184,9 @@ def gru_step_backward(dh_t, cache) -> dict[str, np.ndarray]:
     -------
     dict with ``x_t (N, d)``, ``h_prev (N, m)``, ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh`` (parameter shapes).
     """
+    check_cache(cache, "gru_step", ("params", "r_t", "z_t", "n_t", "hn_t", "h_prev", "x_t"))
     p, r, z, n, hn, h_prev = (cache[k] for k in ("params", "r_t", "z_t", "n_t", "hn_t", "h_prev"))
-    dh_t = as_float_array(dh_t, "dh_t")
-    check_shape(dh_t, n.shape, "dh_t", "dh_t is ∂L/∂h_t, shaped like h_t.")
+    dh_t = check_array(dh_t, "dh_t", shape=n.shape, names=("N", "m"), hint="dh_t is ∂L/∂h_t, shaped like h_t.")
     da_n = dh_t * (1.0 - z) * (1.0 - n * n)
     da_z = dh_t * (h_prev - n) * z * (1.0 - z)
     da_r = da_n * hn * r * (1.0 - r)
@@ -212,11 +222,16 @@ def gru_forward(xs, params: Mapping, h_0=None):
     h_T : (N, m)      the final state (a view of ``hs[-1]``)
     cache : dict for :func:`gru_backward` (gates ``r_t, z_t, n_t`` for every step, ...)
     """
+    return _gru_forward(xs, params, h_0)
+
+
+def _gru_forward(xs, params, h_0=None, h_name="h_0"):
     p = check_gated_params(params, GATES)
     m, d = p["w_hh"].shape[1], p["w_ih"].shape[1]
     xs = check_sequence(xs, d)
     T, N, _ = xs.shape
-    h_0 = check_state(h_0, N, m, "h_0")
+    check_elements((T, N, 3 * m), "gates (T, N, 3m)", "xs")
+    h_0 = check_state(h_0, N, m, h_name)
     half = np.r_[np.full(2 * m, 0.5), np.ones(m)]  # halve the r and z rows: σ(a) = (1 + tanh(a/2)) / 2
     b_in = p["b_ih"] + np.r_[p["b_hh"][:2 * m], np.zeros(m)]  # b_hr, b_hz add like input biases; b_hn stays inside r ⊙ (.)
     gi = xs @ (p["w_ih"].T * half) + b_in * half  # (T, N, d) @ (d, 3m) -> (T, N, 3m), all steps at once
@@ -238,7 +253,7 @@ def gru_forward(xs, params: Mapping, h_0=None):
         h_new *= g[:, m:]
         h_new += n
         h = h_new
-    cache = {"xs": xs, "h_0": h_0, "rz": rz, "ns": ns, "hns": hns, "hs": hs, "params": p}
+    cache = Cache("gru_forward", {"xs": xs, "h_0": h_0, "rz": rz, "ns": ns, "hns": hns, "hs": hs, "params": p})
     return hs, hs[-1], cache
 
 
@@ -261,12 +276,17 @@ def gru_backward(dhs, cache, dh_T=None) -> dict[str, np.ndarray]:
     -------
     dict with ``w_ih, w_hh, b_ih, b_hh`` (parameter shapes), ``h_0 (N, m)`` and ``xs (T, N, d)``.
     """
+    return _gru_backward(dhs, cache, dh_T)
+
+
+def _gru_backward(dhs, cache, dh_T=None, dh_name="dh_T"):
+    check_cache(cache, "gru_forward", ("params", "xs", "h_0", "rz", "ns", "hns", "hs"))
     p, xs, h_0, rz, ns, hns, hs = (cache[k] for k in ("params", "xs", "h_0", "rz", "ns", "hns", "hs"))
     T, N, m = hs.shape
-    dhs = np.zeros((T, N, m)) if dhs is None else as_float_array(dhs, "dhs")
-    check_shape(dhs, (T, N, m), "dhs", "dhs holds ∂L/∂h_t for every step, shaped like hs.")
-    dh = np.zeros((N, m)) if dh_T is None else as_float_array(dh_T, "dh_T")
-    check_shape(dh, (N, m), "dh_T", "dh_T is ∂L/∂h_T, shaped like the final state.")
+    dhs = np.zeros((T, N, m)) if dhs is None else check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"),
+                                                              hint="dhs holds ∂L/∂h_t for every step, shaped like hs.")
+    dh = np.zeros((N, m)) if dh_T is None else check_array(dh_T, dh_name, shape=(N, m), names=("N", "m"),
+                                                           hint="It is ∂L/∂h_T, shaped like the final state.")
     r, z = rz[..., :m], rz[..., m:]
     h_prevs = np.concatenate([h_0[None], hs[:-1]])  # (T, N, m): h_{t-1} for every t
     a_n = (1.0 - z) * (1.0 - ns * ns)  # ∂L/∂a^n = ∂L/∂h_t ⊙ a_n
@@ -311,6 +331,7 @@ def gru_step_jacobians(cache) -> np.ndarray:
     -------
     (T, N, m, m) array; ``out[t-1, n]`` is ``J_t`` for sequence ``n``.
     """
+    check_cache(cache, "gru_forward", ("rz", "ns", "hns", "hs", "h_0", "params"))
     rz, ns, hns, hs, h_0 = (cache[k] for k in ("rz", "ns", "hns", "hs", "h_0"))
     m = hs.shape[2]
     r, z = rz[..., :m], rz[..., m:]
@@ -325,17 +346,22 @@ def gru_step_jacobians(cache) -> np.ndarray:
 
 
 def _init_state(N: int, m: int) -> np.ndarray:
-    return np.zeros((N, m))
+    return check_state(None, N, m, "state_0")
 
 
 def _cell_forward(xs, params, state_0=None):
-    return gru_forward(xs, params, state_0)
+    return _gru_forward(xs, params, state_0, "state_0")
 
 
 def _cell_backward(dhs, cache, dstate_T=None):
-    g = gru_backward(dhs, cache, dstate_T)
+    g = _gru_backward(dhs, cache, dstate_T, "dstate_T")
     return {k: g[k] for k in PARAM_KEYS}, g["xs"], g["h_0"]
 
 
-GRU = Cell("gru", PARAM_KEYS, init_gru_params, _init_state, _cell_forward, _cell_backward)
+def _cell_check(params, name="params"):
+    p = check_gated_params(params, GATES, name)
+    return p["w_ih"].shape[1], p["w_hh"].shape[1]
+
+
+GRU = Cell("gru", PARAM_KEYS, init_gru_params, _init_state, _cell_forward, _cell_backward, _cell_check)
 """The GRU as a :class:`rnn_tutor.cells.Cell`: state ``h (N, m)``, parameters ``w_ih, w_hh, b_ih, b_hh``."""

@@ -65,7 +65,7 @@ def recall_task(N: int, T: int, rng: np.random.Generator, noise: float = 1.0):
     _check_rng(rng)
     _check_batch(N, T, 1)
     if not (isinstance(noise, (int, float, np.number)) and np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise: expected a finite standard deviation >= 0, received {noise!r}")
+        raise ArgumentError("noise", f"noise: expected a finite standard deviation >= 0, received {noise!r}")
     s = rng.choice([-1.0, 1.0], size=N)
     xs = float(noise) * rng.standard_normal((T, N, 1))
     xs[0, :, 0] = s
@@ -90,7 +90,7 @@ def marked_recall(N: int, T: int, rng: np.random.Generator, min_lag: int = 0):
     _check_rng(rng)
     _check_batch(N, T, 2)
     if isinstance(min_lag, bool) or not isinstance(min_lag, (int, np.integer)) or not 0 <= min_lag < T:
-        raise ValueError(f"min_lag: expected an integer from 0 to T - 1 = {T - 1}, received {min_lag!r}")
+        raise ArgumentError("min_lag", f"min_lag: expected an integer from 0 to T - 1 = {T - 1}, received {min_lag!r}")
     xs = np.zeros((T, N, 2))
     xs[:, :, 0] = rng.standard_normal((T, N))
     s = rng.choice([-1.0, 1.0], size=N)
@@ -132,12 +132,12 @@ def task_accuracy(task: str, y_T, targets, tol: float = 0.04) -> float:
     """
     y, t = as_float_array(y_T, "y_T"), as_float_array(targets, "targets")
     if y.shape != t.shape:
-        raise ValueError(f"targets: expected the shape of y_T {y.shape}, received shape {t.shape}")
+        raise ArgumentError("targets", f"targets: expected the shape of y_T {y.shape}, received shape {t.shape}")
     if task == "recall":
         return float(np.mean(np.sign(y) == t))
     if task == "adding":
         return float(np.mean(np.abs(y - t) < tol))
-    raise ValueError(f"task: expected one of {sorted(TASKS)}, received {task!r}")
+    raise ArgumentError("task", f"task: expected one of {sorted(TASKS)}, received {task!r}")
 
 
 TASKS: dict[str, Callable] = {"recall": recall_task, "adding": adding_problem}
@@ -145,7 +145,7 @@ TASKS: dict[str, Callable] = {"recall": recall_task, "adding": adding_problem}
 
 def _get_task(task) -> Callable:
     if task not in TASKS:
-        raise ValueError(f"task: expected one of {sorted(TASKS)}, received {task!r}")
+        raise ArgumentError("task", f"task: expected one of {sorted(TASKS)}, received {task!r}")
     return TASKS[task]
 
 

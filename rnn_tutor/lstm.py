@@ -42,7 +42,8 @@ import numpy as np
 
 from rnn_tutor.cells import Cell
 from rnn_tutor.gru import PARAM_KEYS, TORCH_NAMES, check_gated_params, check_sequence, check_state
-from rnn_tutor.validation import as_float_array, check_shape
+from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
+                                  check_elements, check_int, check_real, check_rng, check_shape, describe)
 
 __all__ = ["GATES", "PARAM_KEYS", "TORCH_NAMES", "init_lstm_params", "lstm_step", "lstm_step_backward",
            "lstm_forward", "lstm_backward", "lstm_step_jacobians", "LSTM"]
@@ -67,13 +68,10 @@ def init_lstm_params(d: int, m: int, rng: np.random.Generator, forget_bias: floa
 
     Returns ``w_ih (4m, d)``, ``w_hh (4m, m)``, ``b_ih (4m,)``, ``b_hh (4m,)``, gates stacked (i, f, g, o).
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
-    for name, value in (("d", d), ("m", m)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
-    if not np.isfinite(forget_bias):
-        raise ValueError(f"forget_bias: expected a finite number, received {forget_bias!r}")
+    check_rng(rng)
+    d, m = check_int(d, "d"), check_int(m, "m")
+    check_elements((4 * m, max(d, m)), "w_ih (4m, d) or w_hh (4m, m)", "m")
+    forget_bias = check_real(forget_bias, "forget_bias")
     s = 1.0 / np.sqrt(m)
     shapes = {"w_ih": (4 * m, d), "w_hh": (4 * m, m), "b_ih": (4 * m,), "b_hh": (4 * m,)}
     p = {k: rng.uniform(-s, s, size=shape) for k, shape in shapes.items()}
@@ -101,7 +99,7 @@ def lstm_step(x_t, h_prev, c_prev, params: Mapping):
     """
     p = check_gated_params(params, GATES)
     m, d = p["w_hh"].shape[1], p["w_ih"].shape[1]
-    x_t = as_float_array(x_t, "x_t")
+    x_t = check_array(x_t, "x_t", ndim=2, names=("N", "d"), nonempty=True)
     check_shape(x_t, (None, d), "x_t", f"x_t holds one row of d = {d} inputs per sequence.")
     h_prev, c_prev = _check_states(h_prev, c_prev, x_t.shape[0], m)
     a = x_t @ p["w_ih"].T + p["b_ih"] + h_prev @ p["w_hh"].T + p["b_hh"]  # (N, d)@(d, 4m) + (N, m)@(m, 4m) -> (N, 4m)
@@ -109,8 +107,8 @@ def lstm_step(x_t, h_prev, c_prev, params: Mapping):
     g_t, o_t = np.tanh(a[:, 2 * m:3 * m]), _sigmoid_(a[:, 3 * m:].copy())
     c_t = f_t * c_prev + i_t * g_t
     h_t = o_t * np.tanh(c_t)
-    cache = {"x_t": x_t, "h_prev": h_prev, "c_prev": c_prev, "i_t": i_t, "f_t": f_t, "g_t": g_t, "o_t": o_t,
-             "c_t": c_t, "params": p}
+    cache = Cache("lstm_step", {"x_t": x_t, "h_prev": h_prev, "c_prev": c_prev, "i_t": i_t, "f_t": f_t, "g_t": g_t,
+                                "o_t": o_t, "c_t": c_t, "params": p})
     return h_t, c_t, cache
 
 
@@ -128,11 +126,11 @@ def lstm_step_backward(dh_t, dc_t, cache) -> dict[str, np.ndarray]:
     -------
     dict with ``x_t (N, d)``, ``h_prev (N, m)``, ``c_prev (N, m)``, ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``.
     """
+    check_cache(cache, "lstm_step", ("params", "i_t", "f_t", "g_t", "o_t", "c_t", "c_prev", "x_t", "h_prev"))
     p, i, f, g, o, c = (cache[k] for k in ("params", "i_t", "f_t", "g_t", "o_t", "c_t"))
-    dh_t = as_float_array(dh_t, "dh_t")
-    check_shape(dh_t, c.shape, "dh_t", "dh_t is ∂L/∂h_t, shaped like h_t.")
-    dc_t = np.zeros_like(c) if dc_t is None else as_float_array(dc_t, "dc_t")
-    check_shape(dc_t, c.shape, "dc_t", "dc_t is ∂L/∂c_t, shaped like c_t.")
+    dh_t = check_array(dh_t, "dh_t", shape=c.shape, names=("N", "m"), hint="dh_t is ∂L/∂h_t, shaped like h_t.")
+    dc_t = np.zeros_like(c) if dc_t is None else check_array(dc_t, "dc_t", shape=c.shape, names=("N", "m"),
+                                                             hint="dc_t is ∂L/∂c_t, shaped like c_t.")
     tc = np.tanh(c)
     dc = dc_t + dh_t * o * (1.0 - tc * tc)
     da = np.concatenate([dc * g * i * (1.0 - i), dc * cache["c_prev"] * f * (1.0 - f),
@@ -170,11 +168,16 @@ def lstm_forward(xs, params: Mapping, h_0=None, c_0=None):
     (h_T, c_T) : (N, m) each  the final state
     cache : dict for :func:`lstm_backward` (``ifog (T, N, 4m)``: the gates ``i_t, f_t, o_t, g_t``; ``cs``: ``c_t``)
     """
+    return _lstm_forward(xs, params, h_0, c_0)
+
+
+def _lstm_forward(xs, params, h_0=None, c_0=None, names=("h_0", "c_0")):
     p = check_gated_params(params, GATES)
     m, d = p["w_hh"].shape[1], p["w_ih"].shape[1]
     xs = check_sequence(xs, d)
     T, N, _ = xs.shape
-    h_0, c_0 = _check_states(h_0, c_0, N, m, ("h_0", "c_0"))
+    check_elements((T, N, 4 * m), "gates (T, N, 4m)", "xs")
+    h_0, c_0 = _check_states(h_0, c_0, N, m, names)
     order = np.r_[0:2 * m, 3 * m:4 * m, 2 * m:3 * m]  # rows (i, f, g, o) -> (i, f, o, g)
     half = np.r_[np.full(3 * m, 0.5), np.ones(m)]  # σ(a) = (1 + tanh(a/2)) / 2 for i, f, o
     ifog = xs @ (p["w_ih"][order].T * half) + (p["b_ih"] + p["b_hh"])[order] * half  # (T, N, d) @ (d, 4m) -> (T, N, 4m)
@@ -192,7 +195,8 @@ def lstm_forward(xs, params: Mapping, h_0=None, c_0=None):
         c += a[:, :m] * a[:, 3 * m:]
         tc = np.tanh(c, out=tcs[t])
         h = np.multiply(a[:, 2 * m:3 * m], tc, out=hs[t])  # h_t = o_t ⊙ tanh(c_t)
-    cache = {"xs": xs, "h_0": h_0, "c_0": c_0, "ifog": ifog, "cs": cs, "tcs": tcs, "hs": hs, "params": p}
+    cache = Cache("lstm_forward", {"xs": xs, "h_0": h_0, "c_0": c_0, "ifog": ifog, "cs": cs, "tcs": tcs, "hs": hs,
+                                   "params": p})
     return hs, (hs[-1], cs[-1]), cache
 
 
@@ -215,14 +219,19 @@ def lstm_backward(dhs, cache, dh_T=None, dc_T=None) -> dict[str, np.ndarray]:
     -------
     dict with ``w_ih, w_hh, b_ih, b_hh``, ``h_0 (N, m)``, ``c_0 (N, m)`` and ``xs (T, N, d)``.
     """
+    return _lstm_backward(dhs, cache, dh_T, dc_T)
+
+
+def _lstm_backward(dhs, cache, dh_T=None, dc_T=None, names=("dh_T", "dc_T")):
+    check_cache(cache, "lstm_forward", ("params", "xs", "h_0", "c_0", "ifog", "cs", "tcs", "hs"))
     p, xs, h_0, c_0, ifog, cs, tcs, hs = (cache[k] for k in ("params", "xs", "h_0", "c_0", "ifog", "cs", "tcs", "hs"))
     T, N, m = hs.shape
-    dhs = np.zeros((T, N, m)) if dhs is None else as_float_array(dhs, "dhs")
-    check_shape(dhs, (T, N, m), "dhs", "dhs holds ∂L/∂h_t for every step, shaped like hs.")
-    dh = np.zeros((N, m)) if dh_T is None else as_float_array(dh_T, "dh_T")
-    check_shape(dh, (N, m), "dh_T", "dh_T is ∂L/∂h_T, shaped like the final hidden state.")
-    dc = np.zeros((N, m)) if dc_T is None else as_float_array(dc_T, "dc_T")
-    check_shape(dc, (N, m), "dc_T", "dc_T is ∂L/∂c_T, shaped like the final cell state.")
+    dhs = np.zeros((T, N, m)) if dhs is None else check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"),
+                                                              hint="dhs holds ∂L/∂h_t for every step, shaped like hs.")
+    dh = np.zeros((N, m)) if dh_T is None else check_array(dh_T, names[0], shape=(N, m), names=("N", "m"),
+                                                           hint="It is ∂L/∂h_T, shaped like the final hidden state.")
+    dc = np.zeros((N, m)) if dc_T is None else check_array(dc_T, names[1], shape=(N, m), names=("N", "m"),
+                                                           hint="It is ∂L/∂c_T, shaped like the final cell state.")
     i, f, o, g = ifog[..., :m], ifog[..., m:2 * m], ifog[..., 2 * m:3 * m], ifog[..., 3 * m:]
     c_prevs = np.concatenate([c_0[None], cs[:-1]])  # (T, N, m): c_{t-1} for every t
     to_c = o * (1.0 - tcs * tcs)  # ∂c-gradient from h: ∂L/∂c_t += ∂L/∂h_t ⊙ to_c
@@ -273,6 +282,7 @@ def lstm_step_jacobians(cache) -> np.ndarray:
     -------
     (T, N, 2m, 2m) array; ``out[t-1, n]`` is ``J_t`` for sequence ``n``, state order ``(h, c)``.
     """
+    check_cache(cache, "lstm_forward", ("ifog", "cs", "tcs", "c_0", "params"))
     ifog, cs, tcs, c_0 = (cache[k] for k in ("ifog", "cs", "tcs", "c_0"))
     T, N, m = cs.shape
     i, f, o, g = ifog[..., :m], ifog[..., m:2 * m], ifog[..., 2 * m:3 * m], ifog[..., 3 * m:]
@@ -291,26 +301,33 @@ def lstm_step_jacobians(cache) -> np.ndarray:
 
 
 def _init_state(N: int, m: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.zeros((N, m)), np.zeros((N, m))
+    h = check_state(None, N, m, "state_0")
+    return h, h.copy()
 
 
 def _split_state(state, name: str):
     if state is None:
         return None, None
     if not (isinstance(state, (tuple, list)) and len(state) == 2):
-        raise ValueError(f"{name}: expected the LSTM state as a pair (h, c) of (N, m) arrays (or None), "
-                         f"received {type(state).__name__}")
+        kind = ArgumentTypeError if not isinstance(state, (tuple, list)) else ArgumentError
+        raise kind(name, f"{name}: expected the LSTM state as a pair (h, c) of (N, m) arrays (or None), "
+                         f"received {describe(state)}")
     return state
 
 
 def _cell_forward(xs, params, state_0=None):
-    return lstm_forward(xs, params, *_split_state(state_0, "state_0"))
+    return _lstm_forward(xs, params, *_split_state(state_0, "state_0"), names=("state_0[0]", "state_0[1]"))
 
 
 def _cell_backward(dhs, cache, dstate_T=None):
-    g = lstm_backward(dhs, cache, *_split_state(dstate_T, "dstate_T"))
+    g = _lstm_backward(dhs, cache, *_split_state(dstate_T, "dstate_T"), names=("dstate_T[0]", "dstate_T[1]"))
     return {k: g[k] for k in PARAM_KEYS}, g["xs"], (g["h_0"], g["c_0"])
 
 
-LSTM = Cell("lstm", PARAM_KEYS, init_lstm_params, _init_state, _cell_forward, _cell_backward)
+def _cell_check(params, name="params"):
+    p = check_gated_params(params, GATES, name)
+    return p["w_ih"].shape[1], p["w_hh"].shape[1]
+
+
+LSTM = Cell("lstm", PARAM_KEYS, init_lstm_params, _init_state, _cell_forward, _cell_backward, _cell_check)
 """The LSTM as a :class:`rnn_tutor.cells.Cell`: state ``(h, c)``, parameters ``w_ih, w_hh, b_ih, b_hh``."""

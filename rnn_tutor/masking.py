@@ -24,30 +24,27 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from rnn_tutor.validation import as_float_array
+from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, Cache, NonFiniteArgumentError, as_float_array, check_array,
+                                  check_cache, check_elements, check_int, check_real, check_shape, check_token_ids,
+                                  describe)
 
-__all__ = ["check_lengths", "lengths_to_mask", "mask_to_lengths", "resolve_lengths", "pad_sequences",
+__all__ = ["check_real_steps", "check_lengths", "lengths_to_mask", "mask_to_lengths", "resolve_lengths", "pad_sequences",
            "pad_tokens", "one_hot", "last_valid", "last_valid_backward", "state_take", "state_put",
            "masked_cell_forward", "masked_cell_backward"]
 
 
 def check_lengths(lengths, T: int, N: int, name: str = "lengths") -> np.ndarray:
     """Return ``lengths (N,)`` as ints after checking ``1 <= lengths[n] <= T`` (an empty sequence is an error)."""
-    arr = np.asarray(lengths)
-    if arr.dtype.kind not in "iu":
-        f = as_float_array(lengths, name)
-        if not np.all(np.isfinite(f)) or not np.all(f == np.round(f)):
-            raise ValueError(f"{name}: expected integer sequence lengths, received {arr!r}")
-        arr = f
-    arr = arr.astype(np.int64)
+    T, N = check_int(T, "T"), check_int(N, "N")
+    arr = check_token_ids(lengths, name, None, what="integer sequence lengths")
     if arr.shape != (N,):
-        raise ValueError(f"{name}: expected shape ({N},) (one length per sequence in the batch, N = {N}), "
+        raise ArgumentError(name, f"{name}: expected shape ({N},) (one length per sequence in the batch, N = {N}), "
                          f"received shape {arr.shape}")
     bad = np.flatnonzero((arr < 1) | (arr > T))
     if bad.size:
         n = int(bad[0])
         why = " (an empty sequence)" if arr[n] == 0 else ""
-        raise ValueError(f"{name}: expected every length in 1..{T} (T = {T} steps in the padded batch), "
+        raise ArgumentError(name, f"{name}: expected every length in 1..{T} (T = {T} steps in the padded batch), "
                          f"received {int(arr[n])} for sequence {n}{why}")
     return arr
 
@@ -57,11 +54,12 @@ def lengths_to_mask(lengths, T: int | None = None) -> np.ndarray:
 
     ``T`` defaults to ``max(lengths)``.
     """
-    arr = np.asarray(lengths)
+    arr = check_token_ids(lengths, "lengths", None, what="integer sequence lengths")
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"lengths: expected a 1-D array (N,) with N >= 1, received shape {arr.shape}")
-    T = int(np.max(arr)) if T is None else T
+        raise ArgumentError("lengths", f"lengths: expected a 1-D array (N,) with N >= 1, received shape {arr.shape}")
+    T = int(np.max(arr)) if T is None else check_int(T, "T")
     lengths = check_lengths(arr, T, arr.size)
+    check_elements((T, arr.size), "mask (T, N)", "T")
     return (np.arange(T)[:, None] < lengths[None, :]).astype(float)  # (T, 1) < (1, N) -> (T, N)
 
 
@@ -70,28 +68,32 @@ def mask_to_lengths(mask, shape: tuple | None = None, name: str = "mask") -> np.
 
     ``shape`` is the ``(T, N)`` the mask must have (e.g. the first two axes of ``xs``).
     """
-    m = as_float_array(mask, name)
+    m = check_array(mask, name, allow_bool=True)
+    if shape is not None and not (isinstance(shape, (tuple, list)) and len(shape) == 2 and all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape)):
+        raise ArgumentTypeError("shape", f"shape: expected a pair (T, N) of integers, received {describe(shape)}")
     if shape is not None and m.shape != tuple(shape):
-        raise ValueError(f"{name}: expected shape {tuple(shape)} (T, N: the first two axes of the sequences), "
+        raise ArgumentError(name, f"{name}: expected shape {tuple(shape)} (T, N: the first two axes of the sequences), "
                          f"received shape {m.shape}")
     if m.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D (T, N) array, received shape {m.shape}")
+        raise ArgumentError(name, f"{name}: expected a 2-D (T, N) array, received shape {m.shape}")
     if ((m != 0) & (m != 1)).any():
-        raise ValueError(f"{name}: expected only 0 (padding) and 1 (a real step), received values {np.unique(m)}")
+        raise ArgumentError(name, f"{name}: expected only 0 (padding) and 1 (a real step), received values {np.unique(m)}")
     lengths = m.sum(axis=0).astype(np.int64)
     expected = (np.arange(m.shape[0])[:, None] < lengths[None, :]).astype(float)
     bad = np.flatnonzero((expected != m).any(axis=0))
     if bad.size:
         n = int(bad[0])
-        raise ValueError(f"{name}: expected right padding (1s then 0s) in every column, received "
+        raise ArgumentError(name, f"{name}: expected right padding (1s then 0s) in every column, received "
                          f"{m[:, n].astype(int).tolist()} for sequence {n}")
     return check_lengths(lengths, m.shape[0], m.shape[1], name=f"{name} (lengths)")
 
 
 def resolve_lengths(T: int, N: int, lengths=None, mask=None) -> np.ndarray:
     """The lengths of a ``(T, N, ...)`` batch given ``lengths`` or ``mask`` (not both); all ``T`` if neither."""
+    T, N = check_int(T, "T"), check_int(N, "N")
     if lengths is not None and mask is not None:
-        raise ValueError("mask: expected either lengths or mask, received both")
+        raise ArgumentError("mask", "mask: expected either lengths or mask, received both")
     if mask is not None:
         return mask_to_lengths(mask, (T, N))
     if lengths is None:
@@ -112,19 +114,20 @@ def pad_sequences(seqs: Sequence, pad_value: float = 0.0) -> tuple[np.ndarray, n
     xs : (T, N, d) with ``T = max T_n``
     lengths : (N,) ints
     """
-    if len(seqs) == 0:
-        raise ValueError("seqs: expected at least one sequence, received an empty list")
+    seqs = _check_seqs(seqs)
+    pad_value = check_real(pad_value, "pad_value")
     arrs = []
     for n, s in enumerate(seqs):
-        a = as_float_array(s, f"seqs[{n}]")
+        a = check_array(s, f"seqs[{n}]")
         a = a[:, None] if a.ndim == 1 else a
         if a.ndim != 2 or a.shape[0] == 0:
-            raise ValueError(f"seqs[{n}]: expected a non-empty (T_n, d) or (T_n,) array, received shape {a.shape}"
+            raise ArgumentError("seqs", f"seqs[{n}]: expected a non-empty (T_n, d) or (T_n,) array, received shape {a.shape}"
                              + (" (an empty sequence)" if a.shape[0] == 0 else ""))
         if arrs and a.shape[1] != arrs[0].shape[1]:
-            raise ValueError(f"seqs[{n}]: expected d = {arrs[0].shape[1]} features like seqs[0], received shape {a.shape}")
+            raise ArgumentError("seqs", f"seqs[{n}]: expected d = {arrs[0].shape[1]} features like seqs[0], received shape {a.shape}")
         arrs.append(a)
     lengths = np.array([a.shape[0] for a in arrs], dtype=np.int64)
+    check_elements((int(lengths.max()), len(arrs), arrs[0].shape[1]), "padded batch (T, N, d)", "seqs")
     xs = np.full((int(lengths.max()), len(arrs), arrs[0].shape[1]), float(pad_value))
     for n, a in enumerate(arrs):
         xs[: a.shape[0], n] = a
@@ -134,10 +137,10 @@ def pad_sequences(seqs: Sequence, pad_value: float = 0.0) -> tuple[np.ndarray, n
 def pad_tokens(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Right-pad lists of integer tokens into ``tokens (T, N)`` and ``lengths (N,)``."""
     if len(seqs) == 0:
-        raise ValueError("seqs: expected at least one sequence, received an empty list")
+        raise ArgumentError("seqs", "seqs: expected at least one sequence, received an empty list")
     for n, s in enumerate(seqs):
         if len(s) == 0:
-            raise ValueError(f"seqs[{n}]: expected a non-empty sequence of tokens, received an empty sequence")
+            raise ArgumentError("seqs", f"seqs[{n}]: expected a non-empty sequence of tokens, received an empty sequence")
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     tokens = np.full((int(lengths.max()), len(seqs)), int(pad_id), dtype=np.int64)
     for n, s in enumerate(seqs):
@@ -147,12 +150,12 @@ def pad_tokens(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarr
 
 def one_hot(tokens, V: int, name: str = "tokens") -> np.ndarray:
     """One-hot vectors ``(..., V)`` for integer ``tokens (...)`` in ``0 .. V-1``."""
-    arr = np.asarray(tokens)
-    if arr.dtype.kind not in "iu":
-        raise ValueError(f"{name}: expected integer token ids, received dtype {arr.dtype}")
-    if arr.size and (arr.min() < 0 or arr.max() >= V):
-        bad = int(arr.min() if arr.min() < 0 else arr.max())
-        raise ValueError(f"{name}: expected token ids in 0..{V - 1} (V = {V}), received {bad}")
+    V = check_int(V, "V")
+    arr = np.asarray(tokens) if isinstance(tokens, np.ndarray) else tokens
+    if isinstance(arr, np.ndarray) and arr.dtype.kind not in "iu" and arr.dtype.kind in "fc":
+        raise ArgumentError(name, f"{name}: expected integer token ids, received dtype {arr.dtype}")
+    arr = check_token_ids(tokens, name, V, what="integer token ids")
+    check_elements((arr.size, V), "one-hot array (..., V)", name)
     return (arr[..., None] == np.arange(V)).astype(float)
 
 
@@ -161,20 +164,18 @@ def last_valid(hs, lengths) -> np.ndarray:
 
     ``hs (T, N, m)``, ``lengths (N,)`` -> ``(N, m)``.  With no padding this is ``hs[-1]``.
     """
-    hs = as_float_array(hs, "hs")
-    if hs.ndim != 3:
-        raise ValueError(f"hs: expected a 3-D array (T, N, m), received shape {hs.shape}")
+    hs = check_array(hs, "hs", ndim=3, names=("T", "N", "m"), nonempty=True)
     lengths = check_lengths(lengths, hs.shape[0], hs.shape[1])
     return hs[lengths - 1, np.arange(hs.shape[1])]  # pairs (t_n, n) -> (N, m)
 
 
 def last_valid_backward(dh_last, lengths, T: int) -> np.ndarray:
     """Gradient of :func:`last_valid`: ``dh_last (N, m)`` placed at step ``lengths[n]`` of ``dhs (T, N, m)``, zeros elsewhere."""
-    dh_last = as_float_array(dh_last, "dh_last")
-    if dh_last.ndim != 2:
-        raise ValueError(f"dh_last: expected a 2-D array (N, m), received shape {dh_last.shape}")
+    dh_last = check_array(dh_last, "dh_last", ndim=2, names=("N", "m"), nonempty=True)
     N, m = dh_last.shape
+    T = check_int(T, "T")
     lengths = check_lengths(lengths, T, N)
+    check_elements((T, N, m), "dhs (T, N, m)", "T")
     dhs = np.zeros((T, N, m))
     dhs[lengths - 1, np.arange(N)] = dh_last
     return dhs
@@ -184,23 +185,69 @@ def last_valid_backward(dh_last, lengths, T: int) -> np.ndarray:
 
 def state_take(state: Any, idx) -> Any:
     """Rows ``idx`` of a state (an ``(N, m)`` array or a tuple of them, like the LSTM's ``(h, c)``)."""
+    return _take(state, idx, "state")
+
+
+def _take(state, idx, name):
     if state is None:
         return None
     if isinstance(state, tuple):
-        return tuple(state_take(s, idx) for s in state)
-    return np.asarray(state)[idx]
+        return tuple(_take(s, idx, f"{name}[{i}]") for i, s in enumerate(state))
+    arr = check_array(state, name, ndim=tuple(range(1, 8)))
+    rows = check_token_ids(idx, "idx", arr.shape[0], ndim=1, what="integer row indices")
+    return arr[rows]
 
 
 def state_put(full: Any, idx, part: Any, N: int) -> Any:
-    """Write ``part`` into rows ``idx`` of ``full`` (created as zeros with ``N`` rows when ``None``)."""
+    """Write ``part`` into rows ``idx`` of ``full`` (created as zeros with ``N`` rows when ``None``).
+
+    ``full`` is changed in place when it is given (an array, or a tuple of arrays like ``part``).
+    """
+    N = check_int(N, "N")
+    return _put(full, idx, part, N, "full", "part")
+
+
+def _put(full, idx, part, N, fname, pname):
     if isinstance(part, tuple):
+        if full is not None and not (isinstance(full, tuple) and len(full) == len(part)):
+            raise ArgumentError(fname, f"{fname}: expected None or a tuple of {len(part)} arrays like {pname}, "
+                                       f"received {describe(full)}")
         full = (None,) * len(part) if full is None else full
-        return tuple(state_put(f, idx, p, N) for f, p in zip(full, part))
-    part = np.asarray(part, dtype=float)
+        return tuple(_put(f, idx, p, N, f"{fname}[{i}]", f"{pname}[{i}]") for i, (f, p) in enumerate(zip(full, part)))
+    part = check_array(part, pname, ndim=tuple(range(1, 8)))
+    rows = check_token_ids(idx, "idx", N, ndim=1, what="integer row indices")
+    if part.shape[0] != rows.size:
+        raise ArgumentError(pname, f"{pname}: expected one row per index (len(idx) = {rows.size}), received shape {part.shape}")
     if full is None:
+        check_elements((N,) + part.shape[1:], "state", "N")
         full = np.zeros((N,) + part.shape[1:])
-    full[idx] = part
+    elif not (isinstance(full, np.ndarray) and full.dtype.kind == "f" and full.shape == (N,) + part.shape[1:]):
+        raise ArgumentError(fname, f"{fname}: expected None or a float array of shape {(N,) + part.shape[1:]}, "
+                                   f"received {describe(full)}")
+    full[rows] = part
     return full
+
+
+def check_real_steps(xs, lengths, name: str = "xs") -> None:
+    """NaN or ``inf`` at a real step of ``xs (T, N, ...)`` is an error; padding may hold anything."""
+    if np.isfinite(xs).all():
+        return
+    valid = np.arange(xs.shape[0])[:, None] < np.asarray(lengths)[None, :]  # (T, N)
+    bad = ~np.isfinite(xs) & valid.reshape(valid.shape + (1,) * (xs.ndim - 2))
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise NonFiniteArgumentError(name, f"{name}: expected finite numbers at the real steps, received {xs[idx]} "
+                                           f"at index {idx} (step {idx[0] + 1} of sequence {idx[1]}).")
+
+
+def _check_seqs(seqs):
+    if seqs is None or isinstance(seqs, (str, bytes, dict)) or not hasattr(seqs, "__len__"):
+        raise ArgumentTypeError("seqs", f"seqs: expected a list of sequences, received {describe(seqs)}")
+    if len(seqs) == 0:
+        raise ArgumentError("seqs", "seqs: expected at least one sequence, received an empty list")
+    if len(seqs) > MAX_SIZE:
+        raise ArgumentError("seqs", f"seqs: expected at most MAX_SIZE = {MAX_SIZE} sequences, received {len(seqs)}")
+    return list(seqs)
 
 
 def masked_cell_forward(cell, xs, params: Mapping, lengths=None, state_0: Any = None, mask=None) -> tuple[np.ndarray, Any, dict]:
@@ -220,13 +267,17 @@ def masked_cell_forward(cell, xs, params: Mapping, lengths=None, state_0: Any = 
     state_last         each sequence's state at step ``lengths[n]``, shaped like ``state_T``
     cache              for :func:`masked_cell_backward`
     """
-    xs = as_float_array(xs, "xs")
-    if xs.ndim != 3:
-        raise ValueError(f"xs: expected a 3-D array (T, N, d), received shape {xs.shape}")
+    from rnn_tutor.cells import check_cell, check_cell_params, check_cell_state
+
+    cell = check_cell(cell)
+    d, _ = check_cell_params(cell, params)
+    xs = check_array(xs, "xs", ndim=3, names=("T", "N", "d"), nonempty=True, finite=False)
+    if d is not None:
+        check_shape(xs, (None, None, d), "xs", f"The last axis holds the d = {d} input features that the cell expects.")
     T, N, _ = xs.shape
-    if T == 0 or N == 0:
-        raise ValueError(f"xs: expected at least one step and one sequence (T, N >= 1), received shape {xs.shape} (an empty sequence)")
     lengths = resolve_lengths(T, N, lengths, mask)
+    check_real_steps(xs, lengths)
+    state_0 = check_cell_state(state_0, N)
     cell_params = {k: params[k] for k in cell.param_names}
     hs, state_last, groups = None, None, []
     for L in np.unique(lengths):  # one vectorised run per group of equally long sequences
@@ -237,7 +288,8 @@ def masked_cell_forward(cell, xs, params: Mapping, lengths=None, state_0: Any = 
         hs[:L, idx] = hs_g
         state_last = state_put(state_last, idx, state_g, N)
         groups.append((int(L), idx, cache_g))
-    cache = {"cell": cell, "groups": groups, "shape": (T, N, xs.shape[2]), "lengths": lengths, "m": hs.shape[2]}
+    cache = Cache("masked_cell_forward", {"cell": cell, "groups": groups, "shape": (T, N, xs.shape[2]),
+                                          "lengths": lengths, "m": hs.shape[2]})
     return hs, state_last, cache
 
 
@@ -256,12 +308,14 @@ def masked_cell_backward(dhs, cache: dict, dstate_last: Any = None) -> tuple[dic
     dxs : (T, N, d)   zeros at padding
     dstate_0 : shaped like ``state_0``
     """
+    check_cache(cache, "masked_cell_forward", ("cell", "groups", "shape", "lengths", "m"))
     cell, (T, N, d), m = cache["cell"], cache["shape"], cache["m"]
     if dhs is None:
         dhs = np.zeros((T, N, m))
-    dhs = as_float_array(dhs, "dhs")
-    if dhs.shape != (T, N, m):
-        raise ValueError(f"dhs: expected shape {(T, N, m)} (the shape of hs), received shape {dhs.shape}")
+    dhs = check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"), hint="dhs is shaped like hs.")
+    if dstate_last is not None:
+        from rnn_tutor.cells import check_cell_state
+        dstate_last = check_cell_state(dstate_last, N, "dstate_last")
     grads, dxs, dstate_0 = None, np.zeros((T, N, d)), None
     for L, idx, cache_g in cache["groups"]:
         g, dxs_g, ds0_g = cell.backward(dhs[:L, idx], cache_g, state_take(dstate_last, idx))

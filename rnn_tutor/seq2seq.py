@@ -24,6 +24,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from rnn_tutor.validation import ArgumentError
+
 from rnn_tutor.architectures import _check_batch, check_cell
 from rnn_tutor.cells import Cell
 from rnn_tutor.heads import (check_head, check_labels, dense_backward, dense_forward, init_head,
@@ -48,11 +50,11 @@ def split_seq2seq_params(cell: Cell, params) -> tuple[dict, dict, np.ndarray, np
     """``(encoder params, decoder params, w_y, b_y)`` with the prefixes removed."""
     check_cell(cell)
     if not hasattr(params, "keys"):
-        raise ValueError(f"params: expected a dict, received {type(params).__name__}")
+        raise ArgumentError("params", f"params: expected a dict, received {type(params).__name__}")
     expected = [f"{p}{k}" for p in ("enc_", "dec_") for k in cell.param_names]
     missing = [k for k in expected if k not in params]
     if missing:
-        raise ValueError(f"params: missing key(s) {missing}; expected keys {expected + ['w_y', 'b_y']}, "
+        raise ArgumentError("params", f"params: missing key(s) {missing}; expected keys {expected + ['w_y', 'b_y']}, "
                          f"received {sorted(params)}")
     w_y, b_y = check_head(params)
     enc = {k: params[f"enc_{k}"] for k in cell.param_names}
@@ -68,7 +70,7 @@ def teacher_forcing_inputs(targets, q: int) -> np.ndarray:
     """
     targets = np.asarray(targets)
     if targets.ndim != 2 or targets.shape[0] == 0:
-        raise ValueError(f"targets: expected a 2-D array (U, N) of output tokens with U >= 1, received shape {targets.shape}")
+        raise ArgumentError("targets", f"targets: expected a 2-D array (U, N) of output tokens with U >= 1, received shape {targets.shape}")
     prev = np.concatenate([np.full((1, targets.shape[1]), q), targets[:-1]], axis=0)  # shift right by one step
     return one_hot(prev.astype(np.int64), q + 1, name="targets")
 
@@ -90,9 +92,9 @@ def encoder_decoder_forward(cell: Cell, xs, dec_xs, params: Mapping, lengths=Non
     enc, dec, w_y, b_y = split_seq2seq_params(cell, params)
     xs, dec_xs = _check_batch(xs), _check_batch(dec_xs, "dec_xs")
     if dec_xs.shape[1] != xs.shape[1]:
-        raise ValueError(f"dec_xs: expected N = {xs.shape[1]} sequences (like xs), received shape {dec_xs.shape}")
+        raise ArgumentError("dec_xs", f"dec_xs: expected N = {xs.shape[1]} sequences (like xs), received shape {dec_xs.shape}")
     if dec_xs.shape[2] != w_y.shape[0] + 1:
-        raise ValueError(f"dec_xs: expected q + 1 = {w_y.shape[0] + 1} features (one-hot outputs and START), "
+        raise ArgumentError("dec_xs", f"dec_xs: expected q + 1 = {w_y.shape[0] + 1} features (one-hot outputs and START), "
                          f"received shape {dec_xs.shape}")
     state, c_enc = encode(cell, xs, params, lengths, mask)
     gs, _, c_dec = cell.forward(dec_xs, dec, state)  # (U, N, q+1) -> (U, N, m); the encoder's state is g_0
@@ -122,7 +124,7 @@ def encoder_decoder_loss(cell: Cell, xs, targets, params, lengths=None, target_l
     q = w_y.shape[0]
     targets = np.asarray(targets)
     if targets.ndim != 2:
-        raise ValueError(f"targets: expected a 2-D array (U, N) of output tokens, received shape {targets.shape}")
+        raise ArgumentError("targets", f"targets: expected a 2-D array (U, N) of output tokens, received shape {targets.shape}")
     U, N = targets.shape
     tl = np.full(N, U) if target_lengths is None else check_lengths(target_lengths, U, N, "target_lengths")
     out_mask = (np.arange(U)[:, None] < tl[None, :]).astype(float)
@@ -155,12 +157,12 @@ def decode_greedy(cell: Cell, params, state_0, eos: int, max_len: int) -> tuple[
     _, dec, w_y, b_y = split_seq2seq_params(cell, params)
     q = w_y.shape[0]
     if isinstance(eos, (bool, np.bool_)) or not isinstance(eos, (int, np.integer)) or not 0 <= eos < q:
-        raise ValueError(f"eos: expected a class index in 0..{q - 1}, received {eos!r}")
+        raise ArgumentError("eos", f"eos: expected a class index in 0..{q - 1}, received {eos!r}")
     if isinstance(max_len, (bool, np.bool_)) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
-        raise ValueError(f"max_len: expected a positive integer, received {max_len!r}")
+        raise ArgumentError("max_len", f"max_len: expected a positive integer, received {max_len!r}")
     first = state_0[0] if isinstance(state_0, tuple) else state_0
     if first is None or np.ndim(first) != 2:
-        raise ValueError(f"state_0: expected the decoder's initial state, an (N, m) array or a tuple of them, "
+        raise ArgumentError("state_0", f"state_0: expected the decoder's initial state, an (N, m) array or a tuple of them, "
                          f"received {type(state_0).__name__} with shape {np.shape(first)}")
     N = np.shape(first)[0]
     tokens = np.full((max_len, N), eos, dtype=np.int64)

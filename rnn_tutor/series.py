@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.validation import as_float_array
+from rnn_tutor.validation import ArgumentError, as_float_array
 
 __all__ = ["noisy_sines", "noisy_sines_batch", "forecasting_pairs", "split", "mse", "persistence_mse"]
 
@@ -33,18 +33,18 @@ def noisy_sines(n: int, rng: np.random.Generator, periods=(16.0, 6.5), amplitude
     random_phase : draw each φ_i uniformly in [0, 2π) (otherwise φ_i = 0)
     """
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), "
+        raise ArgumentError("rng", f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), "
                          f"received {type(rng).__name__}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"n: expected an integer number of values >= 2, received {n!r}")
+        raise ArgumentError("n", f"n: expected an integer number of values >= 2, received {n!r}")
     periods, amplitudes = as_float_array(periods, "periods"), as_float_array(amplitudes, "amplitudes")
     if periods.ndim != 1 or periods.shape != amplitudes.shape or periods.size == 0:
-        raise ValueError(f"periods, amplitudes: expected two 1-D sequences of the same non-zero length, "
+        raise ArgumentError("periods", f"periods, amplitudes: expected two 1-D sequences of the same non-zero length, "
                          f"received shapes {periods.shape} and {amplitudes.shape}")
     if not (periods > 0).all():
-        raise ValueError(f"periods: expected positive periods (in steps), received {periods.tolist()}")
+        raise ArgumentError("periods", f"periods: expected positive periods (in steps), received {periods.tolist()}")
     if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise: expected a standard deviation >= 0, received {noise!r}")
+        raise ArgumentError("noise", f"noise: expected a standard deviation >= 0, received {noise!r}")
     t = np.arange(n)
     phases = rng.uniform(0, 2 * np.pi, periods.size) if random_phase else np.zeros(periods.size)
     clean = (amplitudes[:, None] * np.sin(2 * np.pi * t[None] / periods[:, None] + phases[:, None])).sum(axis=0)
@@ -54,7 +54,7 @@ def noisy_sines(n: int, rng: np.random.Generator, periods=(16.0, 6.5), amplitude
 def noisy_sines_batch(n: int, N: int, rng: np.random.Generator, **kwargs) -> np.ndarray:
     """``N`` independent :func:`noisy_sines` series (same periods, own phases and noise), shape ``(n, N)``."""
     if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
-        raise ValueError(f"N: expected a positive number of series, received {N!r}")
+        raise ArgumentError("N", f"N: expected a positive number of series, received {N!r}")
     return np.stack([noisy_sines(n, rng, **kwargs) for _ in range(N)], axis=1)
 
 
@@ -70,7 +70,7 @@ def forecasting_pairs(series) -> tuple[np.ndarray, np.ndarray]:
     """
     s = as_float_array(series, "series")
     if s.ndim not in (1, 2) or s.shape[0] < 2:
-        raise ValueError(f"series: expected a 1-D (n,) or 2-D (n, N) array with n >= 2 values, "
+        raise ArgumentError("series", f"series: expected a 1-D (n,) or 2-D (n, N) array with n >= 2 values, "
                          f"received shape {s.shape}")
     s = s.reshape(s.shape[0], -1)  # (n, N)
     return s[:-1, :, None].copy(), s[1:, :, None].copy()
@@ -80,9 +80,9 @@ def split(series, n_train: int) -> tuple[np.ndarray, np.ndarray]:
     """Split a series into its first ``n_train`` values (training) and the rest (test), in time order."""
     s = as_float_array(series, "series")
     if s.ndim != 1:
-        raise ValueError(f"series: expected a 1-D array, received shape {s.shape}")
+        raise ArgumentError("series", f"series: expected a 1-D array, received shape {s.shape}")
     if isinstance(n_train, bool) or not isinstance(n_train, (int, np.integer)) or not 2 <= n_train <= s.size - 2:
-        raise ValueError(f"n_train: expected an integer 2 <= n_train <= {s.size - 2} (len(series) - 2), "
+        raise ArgumentError("n_train", f"n_train: expected an integer 2 <= n_train <= {s.size - 2} (len(series) - 2), "
                          f"received {n_train!r}")
     return s[:n_train].copy(), s[n_train:].copy()
 
@@ -91,7 +91,7 @@ def mse(predictions, targets) -> float:
     """Mean squared error ``mean((ŷ - p)²)`` over all entries; shapes must match."""
     a, b = as_float_array(predictions, "predictions"), as_float_array(targets, "targets")
     if a.shape != b.shape:
-        raise ValueError(f"predictions: expected shape {b.shape} (the shape of targets), received {a.shape}")
+        raise ArgumentError("predictions", f"predictions: expected shape {b.shape} (the shape of targets), received {a.shape}")
     return float(np.mean((a - b) ** 2))
 
 
@@ -102,7 +102,7 @@ def persistence_mse(xs, ps, k: int = 1) -> float:
     """
     xs, ps = as_float_array(xs, "xs"), as_float_array(ps, "ps")
     if xs.shape != ps.shape:
-        raise ValueError(f"ps: expected shape {xs.shape} (the shape of xs), received {ps.shape}")
+        raise ArgumentError("ps", f"ps: expected shape {xs.shape} (the shape of xs), received {ps.shape}")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= xs.shape[0]:
-        raise ValueError(f"k: expected an integer 1 <= k <= T = {xs.shape[0]}, received {k!r}")
+        raise ArgumentError("k", f"k: expected an integer 1 <= k <= T = {xs.shape[0]}, received {k!r}")
     return mse(xs[k - 1:], ps[k - 1:])

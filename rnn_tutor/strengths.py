@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from rnn_tutor.cells import Cell
-from rnn_tutor.validation import as_float_array
+from rnn_tutor.validation import ArgumentError, as_float_array
 
 __all__ = ["sliding_windows", "window_forward", "best_seconds", "median_seconds", "input_sensitivity"]
 
@@ -30,10 +30,10 @@ def sliding_windows(xs, w: int) -> np.ndarray:
     """
     xs = as_float_array(xs, "xs")
     if xs.ndim != 3:
-        raise ValueError(f"xs: expected a 3-D array (T, N, d), received shape {xs.shape}")
+        raise ArgumentError("xs", f"xs: expected a 3-D array (T, N, d), received shape {xs.shape}")
     T, N, d = xs.shape
     if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or not 1 <= w <= T:
-        raise ValueError(f"w: expected a window length from 1 to T = {T}, received {w!r}")
+        raise ArgumentError("w", f"w: expected a window length from 1 to T = {T}, received {w!r}")
     view = np.lib.stride_tricks.sliding_window_view(xs, w, axis=0)  # (T-w+1, N, d, w)
     return np.ascontiguousarray(view.transpose(0, 1, 3, 2)).reshape(T - w + 1, N, w * d)
 
@@ -47,14 +47,14 @@ def window_forward(xs, w_1, b_1, w_2, b_2, w: int) -> np.ndarray:
     X = sliding_windows(xs, w)  # (T-w+1, N, w d)
     w_1 = as_float_array(w_1, "w_1")
     if w_1.ndim != 2 or w_1.shape[1] != X.shape[-1]:
-        raise ValueError(f"w_1: expected shape (m, w d) = (m, {X.shape[-1]}), received shape {w_1.shape}")
+        raise ArgumentError("w_1", f"w_1: expected shape (m, w d) = (m, {X.shape[-1]}), received shape {w_1.shape}")
     H = np.tanh(X @ w_1.T + b_1)  # (T-w+1, N, w d) @ (w d, m) -> (T-w+1, N, m)
     return H @ np.asarray(w_2).T + b_2  # (T-w+1, N, m) @ (m, q) -> (T-w+1, N, q)
 
 
 def _run_times(fn: Callable[[], object], repeats: int) -> list[float]:
     if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise ValueError(f"repeats: expected a positive integer, received {repeats!r}")
+        raise ArgumentError("repeats", f"repeats: expected a positive integer, received {repeats!r}")
     fn()  # warm-up: caches, lazy imports, first-call allocations
     times = []
     for _ in range(repeats):
@@ -87,12 +87,12 @@ def input_sensitivity(cell: Cell, params: Mapping, xs, u=None) -> np.ndarray:
     most recent input.
     """
     if not isinstance(cell, Cell):
-        raise ValueError(f"cell: expected an rnn_tutor.cells.Cell (ELMAN, GRU, LSTM), received {type(cell).__name__}")
+        raise ArgumentError("cell", f"cell: expected an rnn_tutor.cells.Cell (ELMAN, GRU, LSTM), received {type(cell).__name__}")
     hs, state_T, cache = cell.forward(xs, params)
     T, N, m = hs.shape
     u = np.full((N, m), 1 / np.sqrt(m)) if u is None else as_float_array(u, "u")
     if u.shape != (N, m):
-        raise ValueError(f"u: expected shape (N, m) = {(N, m)}, received shape {u.shape}")
+        raise ArgumentError("u", f"u: expected shape (N, m) = {(N, m)}, received shape {u.shape}")
     dhs = np.zeros((T, N, m))
     dhs[-1] = u  # the gradient enters at h_T only
     _, dxs, _ = cell.backward(dhs, cache)

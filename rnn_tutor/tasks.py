@@ -21,6 +21,8 @@ from collections import Counter
 
 import numpy as np
 
+from rnn_tutor.validation import ArgumentError
+
 from rnn_tutor.masking import pad_tokens
 
 __all__ = ["NOTE_NAMES", "MELODIES", "melody_task", "SENTIMENT_VOCAB", "sentiment_phrase", "sentiment_task",
@@ -123,7 +125,7 @@ def tagging_task(rng: np.random.Generator, n: int, min_len: int = 3, max_len: in
     Returns the sentences (lists of words) and their tags (lists of indices into :data:`TAGS`).
     """
     if not 1 <= min_len <= max_len:
-        raise ValueError(f"max_len: expected 1 <= min_len <= max_len, received min_len={min_len!r}, max_len={max_len!r}")
+        raise ArgumentError("max_len", f"max_len: expected 1 <= min_len <= max_len, received min_len={min_len!r}, max_len={max_len!r}")
     sents, tags = [], []
     for _ in range(n):
         L = int(rng.integers(min_len, max_len + 1))
@@ -148,7 +150,7 @@ EOS = 10  #: the end token of the digit outputs (q = 11 classes: 0-9 and EOS)
 def number_words(n: int) -> list[str]:
     """English words for ``1 <= n <= 999`` without "and": ``305 -> ['three', 'hundred', 'five']``."""
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 999:
-        raise ValueError(f"n: expected an integer in 1..999, received {n!r}")
+        raise ArgumentError("n", f"n: expected an integer in 1..999, received {n!r}")
     hundreds, rest = divmod(int(n), 100)
     words = [_ONES[hundreds], "hundred"] if hundreds else []
     if 10 <= rest < 20:
@@ -168,7 +170,7 @@ def numbers_task(rng: np.random.Generator, n_train: int = 700) -> tuple[tuple[li
     ints in 0..9 ending with :data:`EOS`.
     """
     if not 1 <= n_train < 999:
-        raise ValueError(f"n_train: expected 1..998 training numbers, received {n_train!r}")
+        raise ArgumentError("n_train", f"n_train: expected 1..998 training numbers, received {n_train!r}")
     order = rng.permutation(np.arange(1, 1000))
     split = [order[:n_train], order[n_train:]]
     return tuple(([number_words(int(k)) for k in part], [[int(c) for c in str(k)] + [EOS] for k in part])
@@ -187,7 +189,7 @@ def encode(seqs, vocab) -> tuple[np.ndarray, np.ndarray]:
     for n, s in enumerate(seqs):
         unknown = [w for w in s if w not in index]
         if unknown:
-            raise ValueError(f"seqs[{n}]: expected words from the vocabulary {list(vocab)}, received unknown {unknown}")
+            raise ArgumentError("seqs", f"seqs[{n}]: expected words from the vocabulary {list(vocab)}, received unknown {unknown}")
         ids.append([index[w] for w in s])
     return pad_tokens(ids)
 
@@ -227,7 +229,7 @@ def number_slots(digits) -> list[int]:
     """Digit tokens ending in EOS -> the three place values ``[hundreds, tens, units]`` (``[3, 0, 5]`` for 305)."""
     body = list(digits)
     if not body or body[-1] != EOS or not 2 <= len(body) <= 4 or any(not 0 <= int(k) <= 9 for k in body[:-1]):
-        raise ValueError(f"digits: expected 1 to 3 digit tokens followed by EOS = {EOS}, received {body!r}")
+        raise ArgumentError("digits", f"digits: expected 1 to 3 digit tokens followed by EOS = {EOS}, received {body!r}")
     n = int("".join(str(int(k)) for k in body[:-1]))
     return [n // 100, n // 10 % 10, n % 10]
 

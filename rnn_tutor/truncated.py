@@ -131,7 +131,7 @@ def window_loss_and_grads(xs_window, ps_window, params: Mapping, f: str | Activa
     elif loss_at == "all":
         loss, dys = squared_error(ys, ps_window, reduction="mean")
     else:
-        raise ValueError(f"loss_at: expected 'last' or 'all', received {loss_at!r}")
+        raise ArgumentError("loss_at", f"loss_at: expected 'last' or 'all', received {loss_at!r}")
     return loss, rnn_backward(dys, cache), cache
 
 

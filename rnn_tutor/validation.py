@@ -392,7 +392,7 @@ def check_token_ids(tokens, name: str, V: int | None, *, ndim: int | tuple | Non
         if lo < 0 or hi >= V:
             bad = lo if lo < 0 else hi
             idx = tuple(int(i) for i in np.argwhere(arr == bad)[0])
-            _fail(name, f"ids in 0..{V - 1} (V = {V})", f"{bad} at index {idx}")
+            _fail(name, f"token ids in 0..{V - 1} (V = {V})", f"{bad} at index {idx}")
     return arr
 
 

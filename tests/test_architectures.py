@@ -329,7 +329,7 @@ def test_bad_masks_raise_and_padding_labels_are_free():
 def test_bad_inputs_raise_value_errors_that_name_the_argument():
     rng = np.random.default_rng(13)
     p = A.init_params(ELMAN, 2, 3, 2, rng)
-    with pytest.raises(ValueError, match=r"cell: expected a rnn_tutor.cells.Cell .* received str"):
+    with pytest.raises(ValueError, match=r"cell: expected a rnn_tutor.cells.Cell .* received .*(str)"):
         A.many_to_one_forward("elman", np.zeros((2, 1, 2)), p)
     with pytest.raises(ValueError, match=r"params: missing key\(s\) \['w_h'\]"):
         A.many_to_one_forward(ELMAN, np.zeros((2, 1, 2)), {k: v for k, v in p.items() if k != "w_h"})

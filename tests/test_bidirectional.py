@@ -200,7 +200,7 @@ def test_bad_input():
         bidirectional_forward(xs, params, lengths=[1, 2, 3])
     with pytest.raises(ValueError, match=r"state_0: expected a pair \(forward direction, backward direction\)"):
         bidirectional_forward(xs, params, state_0=np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"cell: expected an rnn_tutor.cells.Cell"):
+    with pytest.raises(ValueError, match=r"cell: expected a rnn_tutor.cells.Cell"):
         bidirectional_forward(xs, params, cell="gru")
     hs, _, cache = bidirectional_forward(xs, params)
     with pytest.raises(ValueError, match=r"dhs: expected shape \(4, 2, 6\)"):

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from rnn_tutor.validation import ArgumentError
 import sympy as sp
 
 from rnn_tutor.activations import Activation, get_activation
@@ -75,7 +77,7 @@ class UnrolledRNN:
 
 def _positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+        raise ArgumentError(name, f"{name}: expected a positive integer, received {value!r}")
     return int(value)
 
 
@@ -95,9 +97,9 @@ def unroll(k: int, m: int = 1, d: int = 1, q: int = 1, f: str | Activation = "ta
     k, m, d, q = (_positive_int(v, n) for v, n in ((k, "k"), (m, "m"), (d, "d"), (q, "q")))
     f, g = get_activation(f, "f"), get_activation(g, "g")
     if loss_at not in ("all", "last"):
-        raise ValueError(f"loss_at: expected 'all' or 'last', received {loss_at!r}")
+        raise ArgumentError("loss_at", f"loss_at: expected 'all' or 'last', received {loss_at!r}")
     if h_0 not in ("zero", "symbol"):
-        raise ValueError(f"h_0: expected 'zero' or 'symbol', received {h_0!r}")
+        raise ArgumentError("h_0", f"h_0: expected 'zero' or 'symbol', received {h_0!r}")
     scalar = d == m == q == 1
     params = {"w_x": _matrix("w_x", m, d, scalar), "w_h": _matrix("w_h", m, m, scalar),
               "b_h": _matrix("b_h", m, 1, scalar), "w_y": _matrix("w_y", q, m, scalar),
@@ -126,15 +128,15 @@ def unroll(k: int, m: int = 1, d: int = 1, q: int = 1, f: str | Activation = "ta
 
 def _check_net(net) -> UnrolledRNN:
     if not isinstance(net, UnrolledRNN):
-        raise ValueError(f"net: expected an UnrolledRNN from rnn_tutor.symbolic.unroll, received {type(net).__name__}")
+        raise ArgumentError("net", f"net: expected an UnrolledRNN from rnn_tutor.symbolic.unroll, received {type(net).__name__}")
     return net
 
 
 def _check_t(net: UnrolledRNN, t, wrt=None):
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 1 <= t <= net.k:
-        raise ValueError(f"t: expected a step 1 <= t <= k = {net.k}, received {t!r}")
+        raise ArgumentError("t", f"t: expected a step 1 <= t <= k = {net.k}, received {t!r}")
     if wrt is not None and wrt not in net.params:
-        raise ValueError(f"wrt: expected one of {list(net.params)}, received {wrt!r}")
+        raise ArgumentError("wrt", f"wrt: expected one of {list(net.params)}, received {wrt!r}")
     return int(t)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 
 from rnn_tutor.symbolic.unrolled import PARAMS, UnrolledRNN, _check_net, grads_bptt, grads_direct, unroll, unrolled
-from rnn_tutor.validation import as_float_array, check_params, check_shape
+from rnn_tutor.validation import ArgumentError, as_float_array, check_params, check_shape
 
 __all__ = ["equal_symbolically", "lambdify_grads", "derive_and_verify"]
 
@@ -107,7 +107,7 @@ def lambdify_grads(net: UnrolledRNN, grads: Mapping[str, sp.Matrix]) -> Callable
         values = [p[w].reshape(-1)[i] for w in PARAMS for i in range(p[w].size)]
         if symbolic_h0:
             if h_0 is None:
-                raise ValueError(f"h_0: expected an array of shape ({N}, {net.m}) for this net, received None")
+                raise ArgumentError("h_0", f"h_0: expected an array of shape ({N}, {net.m}) for this net, received None")
             h_0 = as_float_array(h_0, "h_0")
             check_shape(h_0, (N, net.m), "h_0")
             values += [h_0[:, i] for i in range(net.m)]

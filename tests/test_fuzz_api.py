@@ -1,0 +1,718 @@
+"""Property-based fuzzing of the whole numeric API: every public function keeps its promise on bad input.
+
+The public API is discovered at run time: every module of ``rnn_tutor`` except the non-numeric
+packages (:data:`NOT_NUMERIC`), every name in its ``__all__`` that is a function, an activation,
+or a method of a public :class:`~rnn_tutor.cells.Cell`.  A new public function is therefore
+fuzzed without editing this file.
+
+For each callable the fuzzer first *finds a valid call*: candidate values for every argument come
+from the argument's name (the course's notation fixes them: ``xs (T, N, d)``, ``params``, ``cell``,
+``rng``, ``lengths`` ...), and the library's own errors (which name the argument) steer the search
+among the candidates.  A call is valid if it returns finite output.  Then it changes *one* argument
+at a time (:func:`mutations`): wrong ndim, wrong shape, dtype int/bool/complex/object, NaN, inf,
+empty, oversized and negative sizes, floats for integers, a wrong ``rng``, unknown names,
+missing and extra keys, another function's cache, another cell, ``None``.  Every mutated call must
+
+* either return finite output (an acceptance: allowed only for mutations that can be valid, such
+  as integer arrays, lists, extra keys or another size; :data:`MUST_RAISE` lists those that may
+  never be accepted, :data:`DELIBERATE` the documented exceptions, each with its reason),
+* or raise the library's error (:class:`~rnn_tutor.validation.ArgumentError`, a ValueError, or a
+  FloatingPointError from a training loop) whose message names the changed argument (for
+  mutations that are wrong only relative to another argument, such as a shape, any argument of
+  the function may be named).
+
+A deterministic pass covers every (argument, mutation) pair; a Hypothesis pass then draws random
+variants (random shapes, magnitudes, positions of the NaN).  Run ``python tests/test_fuzz_api.py``
+for a report of every problem at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import pkgutil
+import resource
+import signal
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import rnn_tutor
+from rnn_tutor.validation import ArgumentError, Cache
+
+hypothesis = pytest.importorskip("hypothesis") if __name__ != "__main__" else importlib.import_module("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+NOT_NUMERIC = ("checks", "grading", "plots", "widgets", "cli", "release", "nbsource", "course", "validation",
+               "__main__")
+"""Packages and modules that are not numeric (files, notebooks, figures, command line) or are the
+validation layer itself."""
+
+T, N, D, M, Q = 5, 3, 2, 4, 3  # distinct sizes, so that a swapped axis cannot pass unnoticed
+CALL_SECONDS = 5.0  # a single call that takes longer is a failure (a missing upper limit)
+MEMORY_HEADROOM = 1_500_000_000  # bytes of address space a single call may add
+
+
+# ----------------------------------------------------------------------------- discovery
+
+@dataclass(frozen=True)
+class Target:
+    """One public callable: ``qualname`` as shown in reports, ``fn`` the object to call."""
+
+    qualname: str
+    fn: Callable
+    module: str
+
+
+def _numeric_modules() -> list:
+    mods = []
+    for info in pkgutil.walk_packages(rnn_tutor.__path__, "rnn_tutor."):
+        parts = info.name.split(".")
+        if any(p in NOT_NUMERIC or p.startswith("_") for p in parts[1:]):
+            continue
+        mods.append(importlib.import_module(info.name))
+    return mods
+
+
+def discover() -> list[Target]:
+    """Every public numeric callable, once (re-exports are skipped), in a stable order."""
+    from rnn_tutor.activations import Activation
+    from rnn_tutor.cells import Cell
+
+    seen, out = set(), []
+
+    def add(qualname, fn, module):
+        key = id(fn) if not inspect.ismethod(fn) else (id(fn.__self__), fn.__name__)
+        if key in seen:
+            return
+        seen.add(key)
+        out.append(Target(qualname, fn, module))
+
+    for mod in _numeric_modules():
+        names = getattr(mod, "__all__", None) or [n for n in vars(mod) if not n.startswith("_")]
+        short = mod.__name__.removeprefix("rnn_tutor.")
+        for name in names:
+            obj = getattr(mod, name, None)
+            if inspect.isfunction(obj) and obj.__module__.startswith("rnn_tutor"):
+                if getattr(obj, "__module__", "") != mod.__name__ and hasattr(importlib.import_module(obj.__module__), name):
+                    continue  # a re-export: fuzzed in its own module
+                add(f"{short}.{name}", obj, short)
+            elif isinstance(obj, Activation):
+                add(f"{short}.{name}", obj, short)
+                add(f"{short}.{name}.deriv", obj.deriv, short)
+            elif isinstance(obj, Cell):
+                for method in ("init_params", "init_state", "forward", "backward"):
+                    add(f"{short}.{name}.{method}", getattr(obj, method), short)
+    return out
+
+
+# ----------------------------------------------------------------------------- candidate values
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+def _world():
+    """Valid objects shared by the candidates (built once)."""
+    from rnn_tutor import architectures, cells, rnn
+    from rnn_tutor.bidirectional import BIDIRECTIONAL_ELMAN, init_bidirectional_params
+
+    w = {}
+    g = np.random.default_rng(1)
+    w["cells"] = dict(architectures.available_cells())
+    w["cells"]["bi"] = BIDIRECTIONAL_ELMAN
+    w["xs"] = g.normal(size=(T, N, D))
+    w["elman"] = rnn.init_params(D, M, Q, g)
+    w["cell_params"] = {name: c.init_params(D, M, g) for name, c in w["cells"].items()}
+    w["arch_params"] = {name: architectures.init_params(c, D, M, Q, g) if name != "bi" else
+                        {**init_bidirectional_params(D, M, g), **_head(2 * M, Q, g)} for name, c in w["cells"].items()}
+    w["bi_params"] = init_bidirectional_params(D, M, g)
+    try:
+        from rnn_tutor import seq2seq
+        w["s2s_params"] = {name: seq2seq.init_seq2seq_params(c, D, M, Q, g) for name, c in w["cells"].items()
+                           if name != "bi"}
+    except ImportError:
+        w["s2s_params"] = {}
+    w["charlm_params"] = {name: {**c.init_params(Q + 1, M, g), **_head(M if name != "bi" else 2 * M, Q + 1, g)}
+                          for name, c in w["cells"].items()}
+    w["cell_list"] = list(w["cells"].values())
+    del cells
+    return w
+
+
+def _head(m, q, g):
+    return {"w_y": g.uniform(-0.5, 0.5, (q, m)), "b_y": g.uniform(-0.5, 0.5, q)}
+
+
+_WORLD: dict | None = None
+
+
+def world() -> dict:
+    global _WORLD
+    if _WORLD is None:
+        _WORLD = _world()
+    return _WORLD
+
+
+def candidates(name: str, param: inspect.Parameter, target: Target) -> list:
+    """Plausible valid values for an argument called ``name`` (the first is tried first)."""
+    w = world()
+    g = np.random.default_rng(2)
+    has_default = param.default is not inspect.Parameter.empty
+    default = [param.default] if has_default else []
+    ints = lambda *shape, hi=Q: g.integers(0, hi, size=shape)  # noqa: E731
+    table: dict[str, list] = {
+        "xs": [w["xs"], g.normal(size=(T, N, 1)), g.normal(size=(T, N, Q + 1)), g.normal(size=(T, N, M)),
+               g.normal(size=(T, N, 2))],
+        "xs_window": [w["xs"]], "dec_xs": [np.eye(Q + 1)[ints(T, N)]],
+        "x_t": [g.normal(size=(N, D))], "x": [g.normal(size=(N, D)), g.normal(size=(N, 1))],
+        "h_0": default + [np.zeros((N, M))], "h_prev": [None, np.zeros((N, M))], "h_start": default,
+        "c_prev": [None, np.zeros((N, M))], "c_0": default, "state_0": default + [np.zeros((N, M))],
+        "dstate_T": default, "dstate_last": default, "dh_T": default, "dc_T": default, "dc_t": [None, g.normal(size=(N, M))],
+        "params": ([w["elman"]] + list(w["arch_params"].values()) + list(w["cell_params"].values())
+                   + list(w["s2s_params"].values()) + [w["bi_params"]] + list(w["charlm_params"].values())),
+        "cell": default + w["cell_list"],
+        "rng": [_rng()] if not has_default or param.default is not None else default + [_rng()],
+        "T": [T], "N": [N], "d": [D], "m": [M], "q": [Q], "V": [Q + 1, Q], "n": [12, 5, 300], "k": [2, 1],
+        "w": [2], "t": [1], "start": default, "steps": [2], "epochs": [1], "max_updates": [2], "batch": [4],
+        "n_train": [10, 700], "min_len": default, "max_len": default + [4], "eos": [Q - 1], "max_len ": [4],
+        "lengths": default + [np.array([T, T - 1, 2]), np.array([T] * N)], "mask": default,
+        "target_lengths": default,
+        "labels": [ints(N), ints(T, N), ints(N, hi=2)],
+        "targets": [ints(T, N), g.normal(size=(N, 1)), g.normal(size=(T, N, Q)), ints(T, N, hi=10)],
+        "ys": [g.normal(size=(T, N, Q))], "ps": [g.normal(size=(T, N, Q)), np.full((N, Q), 1 / Q)],
+        "ps_window": [g.normal(size=(T, N, Q))],
+        "dys": [g.normal(size=(T, N, Q))], "dhs": [g.normal(size=(T, N, M)), g.normal(size=(T, N, 2 * M))],
+        "dos": [g.normal(size=(T, N, Q)), g.normal(size=(N, Q))], "do": [g.normal(size=(N, Q))],
+        "dh_t": [g.normal(size=(N, M))], "dy_t": default + [g.normal(size=(N, Q))],
+        "dh_last": [g.normal(size=(N, M))], "dps": [g.normal(size=(N, Q))],
+        "hs": [g.normal(size=(T, N, M))], "logits": [g.normal(size=(N, Q)), g.normal(size=(T, N, Q))],
+        "os": [g.normal(size=(N, Q))], "a": [g.normal(size=(N, M)), 0.5],
+        "w_h": [g.normal(size=(M, M)) * 0.3], "w_y": [g.normal(size=(Q, M))], "b_y": [g.normal(size=Q)],
+        "w_1": [g.normal(size=(M, 2 * D))], "b_1": [g.normal(size=M)], "w_2": [g.normal(size=(Q, M))],
+        "b_2": [g.normal(size=Q)], "u": default,
+        "jacobians": [g.normal(size=(T, M, M)) * 0.3], "norms": [0.5 ** np.arange(T + 1.0)],
+        "rate": [0.5], "sigma_max": [0.9], "w_h_scale": [1.0], "input_scale": default,
+        "f": default + ["tanh"], "g": default + ["identity"], "name": default + ["sonnets.txt"],
+        "grads": [{k: np.ones_like(v) for k, v in w["elman"].items()}],
+        "state": [{"t": 0, "m": {k: np.zeros_like(v) for k, v in w["elman"].items()},
+                   "v": {k: np.zeros_like(v) for k, v in w["elman"].items()}}],
+        "lr": default + [0.01], "clip": default + [1.0], "max_norm": default + [1.0],
+        "seqs": [[["good", "not", "fun"], ["bad"]], [g.normal(size=(3, D)), g.normal(size=(2, D))], [[1, 2, 3], [2]]],
+        "vocab": [("bad", "fun", "good", "not"), None],
+        "tokens": [ints(T, N)], "window": [ints(3, N, hi=Q + 1)], "streams": [ints(12, N, hi=Q + 1)],
+        "ids": [ints(20, hi=Q + 1)], "text": ["abcabcabd"], "prime": ["ab"], "temperature": [1.0],
+        "series": [g.normal(size=30)], "predictions": [g.normal(size=(T, N, 1))],
+        "task": default + ["recall"], "y_T": [g.normal(size=(N, 1))],
+        "digits": [[3, 0, 5, 10]], "slots": [[3, 0, 5]], "sents": [[["the", "dog"]]], "tags": [[[0, 2]]],
+        "values": [[0.5, -1.0, 2.0]], "lags": [[2, 3]], "seeds": [(0,)],
+        "fn": [lambda: None], "fun": [lambda x: float(np.sum(np.asarray(x) ** 2))],
+        "loss": [lambda p: float(sum(np.sum(v ** 2) for v in p.values()))],
+        "grads_a": [{"w": np.ones(2)}], "grads_b": [{"w": np.ones(2)}], "b": [np.ones((2, 3))],
+        "repeats": [2], "periods": default, "amplitudes": default, "noise": default,
+        "feedback": default, "reduction": default, "loss_at": default, "optimizer": default, "kind": default,
+        "pad_value": default, "pad_id": default, "axis": default, "tol": default, "min_lag": default,
+        "forget_bias": default, "scale": default, "ord": default, "log10": default, "symbolic": default,
+        "random_phase": default, "target_loss": default, "n_points": default + [1], "seed": default,
+        "against": default, "shape": [None, (N,)], "names": default,
+        "net": [], "expr": [], "wrt": ["w_h"],
+    }
+    if name == "net" or name == "expr":
+        from rnn_tutor.symbolic import unroll
+        net = unroll(2)
+        return [net] if name == "net" else [net.h[-1][0]]
+    if name == "loss_and_grads":
+        from rnn_tutor import architectures
+        from rnn_tutor.cells import ELMAN
+        x, labels = g.normal(size=(N, D)), ints(N)
+        return [lambda p, step: architectures.one_to_one_loss(ELMAN, x, p, labels)]
+    if name == "vocab" and target.module == "charlm":
+        from rnn_tutor.charlm import build_vocab
+        return [build_vocab("abcabcabd")]
+    if name in ("cache",):
+        return []  # filled in from the caches of valid forward calls
+    if name in table:
+        return table[name]
+    if name == "params" and target.module == "gradcheck":
+        return [{"w": np.ones(2)}]
+    return default + [np.ones((N, M)), 2, 0.5, "tanh"]
+
+
+# ----------------------------------------------------------------------------- calling safely
+
+class CallTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _limits():
+    """At most CALL_SECONDS and MEMORY_HEADROOM more bytes of address space for one call."""
+    def on_alarm(signum, frame):
+        raise CallTimeout(f"took more than {CALL_SECONDS} s")
+
+    old_handler = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, CALL_SECONDS)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    try:
+        with open("/proc/self/statm") as fh:
+            used = int(fh.read().split()[0]) * resource.getpagesize()
+        cap = used + MEMORY_HEADROOM
+        if hard == resource.RLIM_INFINITY or cap < hard:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (OSError, ValueError):
+        pass
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
+                yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def call(fn, kwargs):
+    """``(result, None)`` or ``(None, exception)``; never raises (except KeyboardInterrupt)."""
+    try:
+        with _limits():
+            return fn(**kwargs), None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - every escape is a finding
+        return None, exc
+
+
+def nonfinite(value, depth: int = 0) -> str | None:
+    """Where ``value`` holds NaN, inf or complex numbers (a short path), or None."""
+    if depth > 6:
+        return None
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "c":
+            return "complex array"
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            return f"array {value.shape} with NaN/inf"
+        if value.dtype.kind == "O":
+            for i, v in enumerate(value.reshape(-1)[:50]):
+                bad = nonfinite(v, depth + 1)
+                if bad:
+                    return f"[{i}] {bad}"
+        return None
+    if isinstance(value, (float, np.floating)):
+        return None if np.isfinite(value) else f"{value!r}"
+    if isinstance(value, (complex, np.complexfloating)):
+        return f"complex {value!r}"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            bad = nonfinite(v, depth + 1)
+            if bad:
+                return f"[{k!r}] {bad}"
+    if isinstance(value, (tuple, list)):
+        for i, v in enumerate(value[:200]):
+            bad = nonfinite(v, depth + 1)
+            if bad:
+                return f"[{i}] {bad}"
+    return None
+
+
+# ----------------------------------------------------------------------------- valid calls
+
+def _parameters(target: Target) -> list[inspect.Parameter]:
+    try:
+        sig = inspect.signature(target.fn)
+    except (TypeError, ValueError):
+        return []
+    return [p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+EXTRA_KWARGS = {"longlag.accuracy_by_lag": {"steps": 2, "batch": 4}}
+"""Keyword arguments for ``**kwargs`` parameters, to keep valid calls fast."""
+
+
+@dataclass
+class ValidCall:
+    target: Target
+    kwargs: dict
+    result: Any = None
+    options: dict = field(default_factory=dict)  # argument -> its candidates (for "another valid value")
+
+
+def find_valid_call(target: Target, caches: dict, budget: int = 80) -> ValidCall | None:
+    """Search the candidates, steered by the library's errors (which name the argument at fault)."""
+    params = _parameters(target)
+    options = {}
+    for p in params:
+        if p.name == "cache":
+            options[p.name] = list(caches.values())
+        else:
+            options[p.name] = candidates(p.name, p, target)
+        if not options[p.name]:
+            return None
+    choice = {name: 0 for name in options}
+    extra = EXTRA_KWARGS.get(target.qualname, {})
+    tried = set()
+    order = list(options)
+    for _ in range(budget):
+        key = tuple(sorted(choice.items()))
+        if key in tried:
+            break
+        tried.add(key)
+        kwargs = {n: options[n][i] for n, i in choice.items()}
+        result, exc = call(target.fn, {**kwargs, **extra})
+        if exc is None and nonfinite(result) is None:
+            return ValidCall(target, {**kwargs, **extra}, result, options)
+        blamed = [n for n in order if exc is not None and _names(exc, n)]
+        movable = [n for n in (blamed or order) if choice[n] + 1 < len(options[n])]
+        if not movable:
+            movable = [n for n in order if choice[n] + 1 < len(options[n])]
+            if not movable:
+                break
+        n = movable[0] if blamed else movable[-1]
+        choice[n] += 1
+        for later in order[order.index(n) + 1:] if not blamed else ():
+            choice[later] = 0
+    return None
+
+
+def _names(exc: BaseException, arg: str) -> bool:
+    """Does the error name the argument ``arg`` (e.g. ``xs:`` or ``params['w_x']:``)?"""
+    text = str(exc)
+    argument = getattr(exc, "argument", None)
+    if argument is not None and (argument == arg or argument.startswith(arg + "[") or argument.startswith(arg + ".")):
+        return True
+    return any(text.startswith(arg + sep) for sep in (":", "[", " ", ".", ","))
+
+
+# ----------------------------------------------------------------------------- mutations
+
+INTRINSIC = {"None", "complex", "object", "string", "bool dtype", "nan", "inf", "-inf", "float for int",
+             "bool for int", "bool for number", "huge", "negative", "nan number", "inf number", "unknown name", "wrong rng",
+             "legacy rng", "missing key", "not callable", "complex number", "string for number"}
+"""Mutations that are wrong whatever the other arguments are: the error must name the changed argument."""
+
+MUST_RAISE = INTRINSIC - {"negative"}
+"""Mutations that may never be accepted (negative numbers can be valid: an axis of -1, a bias)."""
+
+DELIBERATE = {
+    ("*", "int dtype"): "integer arrays are numbers: converted to float64",
+    ("*", "list"): "nested lists are converted with numpy.asarray, as NumPy itself does",
+    ("*", "extra key"): "extra keys in parameter and gradient dicts are ignored (documented), e.g. grads['h_0']",
+    ("activations.dynamics_summary", "nan"): "a readout of a trajectory that may have overflowed: reports it",
+    ("activations.dynamics_summary", "inf"): "a readout of a trajectory that may have overflowed: reports inf",
+    ("activations.dynamics_summary", "-inf"): "a readout of a trajectory that may have overflowed: reports inf",
+    ("clipping.global_norm", "nan"): "documented: the norm of a NaN gradient is NaN (clip_grad_norm raises)",
+    ("clipping.global_norm", "inf"): "documented: the norm of an inf gradient is inf (clip_grad_norm raises)",
+    ("clipping.global_norm", "-inf"): "documented: the norm of an inf gradient is inf (clip_grad_norm raises)",
+    ("*", "bool dtype:mask"): "a mask of booleans is a mask of 0s and 1s",
+    ("optim.*", "missing key:params"): "an optimiser updates whichever parameters it is given",
+    ("clipping.*", "missing key:grads"): "clipping works on any dict of gradients",
+    ("gradcheck.*", "missing key"): "finite differences work on any dict of parameters",
+    ("*", "inf number:clip"): "documented: clip=inf disables clipping",
+    ("*", "inf number:max_norm"): "documented: max_norm=inf disables clipping",
+    ("*", "inf number:target_loss"): "target_loss=inf stops after the first epoch",
+}
+
+
+def _deliberate(qualname: str, arg: str, mutation: str) -> str | None:
+    module = qualname.split(".")[0] + ".*"
+    for key in ((qualname, mutation), ("*", mutation), ("*", f"{mutation}:{arg}"), (qualname, f"{mutation}:{arg}"),
+                (module, mutation), (module, f"{mutation}:{arg}")):
+        if key in DELIBERATE:
+            return DELIBERATE[key]
+    return None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def mutations(arg: str, value, vc: ValidCall, caches: dict) -> list[tuple[str, Any]]:
+    """``(label, bad value)`` pairs for one argument's valid value."""
+    from rnn_tutor.activations import Activation
+    from rnn_tutor.cells import Cell
+
+    out: list[tuple[str, Any]] = []
+    if arg in FREE_TEXT:
+        return [("not a string", 3)]
+    if value is not None and not _none_allowed(vc.target, arg):
+        out.append(("None", None))
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
+        arr = value
+        out.append(("complex", arr + 1j))
+        out.append(("object", arr.astype(object)))
+        out.append(("bool dtype", arr != 0))
+        out.append(("string", "abc"))
+        if arr.dtype.kind == "f":
+            out.append(("int dtype", np.round(arr).astype(np.int64)))
+        out.append(("list", arr.tolist()))
+        if arr.size:
+            for label, bad in (("nan", np.nan), ("inf", np.inf), ("-inf", -np.inf)):
+                b = arr.astype(float)
+                b.reshape(-1)[b.size // 2] = bad
+                out.append((label, b))
+        if arr.ndim:
+            out.append(("ndim-1", arr[0]))
+            out.append(("empty", arr[:0]))
+            out.append(("shape axis 0 +1", np.concatenate([arr, arr[:1]], axis=0)))
+        out.append(("ndim+1", arr[..., None]))
+        if arr.ndim >= 2:
+            out.append(("shape last axis +1", np.concatenate([arr, arr[..., :1]], axis=-1)))
+            out.append(("shape axis 1 +1", np.concatenate([arr, arr[:, :1]], axis=1)))
+        if arr.dtype.kind in "iu" and arr.size:
+            b = arr.copy()
+            b.reshape(-1)[0] = -1
+            out.append(("negative", b))
+            b = arr.astype(float)
+            b.reshape(-1)[0] += 0.5
+            out.append(("float for int", b))
+            b = arr.copy()
+            b.reshape(-1)[0] = 10**6
+            out.append(("huge", b))
+    elif _is_int(value):
+        out += [("0", 0), ("negative", -1), ("huge", 10**12), ("float for int", value + 0.5),
+                ("bool for int", True), ("string for number", str(value)), ("complex number", complex(value, 1)),
+                ("other size", value + 1)]
+    elif isinstance(value, (float, np.floating)):
+        out += [("nan number", float("nan")), ("inf number", float("inf")), ("negative", -abs(value) - 1.0),
+                ("0", 0.0), ("complex number", complex(value, 1)), ("string for number", str(value)),
+                ("bool for number", True), ("huge number", 1e300)]
+    elif isinstance(value, str):
+        out += [("unknown name", "no-such-name"), ("not a string", 3)]
+    elif isinstance(value, np.random.Generator):
+        out += [("wrong rng", 0), ("legacy rng", np.random.RandomState(0))]
+    elif isinstance(value, Cell):
+        out += [("unknown name", "elman"), ("not a cell", 3)]
+        out += [("other cell", c) for c in world()["cell_list"] if c is not value][:2]
+    elif isinstance(value, Activation):
+        out += [("unknown name", "no-such-name")]
+    elif isinstance(value, Cache) or arg == "cache":
+        out += [("other cache", c) for p, c in caches.items() if p != getattr(value, "producer", None)][:3]
+        if isinstance(value, dict) and value:
+            first = next(iter(value))
+            out.append(("missing key", {k: v for k, v in value.items() if k != first}))
+        out.append(("not a dict", [1, 2]))
+    elif isinstance(value, dict) and value:
+        keys = list(value)
+        for k in {keys[0], keys[-1]}:
+            out.append(("missing key", {kk: v for kk, v in value.items() if kk != k}))
+        out.append(("extra key", {**value, "zz_extra": np.ones(2)}))
+        out.append(("not a dict", list(value.items())))
+        k = keys[len(keys) // 2]
+        v = value[k]
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.size:
+            b = v.copy()
+            b.reshape(-1)[0] = np.nan
+            out.append(("nan", {**value, k: b}))
+            out.append(("shape last axis +1", {**value, k: np.concatenate([v, v[..., :1]], axis=-1)}))
+            out.append(("complex", {**value, k: v + 1j}))
+            out.append(("None", {**value, k: None}))
+    elif callable(value):
+        out += [("not callable", 3)]
+    elif isinstance(value, (list, tuple)) and value:
+        out += [("empty", type(value)()), ("string", "abc")]
+    elif value is None:
+        out += [("string", "abc"), ("wrong shape array", np.ones((7, 7, 7)))]
+    return out
+
+
+FREE_TEXT = {"name", "against", "argument", "what", "hint", "text", "prime"}
+"""Arguments that are free text (names used in messages, text to encode): any string is valid."""
+
+
+def _none_allowed(target: Target, arg: str) -> bool:
+    """``None`` is a valid value if it is the default or the annotation says ``| None``."""
+    for p in _parameters(target):
+        if p.name == arg:
+            return p.default is None or "None" in str(p.annotation) or "Optional" in str(p.annotation)
+    return False
+
+
+def _default(target: Target, arg: str):
+    for p in _parameters(target):
+        if p.name == arg:
+            return None if p.default is inspect.Parameter.empty else p.default
+    return None
+
+
+# ----------------------------------------------------------------------------- judging one call
+
+def judge(vc: ValidCall, arg: str, label: str, bad) -> str | None:
+    """None if the mutated call keeps the promise, else a one-line finding."""
+    name = vc.target.qualname
+    kwargs = {**vc.kwargs, arg: bad}
+    result, exc = call(vc.target.fn, kwargs)
+    where = f"{name}({arg}: {label})"
+    if exc is None:
+        bad_out = nonfinite(result)
+        reason = _deliberate(name, arg, label)
+        if bad_out is not None and reason is None:
+            return f"{where}: returned non-finite output ({bad_out})"
+        if label in MUST_RAISE and reason is None:
+            return f"{where}: accepted silently"
+        return None
+    if isinstance(exc, (CallTimeout, MemoryError)):
+        return f"{where}: {type(exc).__name__} {exc} (a missing upper limit?)"
+    ours = isinstance(exc, ArgumentError) or isinstance(exc, FloatingPointError)
+    if not ours:
+        return f"{where}: leaked {type(exc).__name__}: {str(exc)[:160]}"
+    if _names(exc, arg):
+        return None
+    if isinstance(exc, FloatingPointError) and not isinstance(exc, ArgumentError) and label in (
+            "nan", "inf", "-inf", "huge", "nan number", "inf number"):
+        return None  # a training loop stopped on the non-finite value, naming the step and parameter
+    if label not in INTRINSIC and any(_names(exc, p.name) for p in _parameters(vc.target)):
+        return None  # wrong only relative to another argument, which the error names
+    return f"{where}: the error names another argument: {type(exc).__name__}: {str(exc)[:160]}"
+
+
+# ----------------------------------------------------------------------------- the fuzz run
+
+_STATE: dict | None = None
+
+
+def state() -> dict:
+    """Valid calls for every target (forward functions first, so that their caches exist)."""
+    global _STATE
+    if _STATE is None:
+        targets = discover()
+        caches: dict = {}
+        valid, missing = {}, []
+        pending = sorted(targets, key=lambda t: "cache" in [p.name for p in _parameters(t)])
+        for t in pending:
+            vc = find_valid_call(t, caches)
+            if vc is None:
+                missing.append(t.qualname)
+                continue
+            valid[t.qualname] = vc
+            for out in (vc.result if isinstance(vc.result, tuple) else (vc.result,)):
+                if isinstance(out, Cache):
+                    caches.setdefault(out.producer, out)
+        _STATE = {"targets": targets, "valid": valid, "missing": missing, "caches": caches}
+    return _STATE
+
+
+NO_VALID_CALL = {
+    "strengths.best_seconds": None, "strengths.median_seconds": None,
+}
+"""Callables without a name-derived valid call; ``None`` means: found by the search (kept for the record)."""
+
+
+def findings_for(qualname: str) -> list[str]:
+    st_ = state()
+    vc = st_["valid"][qualname]
+    found = []
+    for arg, value in list(vc.kwargs.items()):
+        if arg in EXTRA_KWARGS.get(qualname, {}):
+            continue
+        for label, bad in mutations(arg, value, vc, st_["caches"]):
+            problem = judge(vc, arg, label, bad)
+            if problem:
+                found.append(problem)
+    return found
+
+
+def _all_qualnames() -> list[str]:
+    return [t.qualname for t in discover()]
+
+
+def test_the_api_is_discovered():
+    names = _all_qualnames()
+    assert len(names) > 100, names
+    assert "rnn.rnn_forward" in names and "optim.adam_step" in names and "cells.ELMAN.forward" in names
+
+
+def test_every_public_callable_has_a_valid_call():
+    missing = state()["missing"]
+    assert not missing, (f"no valid call found for {missing}: give their arguments names from the course's "
+                         "notation, or add candidates for the new names in tests/test_fuzz_api.py::candidates")
+
+
+@pytest.mark.parametrize("qualname", _all_qualnames())
+def test_one_bad_argument_at_a_time(qualname):
+    if qualname not in state()["valid"]:
+        pytest.skip("no valid call (reported by test_every_public_callable_has_a_valid_call)")
+    found = findings_for(qualname)
+    assert not found, "\n".join(found)
+
+
+# ----------------------------------------------------------------------------- Hypothesis: random variants
+
+def _random_bad(data, value):
+    """A random bad variant of a valid value (random shape change, magnitude, NaN position)."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size:
+        kind = data.draw(st.sampled_from(["nan", "inf", "reshape", "scale", "transpose"]), label="kind")
+        if kind in ("nan", "inf"):
+            b = value.copy()
+            i = data.draw(st.integers(0, value.size - 1), label="position")
+            b.reshape(-1)[i] = np.nan if kind == "nan" else data.draw(st.sampled_from([np.inf, -np.inf]))
+            return kind, b
+        if kind == "reshape":
+            shape = tuple(data.draw(st.lists(st.integers(0, 6), min_size=0, max_size=4), label="shape"))
+            return "random shape", np.ones(shape)
+        if kind == "transpose" and value.ndim >= 2:
+            return "random shape", np.swapaxes(value, 0, -1)
+        s = data.draw(st.sampled_from([1e-300, 1e150, 1e300, -1e300]), label="scale")
+        return "scale", value * s
+    if _is_int(value):
+        return "random int", data.draw(st.one_of(st.integers(-10**15, 0), st.integers(10**6, 10**15)), label="int")
+    if isinstance(value, (float, np.floating)):
+        return "random float", data.draw(st.floats(allow_nan=True, allow_infinity=True), label="float")
+    return "random text", data.draw(st.text(max_size=5), label="text")
+
+
+def _judge_random(vc: ValidCall, arg: str, label: str, bad) -> str | None:
+    name = vc.target.qualname
+    result, exc = call(vc.target.fn, {**vc.kwargs, arg: bad})
+    where = f"{name}({arg}: {label} {np.shape(bad) if isinstance(bad, np.ndarray) else repr(bad)[:40]})"
+    if exc is None:
+        out = nonfinite(result)
+        if out is None or label == "scale" or _deliberate(name, arg, "nan"):
+            return None  # huge but finite input may overflow (documented where it matters)
+        return f"{where}: returned non-finite output ({out})"
+    if isinstance(exc, (CallTimeout, MemoryError)):
+        return f"{where}: {type(exc).__name__}"
+    if not isinstance(exc, (ArgumentError, FloatingPointError)):
+        return f"{where}: leaked {type(exc).__name__}: {str(exc)[:160]}"
+    if not any(_names(exc, p.name) for p in _parameters(vc.target)) and not isinstance(exc, FloatingPointError):
+        return f"{where}: the error names no argument of the function: {str(exc)[:160]}"
+    return None
+
+
+@pytest.mark.parametrize("qualname", _all_qualnames())
+@settings(max_examples=8, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_random_bad_arguments(qualname, data):
+    if qualname not in state()["valid"]:
+        return
+    vc = state()["valid"][qualname]
+    args = [a for a in vc.kwargs if a not in EXTRA_KWARGS.get(qualname, {})]
+    if not args:
+        return
+    arg = data.draw(st.sampled_from(args), label="argument")
+    label, bad = _random_bad(data, vc.kwargs[arg])
+    problem = _judge_random(vc, arg, label, bad)
+    assert problem is None, problem
+
+
+if __name__ == "__main__":  # a report of every finding at once
+    import time
+
+    start = time.perf_counter()
+    s = state()
+    print(f"{len(s['targets'])} callables, {len(s['valid'])} with a valid call; no valid call: {s['missing']}")
+    total = 0
+    only = sys.argv[1:]
+    for q in sorted(s["valid"]):
+        if only and not any(o in q for o in only):
+            continue
+        for line in findings_for(q):
+            total += 1
+            print(line)
+    print(f"{total} findings in {time.perf_counter() - start:.1f} s")
