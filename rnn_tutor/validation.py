@@ -186,7 +186,9 @@ def check_array(value, name: str, *, ndim: int | tuple | None = None, shape: tup
             _fail(name, f"a {what} array{sym}", f"shape {arr.shape}", hint)
     if nonempty and arr.size == 0:
         sym = f" ({', '.join(names)} >= 1)" if names else ""
-        _fail(name, f"at least one entry along every axis{sym}", f"shape {arr.shape} (empty)", hint)
+        what = "at least one step and one sequence" if names and names[:2] == ("T", "N") else "at least one entry along every axis"
+        _fail(name, f"{what}{sym}", f"shape {arr.shape} (an empty sequence)" if names and names[0] == "T"
+              else f"shape {arr.shape} (empty)", hint)
     if finite:
         check_finite(arr, name, hint)
     return arr

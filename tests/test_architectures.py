@@ -347,9 +347,9 @@ def test_bad_inputs_raise_value_errors_that_name_the_argument():
         A.many_to_many_loss(ELMAN, np.zeros((2, 2, 2)), p, np.zeros((2, 2), int), mask=np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"labels: expected class indices in 0\.\.1 .* received 2"):
         A.many_to_one_loss(ELMAN, np.zeros((2, 2, 2)), p, np.array([0, 2]))
-    with pytest.raises(ValueError, match=r"T: expected a positive number of steps"):
+    with pytest.raises(ValueError, match=r"T: expected a positive integer"):
         A.one_to_many_forward(ELMAN, np.zeros((1, 2)), A.init_params(ELMAN, 4, 3, 2, rng), T=0)
-    with pytest.raises(ValueError, match=r"feedback: expected one of \('identity', 'softmax', 'argmax'\)"):
+    with pytest.raises(ValueError, match=r"feedback: expected one of 'identity', 'softmax', 'argmax'"):
         A.one_to_many_forward(ELMAN, np.zeros((1, 2)), A.init_params(ELMAN, 4, 3, 2, rng), T=2, feedback="sample")
     os_, cache = A.one_to_many_forward(ELMAN, np.zeros((1, 2)), A.init_params(ELMAN, 4, 3, 2, rng), T=2, feedback="argmax")
     with pytest.raises(ValueError, match=r"feedback: 'argmax' has no gradient"):
