@@ -183,7 +183,7 @@ def one_to_many_forward(cell: Cell, x, params: Mapping, T: int, feedback: str = 
     """
     cp, w_y, b_y, d = _split(cell, params)
     x = _check_rows(x)
-    T = check_int(T, "T", what="the number of steps to generate")
+    T = check_int(T, "T")
     check_choice(feedback, "feedback", FEEDBACKS)
     q = w_y.shape[0]
     if d is not None and d != x.shape[1] + q:
@@ -352,7 +352,7 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
         parameter is NaN or ``inf``; the message names the step and the parameter.
     """
     check_callable(loss_and_grads, "loss_and_grads")
-    steps = check_int(steps, "steps", 1, MAX_ITERATIONS, "the number of updates")
+    steps = check_int(steps, "steps", 1, MAX_ITERATIONS)
     lr = check_real(lr, "lr", 0.0, None, low_open=True, what="a positive learning rate")
     if clip is not None:
         clip = check_real(clip, "clip", 0.0, None, low_open=True, allow_inf=True, what="a positive norm or None")

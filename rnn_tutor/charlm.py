@@ -24,9 +24,10 @@ from rnn_tutor.cells import Cell, check_cell, check_cell_params
 from rnn_tutor.clipping import clip_grad_norm
 from rnn_tutor.heads import check_head, dense_backward, dense_forward, init_head, log_softmax, softmax_cross_entropy
 from rnn_tutor.masking import one_hot
+from rnn_tutor.cells import check_cell_state
 from rnn_tutor.optim import adam_init, adam_step
-from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, check_array, check_int, check_real, check_rng,
-                                  check_token_ids, check_training_step)
+from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, ArgumentTypeError, check_array, check_int, check_real, check_rng,
+                                  check_token_ids, check_training_step, describe)
 
 __all__ = ["Vocab", "load_text", "build_vocab", "make_streams", "init_charlm", "window_loss_and_grads",
            "train_charlm", "softmax_with_temperature", "sample", "unigram_entropy"]
@@ -34,11 +35,12 @@ __all__ = ["Vocab", "load_text", "build_vocab", "make_streams", "init_charlm", "
 
 def load_text(name: str = "sonnets.txt") -> str:
     """A text shipped in ``rnn_tutor/data`` (see its README for sources and licences)."""
-    try:
-        return resources.files("rnn_tutor").joinpath("data", name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        shipped = sorted(p.name for p in resources.files("rnn_tutor").joinpath("data").iterdir() if p.name.endswith(".txt"))
-        raise ArgumentError("name", f"name: expected one of the shipped texts {shipped}, received {name!r}") from None
+    shipped = sorted(p.name for p in resources.files("rnn_tutor").joinpath("data").iterdir() if p.name.endswith(".txt"))
+    if not isinstance(name, str):
+        raise ArgumentTypeError("name", f"name: expected one of the shipped texts {shipped}, received {describe(name)}")
+    if name not in shipped:
+        raise ArgumentError("name", f"name: expected one of the shipped texts {shipped}, received {name!r}")
+    return resources.files("rnn_tutor").joinpath("data", name).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Vocab:
         return len(self.chars)
 
     def encode(self, text: str) -> np.ndarray:
+        if not isinstance(text, str):
+            raise ArgumentTypeError("text", f"text: expected a str, received {describe(text)}")
         index = {c: i for i, c in enumerate(self.chars)}
         unknown = sorted(set(text) - set(index))
         if unknown:
@@ -60,16 +64,16 @@ class Vocab:
         return np.array([index[c] for c in text], dtype=np.int64)
 
     def decode(self, ids) -> str:
-        ids = np.asarray(ids)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.V):
-            raise ArgumentError("ids", f"ids: expected ids in 0..{self.V - 1}, received {int(ids.min())}..{int(ids.max())}")
+        ids = check_token_ids(ids, "ids", self.V)
         return "".join(self.chars[int(i)] for i in ids.reshape(-1))
 
 
 def build_vocab(text: str) -> Vocab:
     """The sorted set of characters in ``text``."""
-    if not isinstance(text, str) or not text:
-        raise ArgumentError("text", f"text: expected a non-empty string, received {text!r:.40}")
+    if not isinstance(text, str):
+        raise ArgumentTypeError("text", f"text: expected a non-empty string, received {describe(text)}")
+    if not text:
+        raise ArgumentError("text", "text: expected a non-empty string, received ''")
     return Vocab(tuple(sorted(set(text))))
 
 
@@ -78,9 +82,10 @@ def make_streams(ids, N: int) -> np.ndarray:
 
     Stream ``n`` is ``ids[n L : (n + 1) L]``; the last ``len(ids) mod N`` ids are dropped.
     """
-    ids = np.asarray(ids)
-    if not isinstance(N, (int, np.integer)) or N < 1 or N > ids.size // 2:
-        raise ArgumentError("N", f"N: expected an integer from 1 to {ids.size // 2} (two ids per stream), received {N!r}")
+    ids = check_token_ids(ids, "ids", None, ndim=1, names=("L",))
+    if ids.size < 2:
+        raise ArgumentError("ids", f"ids: expected at least two ids (one stream of one input and one target), received {ids.size}")
+    N = check_int(N, "N", 1, ids.size // 2, "a number of streams (two ids per stream)")
     L = ids.size // N
     return ids[: N * L].reshape(N, L).T.copy()  # (N, L) -> (L, N)
 
@@ -97,7 +102,12 @@ def _check_lm_params(cell: Cell, params, V: int, name: str = "params") -> dict:
 
 def init_charlm(cell: Cell, V: int, m: int, rng: np.random.Generator) -> dict:
     """Cell parameters for ``d = V`` one-hot inputs and ``m`` hidden units, plus ``w_y (V, m)``, ``b_y (V,)``."""
-    return {**cell.init_params(V, m, rng), **init_head(m, V, rng)}
+    cell = check_cell(cell)
+    check_rng(rng)
+    V, m = check_int(V, "V"), check_int(m, "m")
+    cp = cell.init_params(V, m, rng)
+    width = cell.check_params(cp, "params")[1] if getattr(cell, "check_params", None) else m
+    return {**cp, **init_head(width, V, rng)}
 
 
 def window_loss_and_grads(cell: Cell, params: dict, window, V: int, state_0=None):
@@ -106,9 +116,13 @@ def window_loss_and_grads(cell: Cell, params: dict, window, V: int, state_0=None
     Returns ``(L, grads, state_k)``; ``state_k`` is the state after the ``k`` inputs,
     to carry into the next window (as a constant: no gradient flows back across windows).
     """
-    window = np.asarray(window)
-    if window.ndim != 2 or window.shape[0] < 2:
-        raise ArgumentError("window", f"window: expected ids (k + 1, N) with k >= 1, received shape {window.shape}")
+    cell = check_cell(cell)
+    V = check_int(V, "V")
+    params = _check_lm_params(cell, params, V)
+    window = check_token_ids(window, "window", V, ndim=2, names=("k + 1", "N"))
+    if window.shape[0] < 2 or window.shape[1] < 1:
+        raise ArgumentError("window", f"window: expected ids (k + 1, N) with k >= 1 and N >= 1, received shape {window.shape}")
+    state_0 = check_cell_state(state_0, window.shape[1])
     cell_params = {k: params[k] for k in cell.param_names}
     xs = one_hot(window[:-1], V, "window")  # (k, N) -> (k, N, V)
     hs, state_k, cache = cell.forward(xs, cell_params, state_0)
@@ -137,16 +151,16 @@ def train_charlm(cell: Cell, params: dict, streams, V: int, k: int = 32, epochs:
         parameter is NaN or ``inf``, naming the update and the parameter (lower ``lr`` or ``clip``).
     """
     cell = check_cell(cell)
-    V = check_int(V, "V", 1, MAX_SIZE, "the vocabulary size")
+    V = check_int(V, "V")
     streams = check_token_ids(streams, "streams", V, ndim=2, names=("L", "N"), nonempty=True)
-    k = check_int(k, "k", 1, None, "the window length")
+    k = check_int(k, "k", 1, None, "a window length")
     if k >= streams.shape[0]:
         raise ArgumentError("k", f"k: expected a window length from 1 to {streams.shape[0] - 1} (L - 1), received {k!r}.")
-    epochs = check_int(epochs, "epochs", 1, MAX_ITERATIONS, "the number of passes")
+    epochs = check_int(epochs, "epochs", 1, MAX_ITERATIONS)
     lr = check_real(lr, "lr", 0.0, None, low_open=True, what="a positive learning rate")
     clip = check_real(clip, "clip", 0.0, None, low_open=True, allow_inf=True, what="a positive clipping threshold")
     if max_updates is not None:
-        max_updates = check_int(max_updates, "max_updates", 1, MAX_ITERATIONS, "the number of updates")
+        max_updates = check_int(max_updates, "max_updates", 1, MAX_ITERATIONS)
     check_training_step("0 (the initial parameters)", params=params, lr=lr, clip=clip, what="update")
     params = _check_lm_params(cell, params, V)
     state_opt, losses = adam_init(params), []
@@ -170,20 +184,35 @@ def softmax_with_temperature(logits, temperature: float) -> np.ndarray:
 
     Raises ``ValueError`` unless ``τ > 0`` (``τ → 0`` is greedy decoding: use ``argmax`` instead).
     """
-    ok = isinstance(temperature, (int, float, np.floating, np.integer)) and not isinstance(temperature, bool)
-    if not ok or not np.isfinite(temperature) or temperature <= 0:
-        raise ArgumentError("temperature", f"temperature: expected a finite number > 0, received {temperature!r}")
-    return np.exp(log_softmax(np.asarray(logits, dtype=float) / temperature))
+    temperature = check_real(temperature, "temperature", 0.0, None, low_open=True, what="a temperature")
+    logits = check_array(logits, "logits", ndim=tuple(range(1, 33)))
+    if logits.shape[-1] == 0:
+        raise ArgumentError("logits", f"logits: expected at least one class on the last axis, received shape {logits.shape}")
+    with np.errstate(over="ignore"):
+        scaled = logits / temperature
+    if not np.isfinite(scaled).all():
+        raise ArgumentError("temperature", f"temperature: expected a temperature that keeps logits / τ finite, "
+                                           f"received {temperature!r} (logits up to {np.abs(logits).max():.3g})")
+    return np.exp(log_softmax(scaled))
 
 
 def sample(cell: Cell, params: dict, vocab: Vocab, prime: str, n: int, temperature: float,
            rng: np.random.Generator) -> str:
     """Generate ``n`` characters after reading ``prime``, drawing each from ``softmax(o_t / τ)``."""
+    cell = check_cell(cell)
     softmax_with_temperature(np.zeros(1), temperature)  # validate τ before any work
-    if not isinstance(rng, np.random.Generator):
-        raise ArgumentError("rng", f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
+    check_rng(rng)
+    if not isinstance(vocab, Vocab):
+        raise ArgumentTypeError("vocab", f"vocab: expected a Vocab from build_vocab, received {describe(vocab)}")
+    params = _check_lm_params(cell, params, vocab.V)
+    if not isinstance(prime, str):
+        raise ArgumentTypeError("prime", f"prime: expected a str of at least one character, received {describe(prime)}")
     if not prime:
         raise ArgumentError("prime", "prime: expected at least one character to start from, received ''")
+    n = check_int(n, "n", 0, MAX_SIZE)
+    if set(prime) - set(vocab.chars):
+        raise ArgumentError("prime", f"prime: expected only characters of the vocabulary, received unknown "
+                                     f"{sorted(set(prime) - set(vocab.chars))}")
     cell_params = {k: params[k] for k in cell.param_names}
     ids = vocab.encode(prime)
     hs, state, _ = cell.forward(one_hot(ids[:, None], vocab.V), cell_params)  # read the prime: (len, 1, V)
@@ -200,6 +229,10 @@ def sample(cell: Cell, params: dict, vocab: Vocab, prime: str, n: int, temperatu
 
 def unigram_entropy(ids, V: int) -> float:
     """Cross-entropy (nats per character) of the best model that ignores context: character frequencies."""
-    counts = np.bincount(np.asarray(ids).reshape(-1), minlength=V).astype(float)
+    V = check_int(V, "V")
+    ids = check_token_ids(ids, "ids", V)
+    if ids.size == 0:
+        raise ArgumentError("ids", "ids: expected at least one id, received an empty array")
+    counts = np.bincount(ids.reshape(-1), minlength=V).astype(float)
     p = counts[counts > 0] / counts.sum()
     return float(-(p * np.log(p)).sum())

@@ -80,7 +80,7 @@ def adam_init(params: Mapping) -> dict:
 
 def _check_state(state, p: Mapping) -> tuple[int, dict, dict]:
     check_mapping(state, "state", ("t", "m", "v"), "an Adam state from adam_init")
-    t = check_int(state["t"], "state['t']", 0, None, "the number of steps taken")
+    t = check_int(state["t"], "state['t']", 0, None, "a step count")
     moments = []
     for key in ("m", "v"):
         check_mapping(state[key], f"state[{key!r}]", list(p), "a dict of moments with the keys of params")

@@ -24,7 +24,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from rnn_tutor.validation import ArgumentError
+from rnn_tutor.cells import check_cell_state
+from rnn_tutor.masking import check_real_steps
+from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, Cache, check_array, check_cache, check_choice,
+                                  check_elements, check_int, check_mapping, check_rng, check_token_ids, describe)
 
 from rnn_tutor.architectures import _check_batch, check_cell
 from rnn_tutor.cells import Cell
@@ -41,6 +44,8 @@ __all__ = ["init_seq2seq_params", "split_seq2seq_params", "teacher_forcing_input
 def init_seq2seq_params(cell: Cell, d: int, m: int, q: int, rng: np.random.Generator) -> dict:
     """Encoder (``d`` inputs), decoder (``q + 1`` one-hot inputs: the outputs and START) and output layer."""
     check_cell(cell)
+    check_rng(rng)
+    d, m, q = check_int(d, "d"), check_int(m, "m"), check_int(q, "q")
     enc = cell.init_params(d, m, rng)
     dec = cell.init_params(q + 1, m, rng)
     return {**{f"enc_{k}": v for k, v in enc.items()}, **{f"dec_{k}": v for k, v in dec.items()}, **init_head(m, q, rng)}
@@ -48,18 +53,29 @@ def init_seq2seq_params(cell: Cell, d: int, m: int, q: int, rng: np.random.Gener
 
 def split_seq2seq_params(cell: Cell, params) -> tuple[dict, dict, np.ndarray, np.ndarray]:
     """``(encoder params, decoder params, w_y, b_y)`` with the prefixes removed."""
+    enc, dec, w_y, b_y, _ = _split(cell, params)
+    return enc, dec, w_y, b_y
+
+
+def _split(cell, params, name="params"):
+    """Encoder params, decoder params, ``w_y``, ``b_y`` and the encoder's input size ``d`` (or None)."""
     check_cell(cell)
-    if not hasattr(params, "keys"):
-        raise ArgumentError("params", f"params: expected a dict, received {type(params).__name__}")
     expected = [f"{p}{k}" for p in ("enc_", "dec_") for k in cell.param_names]
-    missing = [k for k in expected if k not in params]
-    if missing:
-        raise ArgumentError("params", f"params: missing key(s) {missing}; expected keys {expected + ['w_y', 'b_y']}, "
-                         f"received {sorted(params)}")
-    w_y, b_y = check_head(params)
+    check_mapping(params, name, expected + ["w_y", "b_y"], "an encoder-decoder parameter dict")
     enc = {k: params[f"enc_{k}"] for k in cell.param_names}
     dec = {k: params[f"dec_{k}"] for k in cell.param_names}
-    return enc, dec, w_y, b_y
+    d = width = None
+    if getattr(cell, "check_params", None) is not None:
+        d, width = cell.check_params(enc, f"{name} (enc_)")
+        d_dec, width_dec = cell.check_params(dec, f"{name} (dec_)")
+        if width_dec != width:
+            raise ArgumentError(name, f"{name}: expected encoder and decoder of the same width, received "
+                                      f"{width} (enc_) and {width_dec} (dec_)")
+    w_y, b_y = check_head(params, width, name)
+    if d is not None and d_dec != w_y.shape[0] + 1:
+        raise ArgumentError(name, f"{name}: expected the decoder to read q + 1 = {w_y.shape[0] + 1} features (one-hot "
+                                  f"outputs and START), received dec_ weights for {d_dec}")
+    return enc, dec, w_y, b_y, d
 
 
 def teacher_forcing_inputs(targets, q: int) -> np.ndarray:
@@ -68,18 +84,22 @@ def teacher_forcing_inputs(targets, q: int) -> np.ndarray:
     Returns ``(U, N, q + 1)``; START is token ``q``.  Entries after a sequence's end are
     whatever the padded targets hold (they only influence masked, padded outputs).
     """
-    targets = np.asarray(targets)
-    if targets.ndim != 2 or targets.shape[0] == 0:
-        raise ArgumentError("targets", f"targets: expected a 2-D array (U, N) of output tokens with U >= 1, received shape {targets.shape}")
+    q = check_int(q, "q")
+    targets = check_token_ids(targets, "targets", q, ndim=2, names=("U", "N"), what="integer output tokens")
+    if targets.shape[0] == 0 or targets.shape[1] == 0:
+        raise ArgumentError("targets", f"targets: expected a 2-D array (U, N) of output tokens with U, N >= 1, received shape {targets.shape}")
+    check_elements((targets.size, q + 1), "one-hot inputs (U, N, q + 1)", "q")
     prev = np.concatenate([np.full((1, targets.shape[1]), q), targets[:-1]], axis=0)  # shift right by one step
     return one_hot(prev.astype(np.int64), q + 1, name="targets")
 
 
 def encode(cell: Cell, xs, params: Mapping, lengths=None, mask=None) -> tuple[Any, dict]:
     """Run the encoder; return its state at each sequence's last real step and the cache."""
-    enc, _, _, _ = split_seq2seq_params(cell, params)
-    xs = _check_batch(xs)
-    _, state, cache = masked_cell_forward(cell, xs, enc, resolve_lengths(xs.shape[0], xs.shape[1], lengths, mask))
+    enc, _, _, _, d = _split(cell, params)
+    xs = _check_batch(xs, d=d, finite=False)
+    lengths = resolve_lengths(xs.shape[0], xs.shape[1], lengths, mask)
+    check_real_steps(xs, lengths)
+    _, state, cache = masked_cell_forward(cell, xs, enc, lengths)
     return state, cache
 
 
@@ -89,8 +109,8 @@ def encoder_decoder_forward(cell: Cell, xs, dec_xs, params: Mapping, lengths=Non
     ``lengths (N,)`` or ``mask (S, N)`` describe the padding of the *input*.
     Returns the logits ``os (U, N, q)`` and a cache.  ``S`` and ``U`` are independent.
     """
-    enc, dec, w_y, b_y = split_seq2seq_params(cell, params)
-    xs, dec_xs = _check_batch(xs), _check_batch(dec_xs, "dec_xs")
+    enc, dec, w_y, b_y, d = _split(cell, params)
+    xs, dec_xs = _check_batch(xs, d=d, finite=False), _check_batch(dec_xs, "dec_xs")
     if dec_xs.shape[1] != xs.shape[1]:
         raise ArgumentError("dec_xs", f"dec_xs: expected N = {xs.shape[1]} sequences (like xs), received shape {dec_xs.shape}")
     if dec_xs.shape[2] != w_y.shape[0] + 1:
@@ -98,7 +118,8 @@ def encoder_decoder_forward(cell: Cell, xs, dec_xs, params: Mapping, lengths=Non
                          f"received shape {dec_xs.shape}")
     state, c_enc = encode(cell, xs, params, lengths, mask)
     gs, _, c_dec = cell.forward(dec_xs, dec, state)  # (U, N, q+1) -> (U, N, m); the encoder's state is g_0
-    return dense_forward(gs, w_y, b_y), {"cell": cell, "c_enc": c_enc, "c_dec": c_dec, "gs": gs, "w_y": w_y}
+    return dense_forward(gs, w_y, b_y), Cache("encoder_decoder_forward", {"cell": cell, "c_enc": c_enc, "c_dec": c_dec,
+                                                                        "gs": gs, "w_y": w_y})
 
 
 def encoder_decoder_backward(dos, cache) -> dict:
@@ -106,7 +127,9 @@ def encoder_decoder_backward(dos, cache) -> dict:
 
     The encoder receives gradient only through the state it handed over: ``∂L/∂s = ∂L/∂g_0``.
     """
+    check_cache(cache, "encoder_decoder_forward", ("cell", "c_enc", "c_dec", "gs", "w_y"))
     cell = cache["cell"]
+    dos = check_array(dos, "dos", shape=cache["gs"].shape[:2] + (cache["w_y"].shape[0],), names=("U", "N", "q"))
     dw_y, db_y, dgs = dense_backward(dos, cache["gs"], cache["w_y"])
     g_dec, _, dstate = cell.backward(dgs, cache["c_dec"], None)
     g_enc, _, _ = masked_cell_backward(None, cache["c_enc"], dstate)
@@ -120,11 +143,12 @@ def encoder_decoder_loss(cell: Cell, xs, targets, params, lengths=None, target_l
 
     ``lengths``: input lengths ``(N,)``; ``target_lengths``: output lengths ``(N,)`` (EOS included).
     """
-    _, _, w_y, _ = split_seq2seq_params(cell, params)
+    _, _, w_y, _, _ = _split(cell, params)
     q = w_y.shape[0]
-    targets = np.asarray(targets)
-    if targets.ndim != 2:
-        raise ArgumentError("targets", f"targets: expected a 2-D array (U, N) of output tokens, received shape {targets.shape}")
+    check_choice(reduction, "reduction", ("mean", "sum"))
+    targets = check_token_ids(targets, "targets", None, ndim=2, names=("U", "N"), what="integer output tokens")
+    if targets.shape[0] == 0 or targets.shape[1] == 0:
+        raise ArgumentError("targets", f"targets: expected a 2-D array (U, N) with U, N >= 1, received shape {targets.shape}")
     U, N = targets.shape
     tl = np.full(N, U) if target_lengths is None else check_lengths(target_lengths, U, N, "target_lengths")
     out_mask = (np.arange(U)[:, None] < tl[None, :]).astype(float)
@@ -154,17 +178,19 @@ def decode_greedy(cell: Cell, params, state_0, eos: int, max_len: int) -> tuple[
     tokens : (max_len, N) ints
     lengths : (N,)  tokens up to and including EOS (``max_len`` if no EOS came)
     """
-    _, dec, w_y, b_y = split_seq2seq_params(cell, params)
+    _, dec, w_y, b_y, _ = _split(cell, params)
     q = w_y.shape[0]
-    if isinstance(eos, (bool, np.bool_)) or not isinstance(eos, (int, np.integer)) or not 0 <= eos < q:
-        raise ArgumentError("eos", f"eos: expected a class index in 0..{q - 1}, received {eos!r}")
-    if isinstance(max_len, (bool, np.bool_)) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
-        raise ArgumentError("max_len", f"max_len: expected a positive integer, received {max_len!r}")
-    first = state_0[0] if isinstance(state_0, tuple) else state_0
-    if first is None or np.ndim(first) != 2:
-        raise ArgumentError("state_0", f"state_0: expected the decoder's initial state, an (N, m) array or a tuple of them, "
-                         f"received {type(state_0).__name__} with shape {np.shape(first)}")
+    eos = check_int(eos, "eos", 0, q - 1, "a class index")
+    max_len = check_int(max_len, "max_len", 1, MAX_SIZE, )
+    first = state_0
+    while isinstance(first, (tuple, list)) and first:
+        first = first[0]
+    if state_0 is None or first is None or np.ndim(first) != 2:
+        raise ArgumentTypeError("state_0", f"state_0: expected the decoder's initial state, an (N, m) array or a tuple of "
+                                           f"them, received {describe(state_0)}")
     N = np.shape(first)[0]
+    state_0 = check_cell_state(state_0, N)
+    check_elements((max_len, N), "tokens (max_len, N)", "max_len")
     tokens = np.full((max_len, N), eos, dtype=np.int64)
     z, done, state = np.full(N, q, dtype=np.int64), np.zeros(N, bool), state_0
     for t in range(max_len):

@@ -89,7 +89,7 @@ def _check_data(xs, ps, params):
 
 def _check_training(lr, epochs, optimizer, clip, target_loss):
     lr = check_real(lr, "lr", 0.0, None, low_open=True, what="a positive learning rate")
-    epochs = check_int(epochs, "epochs", 1, MAX_ITERATIONS, "the maximum number of passes")
+    epochs = check_int(epochs, "epochs", 1, MAX_ITERATIONS)
     check_choice(optimizer, "optimizer", ("sgd", "adam"))
     if clip is not None:
         clip = check_real(clip, "clip", 0.0, None, low_open=True, allow_inf=True,

@@ -213,19 +213,19 @@ def check_int(value, name: str, low: int | None = 1, high: int | None = MAX_SIZE
     """
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
         value = value[()]
-    if low == 1:
-        expected = "a positive integer"
-    elif low == 0:
-        expected = "a non-negative integer"
-    elif low is not None:
-        expected = f"an integer >= {low}"
-    else:
-        expected = "an integer"
-    if high is not None:
-        limit = {MAX_SIZE: " (the limit MAX_SIZE)", MAX_ITERATIONS: " (the limit MAX_ITERATIONS)"}.get(high, "")
-        expected += f" <= {high:_}{limit}" if low is None else f" (at most {high:_}{limit.replace(' (', ', ').rstrip(')')})"
+    limit = {MAX_SIZE: " (the limit MAX_SIZE)", MAX_ITERATIONS: " (the limit MAX_ITERATIONS)"}.get(high, "")
     if what:
-        expected += f", {what}"
+        if low is not None and high is not None:
+            expected = f"{what} in {low}..{high}{limit}"
+        elif low is not None:
+            expected = f"{what} >= {low}"
+        else:
+            expected = f"{what} <= {high}{limit}" if high is not None else what
+    else:
+        expected = {1: "a positive integer", 0: "a non-negative integer"}.get(low, "an integer" if low is None
+                                                                            else f"an integer >= {low}")
+        if high is not None:
+            expected += f" (at most {high}{limit.replace(' (', ', ').rstrip(')')})" if low in (0, 1) else f" <= {high}{limit}"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         hint = "Use int(...) if a float holds a whole number." if isinstance(value, (float, np.floating)) else ""
         _fail(name, expected, describe(value), hint, kind=ArgumentTypeError)
