@@ -53,15 +53,15 @@ def init_seq2seq_params(cell: Cell, d: int, m: int, q: int, rng: np.random.Gener
 
 def split_seq2seq_params(cell: Cell, params) -> tuple[dict, dict, np.ndarray, np.ndarray]:
     """``(encoder params, decoder params, w_y, b_y)`` with the prefixes removed."""
-    enc, dec, w_y, b_y, _ = _split(cell, params)
+    enc, dec, w_y, b_y, _ = _split(cell, params, head_width=False)
     return enc, dec, w_y, b_y
 
 
-def _split(cell, params, name="params"):
+def _split(cell, params, name="params", head_width=True):
     """Encoder params, decoder params, ``w_y``, ``b_y`` and the encoder's input size ``d`` (or None)."""
     check_cell(cell)
     expected = [f"{p}{k}" for p in ("enc_", "dec_") for k in cell.param_names]
-    check_mapping(params, name, expected + ["w_y", "b_y"], "an encoder-decoder parameter dict")
+    check_mapping(params, name, expected, "an encoder-decoder parameter dict")
     enc = {k: params[f"enc_{k}"] for k in cell.param_names}
     dec = {k: params[f"dec_{k}"] for k in cell.param_names}
     d = width = None
@@ -71,7 +71,7 @@ def _split(cell, params, name="params"):
         if width_dec != width:
             raise ArgumentError(name, f"{name}: expected encoder and decoder of the same width, received "
                                       f"{width} (enc_) and {width_dec} (dec_)")
-    w_y, b_y = check_head(params, width, name)
+    w_y, b_y = check_head(params, width if head_width else None, name)
     if d is not None and d_dec != w_y.shape[0] + 1:
         raise ArgumentError(name, f"{name}: expected the decoder to read q + 1 = {w_y.shape[0] + 1} features (one-hot "
                                   f"outputs and START), received dec_ weights for {d_dec}")
