@@ -30,7 +30,9 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.activations import Activation, get_activation
-from rnn_tutor.validation import ArgumentError, as_float_array, check_params
+from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, NonFiniteArgumentError, as_float_array, check_array,
+                                  check_cache, check_choice, check_elements, check_finite, check_int, check_params,
+                                  check_real, check_rng, describe)
 
 __all__ = ["check_square", "singular_values", "spectral_radius", "deriv_bound", "decay_rate_bound",
            "norm_bound_by_distance", "random_recurrent_matrix", "elman_step_jacobians", "jacobian_chain",
@@ -40,11 +42,12 @@ __all__ = ["check_square", "singular_values", "spectral_radius", "deriv_bound", 
 def check_square(w_h, name: str = "w_h") -> np.ndarray:
     """Return ``w_h`` as a float64 ``(m, m)`` array, or raise ``ValueError`` naming its shape."""
     w = as_float_array(w_h, name)
+    if not isinstance(name, str):
+        raise ArgumentTypeError("name", f"name: expected the argument's name (a str), received {describe(name)}")
     if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
         raise ArgumentError(name, f"{name}: expected a square (m, m) recurrent matrix with m >= 1, received shape {w.shape}; "
                          "the recurrence h_t = f(w_x x_t + w_h h_(t-1) + b_h) maps m hidden units to m hidden units")
-    if not np.all(np.isfinite(w)):
-        raise ArgumentError(name, f"{name}: expected finite numbers, received a matrix holding NaN or inf")
+    check_finite(w, name)
     return w
 
 
@@ -80,17 +83,14 @@ def decay_rate_bound(w_h, f: str | Activation = "tanh") -> float:
 
 def norm_bound_by_distance(rate: float, T: int) -> np.ndarray:
     """The bound ``rate^k`` for the distances ``k = T - t = 0, 1, ..., T``; shape ``(T + 1,)``."""
-    if not (isinstance(rate, (int, float, np.number)) and np.isfinite(rate) and rate >= 0):
-        raise ArgumentError("rate", f"rate: expected a finite number >= 0, received {rate!r}")
-    _check_T(T)
+    rate = check_real(rate, "rate", 0.0, None, what="a rate")
+    T = _check_T(T)
     with np.errstate(over="ignore"):
         return float(rate) ** np.arange(T + 1, dtype=float)
 
 
 def _check_T(T) -> int:
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
-        raise ArgumentError("T", f"T: expected a positive integer number of time steps, received {T!r}")
-    return int(T)
+    return check_int(T, "T")
 
 
 def random_recurrent_matrix(m: int, sigma_max: float, rng: np.random.Generator, kind: str = "gaussian") -> np.ndarray:
@@ -99,12 +99,10 @@ def random_recurrent_matrix(m: int, sigma_max: float, rng: np.random.Generator, 
     ``kind="gaussian"``: i.i.d. normal entries, rescaled (the other singular values spread below).
     ``kind="orthogonal"``: ``sigma_max`` times a random orthogonal matrix (all singular values equal).
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ArgumentError("rng", f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise ArgumentError("m", f"m: expected a positive integer number of hidden units, received {m!r}")
-    if not (isinstance(sigma_max, (int, float, np.number)) and np.isfinite(sigma_max) and sigma_max >= 0):
-        raise ArgumentError("sigma_max", f"sigma_max: expected a finite number >= 0, received {sigma_max!r}")
+    check_rng(rng)
+    m = check_int(m, "m", 1, 4096, "a number of hidden units")
+    sigma_max = check_real(sigma_max, "sigma_max", 0.0, None, what="a singular value")
+    check_choice(kind, "kind", ("gaussian", "orthogonal"))
     a = rng.standard_normal((m, m))
     if kind == "gaussian":
         return float(sigma_max) * a / np.linalg.norm(a, 2)
@@ -125,13 +123,14 @@ def elman_step_jacobians(cache: Mapping) -> np.ndarray:
     -------
     (T, N, m, m) array; ``out[t-1, n]`` is ``J_t`` for sequence ``n``.
     """
+    check_cache(cache, "rnn_forward", ("params", "as_", "f"))
     w_h = check_square(cache["params"]["w_h"], "cache['params']['w_h']")
     fprime = cache["f"].deriv(cache["as_"])  # (T, N, m)
     return fprime[..., :, None] * w_h  # diag(f') @ w_h scales row i by f'_i: (T, N, m, 1) * (m, m) -> (T, N, m, m)
 
 
 def _as_jacobians(jacobians) -> np.ndarray:
-    js = as_float_array(jacobians, "jacobians")
+    js = check_array(jacobians, "jacobians", finite=False)
     if js.ndim < 3 or js.shape[-1] != js.shape[-2] or js.shape[0] == 0:
         raise ArgumentError("jacobians", "jacobians: expected a sequence of T >= 1 square step Jacobians, shape (T, m, m) or "
                          f"(T, N, m, m), received shape {js.shape}")
@@ -152,6 +151,7 @@ def jacobian_chain(jacobians) -> np.ndarray:
     The newest Jacobian stands on the left: the chain is built as ``out[k] = out[k-1] @ J_{T-k+1}``.
     """
     js = _as_jacobians(jacobians)
+    check_finite(js, "jacobians")
     T, m = js.shape[0], js.shape[-1]
     out = np.empty((T + 1,) + js.shape[1:])
     out[0] = np.eye(m)  # broadcasts over a batch axis
@@ -190,13 +190,15 @@ def gradient_norms_by_distance(jacobians, ord: int | str = 2, log10: bool = Fals
     FloatingPointError
         If a Jacobian holds NaN or ``inf`` (the norms would be meaningless).
     """
-    if ord not in (2, "fro"):
+    if not isinstance(log10, (bool, np.bool_)):
+        raise ArgumentTypeError("log10", f"log10: expected True or False, received {describe(log10)}")
+    if not (isinstance(ord, str) or (isinstance(ord, (int, np.integer)) and not isinstance(ord, bool))) or ord not in (2, "fro"):
         raise ArgumentError("ord", f"ord: expected 2 (spectral norm) or 'fro' (Frobenius norm), received {ord!r}")
     js = _as_jacobians(jacobians)
     if not np.all(np.isfinite(js)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(js))[0])
-        raise FloatingPointError(f"jacobians: element {bad} is {js[bad]}; the step Jacobians must be finite "
-                                 "(an overflow in the forward pass?)")
+        raise NonFiniteArgumentError("jacobians", f"jacobians: element {bad} is {js[bad]}; the step Jacobians must be "
+                                                  "finite (an overflow in the forward pass?)")
     T, m = js.shape[0], js.shape[-1]
     prod = np.broadcast_to(np.eye(m), js.shape[1:]).copy()
     log_scale = np.zeros(js.shape[1:-2])
@@ -236,7 +238,9 @@ def elman_gradient_norms(xs, params: Mapping, f: str | Activation = "tanh", h_0=
 
     p = check_params(params, names=("w_x", "w_h", "b_h"))
     w_h = p["w_h"]
-    full = dict(params)
+    full = dict(p)
+    if "w_y" in params and "b_y" in params:
+        full.update(check_params(params)) 
     full.setdefault("w_y", np.zeros((1, w_h.shape[0])))
     full.setdefault("b_y", np.zeros(1))
     _, _, cache = rnn_forward(xs, full, h_0=h_0, f=f)
@@ -255,7 +259,12 @@ def fit_decay_rate(norms, start: int = 0, log10: bool = False) -> float:
     -------
     float ``r = 10^slope``; ``r < 1`` means vanishing, ``r > 1`` exploding.
     """
+    if not isinstance(log10, (bool, np.bool_)):
+        raise ArgumentTypeError("log10", f"log10: expected True or False, received {describe(log10)}")
     v = as_float_array(norms, "norms")
+    if np.isnan(v).any() or (not log10 and np.isinf(v).any()) or (log10 and np.isposinf(v).any()):
+        raise NonFiniteArgumentError("norms", "norms: expected finite norms (log10 values may be -inf for an exact 0), "
+                                              "received NaN or inf")
     if v.ndim != 1:
         raise ArgumentError("norms", f"norms: expected a 1-D array of norms by distance, received shape {v.shape}")
     if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start < v.size:
@@ -288,8 +297,12 @@ def gradient_decay_curve(sigma_max: float, f: str | Activation = "tanh", T: int 
     and ``norm_T1 = ‖∂h_T/∂h_1‖`` (distance ``T - 1``; ``inf``/``0`` beyond float64).
     """
     T = _check_T(T)
-    if not (isinstance(input_scale, (int, float, np.number)) and np.isfinite(input_scale) and input_scale >= 0):
-        raise ArgumentError("input_scale", f"input_scale: expected a finite number >= 0, received {input_scale!r}")
+    m = check_int(m, "m", 1, 4096, "a number of hidden units")
+    sigma_max = check_real(sigma_max, "sigma_max", 0.0, None, what="a singular value")
+    input_scale = check_real(input_scale, "input_scale", 0.0, None, what="a standard deviation")
+    check_choice(kind, "kind", ("gaussian", "orthogonal"))
+    seed = check_int(seed, "seed", 0, None)
+    check_elements((T, m, m), "Jacobians (T, m, m)", "T")
     act = get_activation(f, "f")
     rng = np.random.default_rng(seed)
     w_h = random_recurrent_matrix(m, sigma_max, rng, kind)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.validation import ArgumentError, as_float_array
+from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, as_float_array, check_array, check_elements,
+                                  check_int, check_real, check_rng, describe)
 
 __all__ = ["noisy_sines", "noisy_sines_batch", "forecasting_pairs", "split", "mse", "persistence_mse"]
 
@@ -32,19 +33,18 @@ def noisy_sines(n: int, rng: np.random.Generator, periods=(16.0, 6.5), amplitude
     noise : standard deviation σ ≥ 0 of the additive noise
     random_phase : draw each φ_i uniformly in [0, 2π) (otherwise φ_i = 0)
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ArgumentError("rng", f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), "
-                         f"received {type(rng).__name__}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ArgumentError("n", f"n: expected an integer number of values >= 2, received {n!r}")
-    periods, amplitudes = as_float_array(periods, "periods"), as_float_array(amplitudes, "amplitudes")
+    check_rng(rng)
+    n = check_int(n, "n", 2, MAX_SIZE, "an integer number of values")
+    periods, amplitudes = check_array(periods, "periods"), check_array(amplitudes, "amplitudes")
     if periods.ndim != 1 or periods.shape != amplitudes.shape or periods.size == 0:
         raise ArgumentError("periods", f"periods, amplitudes: expected two 1-D sequences of the same non-zero length, "
                          f"received shapes {periods.shape} and {amplitudes.shape}")
     if not (periods > 0).all():
         raise ArgumentError("periods", f"periods: expected positive periods (in steps), received {periods.tolist()}")
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ArgumentError("noise", f"noise: expected a standard deviation >= 0, received {noise!r}")
+    noise = check_real(noise, "noise", 0.0, None, what="a standard deviation")
+    if not isinstance(random_phase, (bool, np.bool_)):
+        raise ArgumentTypeError("random_phase", f"random_phase: expected True or False, received {describe(random_phase)}")
+    check_elements((periods.size, n), "sines (len(periods), n)", "n")
     t = np.arange(n)
     phases = rng.uniform(0, 2 * np.pi, periods.size) if random_phase else np.zeros(periods.size)
     clean = (amplitudes[:, None] * np.sin(2 * np.pi * t[None] / periods[:, None] + phases[:, None])).sum(axis=0)
@@ -53,8 +53,9 @@ def noisy_sines(n: int, rng: np.random.Generator, periods=(16.0, 6.5), amplitude
 
 def noisy_sines_batch(n: int, N: int, rng: np.random.Generator, **kwargs) -> np.ndarray:
     """``N`` independent :func:`noisy_sines` series (same periods, own phases and noise), shape ``(n, N)``."""
-    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
-        raise ArgumentError("N", f"N: expected a positive number of series, received {N!r}")
+    N = check_int(N, "N")
+    n = check_int(n, "n", 2, MAX_SIZE, "an integer number of values")
+    check_elements((n, N), "series (n, N)", "N")
     return np.stack([noisy_sines(n, rng, **kwargs) for _ in range(N)], axis=1)
 
 
@@ -68,8 +69,8 @@ def forecasting_pairs(series) -> tuple[np.ndarray, np.ndarray]:
     xs : (n-1, N, 1) with ``xs[t-1] = s_{t-1}``
     ps : (n-1, N, 1) with ``ps[t-1] = s_t``  (the value after the input)
     """
-    s = as_float_array(series, "series")
-    if s.ndim not in (1, 2) or s.shape[0] < 2:
+    s = check_array(series, "series")
+    if s.ndim not in (1, 2) or s.shape[0] < 2 or s.size == 0:
         raise ArgumentError("series", f"series: expected a 1-D (n,) or 2-D (n, N) array with n >= 2 values, "
                          f"received shape {s.shape}")
     s = s.reshape(s.shape[0], -1)  # (n, N)
@@ -78,7 +79,7 @@ def forecasting_pairs(series) -> tuple[np.ndarray, np.ndarray]:
 
 def split(series, n_train: int) -> tuple[np.ndarray, np.ndarray]:
     """Split a series into its first ``n_train`` values (training) and the rest (test), in time order."""
-    s = as_float_array(series, "series")
+    s = check_array(series, "series")
     if s.ndim != 1:
         raise ArgumentError("series", f"series: expected a 1-D array, received shape {s.shape}")
     if isinstance(n_train, bool) or not isinstance(n_train, (int, np.integer)) or not 2 <= n_train <= s.size - 2:
@@ -89,9 +90,11 @@ def split(series, n_train: int) -> tuple[np.ndarray, np.ndarray]:
 
 def mse(predictions, targets) -> float:
     """Mean squared error ``mean((ŷ - p)²)`` over all entries; shapes must match."""
-    a, b = as_float_array(predictions, "predictions"), as_float_array(targets, "targets")
+    a, b = check_array(predictions, "predictions"), check_array(targets, "targets")
     if a.shape != b.shape:
         raise ArgumentError("predictions", f"predictions: expected shape {b.shape} (the shape of targets), received {a.shape}")
+    if a.size == 0:
+        raise ArgumentError("predictions", "predictions: expected at least one value, received an empty array")
     return float(np.mean((a - b) ** 2))
 
 
@@ -100,7 +103,7 @@ def persistence_mse(xs, ps, k: int = 1) -> float:
 
     Scored on the same targets as a window model of length ``k``: ``ps[k-1:]``.
     """
-    xs, ps = as_float_array(xs, "xs"), as_float_array(ps, "ps")
+    xs, ps = check_array(xs, "xs", ndim=tuple(range(1, 8)), nonempty=True), check_array(ps, "ps")
     if xs.shape != ps.shape:
         raise ArgumentError("ps", f"ps: expected shape {xs.shape} (the shape of xs), received {ps.shape}")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= xs.shape[0]:

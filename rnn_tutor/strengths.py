@@ -15,8 +15,9 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from rnn_tutor.cells import Cell
-from rnn_tutor.validation import ArgumentError, as_float_array
+from rnn_tutor.cells import Cell, check_cell, check_cell_params
+from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, as_float_array, check_array, check_callable,
+                                  check_elements, check_int, check_shape, describe)
 
 __all__ = ["sliding_windows", "window_forward", "best_seconds", "median_seconds", "input_sensitivity"]
 
@@ -28,12 +29,13 @@ def sliding_windows(xs, w: int) -> np.ndarray:
     window ending at input ``x_s`` is row ``s - w``.  No copy of the data is made per
     window until the final reshape.
     """
-    xs = as_float_array(xs, "xs")
-    if xs.ndim != 3:
-        raise ArgumentError("xs", f"xs: expected a 3-D array (T, N, d), received shape {xs.shape}")
+    xs = check_array(xs, "xs", ndim=3, names=("T", "N", "d"), nonempty=True)
     T, N, d = xs.shape
-    if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or not 1 <= w <= T:
+    if isinstance(w, bool) or not isinstance(w, (int, np.integer)):
+        raise ArgumentTypeError("w", f"w: expected a window length from 1 to T = {T}, received {describe(w)}")
+    if not 1 <= w <= T:
         raise ArgumentError("w", f"w: expected a window length from 1 to T = {T}, received {w!r}")
+    check_elements((T - w + 1, N, w * d), "windows (T - w + 1, N, w d)", "w")
     view = np.lib.stride_tricks.sliding_window_view(xs, w, axis=0)  # (T-w+1, N, d, w)
     return np.ascontiguousarray(view.transpose(0, 1, 3, 2)).reshape(T - w + 1, N, w * d)
 
@@ -45,16 +47,25 @@ def window_forward(xs, w_1, b_1, w_2, b_2, w: int) -> np.ndarray:
     one matrix product each: nothing is sequential.  Returns ``(T - w + 1, N, q)``.
     """
     X = sliding_windows(xs, w)  # (T-w+1, N, w d)
-    w_1 = as_float_array(w_1, "w_1")
-    if w_1.ndim != 2 or w_1.shape[1] != X.shape[-1]:
+    w_1 = check_array(w_1, "w_1")
+    if w_1.ndim != 2 or w_1.shape[1] != X.shape[-1] or w_1.shape[0] == 0:
         raise ArgumentError("w_1", f"w_1: expected shape (m, w d) = (m, {X.shape[-1]}), received shape {w_1.shape}")
+    m = w_1.shape[0]
+    b_1 = check_array(b_1, "b_1", shape=(m,), names=("m",))
+    w_2 = check_array(w_2, "w_2", ndim=2, names=("q", "m"))
+    check_shape(w_2, (None, m), "w_2", f"w_2 maps the m = {m} hidden units to the q outputs.")
+    if w_2.shape[0] == 0:
+        raise ArgumentError("w_2", f"w_2: expected at least one output row (q >= 1), received shape {w_2.shape}")
+    b_2 = check_array(b_2, "b_2", shape=(w_2.shape[0],), names=("q",))
     H = np.tanh(X @ w_1.T + b_1)  # (T-w+1, N, w d) @ (w d, m) -> (T-w+1, N, m)
-    return H @ np.asarray(w_2).T + b_2  # (T-w+1, N, m) @ (m, q) -> (T-w+1, N, q)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = H @ w_2.T + b_2  # (T-w+1, N, m) @ (m, q) -> (T-w+1, N, q)
+    return out
 
 
 def _run_times(fn: Callable[[], object], repeats: int) -> list[float]:
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise ArgumentError("repeats", f"repeats: expected a positive integer, received {repeats!r}")
+    check_callable(fn, "fn")
+    repeats = check_int(repeats, "repeats", 1, 10_000)
     fn()  # warm-up: caches, lazy imports, first-call allocations
     times = []
     for _ in range(repeats):
@@ -86,13 +97,17 @@ def input_sensitivity(cell: Cell, params: Mapping, xs, u=None) -> np.ndarray:
     taken per time step over the batch and features.  Returns ``(T,)``; entry ``T - 1`` is the
     most recent input.
     """
-    if not isinstance(cell, Cell):
-        raise ArgumentError("cell", f"cell: expected an rnn_tutor.cells.Cell (ELMAN, GRU, LSTM), received {type(cell).__name__}")
+    cell = check_cell(cell)
+    d, _ = check_cell_params(cell, params)
+    xs = check_array(xs, "xs", ndim=3, names=("T", "N", "d"), nonempty=True)
+    if d is not None:
+        check_shape(xs, (None, None, d), "xs", f"The last axis holds the d = {d} input features that the cell expects.")
     hs, state_T, cache = cell.forward(xs, params)
     T, N, m = hs.shape
-    u = np.full((N, m), 1 / np.sqrt(m)) if u is None else as_float_array(u, "u")
+    u = np.full((N, m), 1 / np.sqrt(m)) if u is None else check_array(u, "u", finite=False)
     if u.shape != (N, m):
         raise ArgumentError("u", f"u: expected shape (N, m) = {(N, m)}, received shape {u.shape}")
+    check_array(u, "u")
     dhs = np.zeros((T, N, m))
     dhs[-1] = u  # the gradient enters at h_T only
     _, dxs, _ = cell.backward(dhs, cache)

@@ -21,7 +21,9 @@ from collections import Counter
 
 import numpy as np
 
-from rnn_tutor.validation import ArgumentError
+from rnn_tutor.masking import check_lengths
+from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, check_elements, check_int, check_rng,
+                                  check_token_ids, describe)
 
 from rnn_tutor.masking import pad_tokens
 
@@ -70,6 +72,7 @@ def sentiment_phrase(rng: np.random.Generator) -> tuple[list[str], int]:
     The label is the polarity of the *last* clause: ``"good but not fun"`` is negative,
     ``"not good but fun"`` is positive, although both hold the same words.
     """
+    check_rng(rng)
     words = list(_PREFIXES[rng.integers(len(_PREFIXES))])
     label = 0
     for clause in range(1 + int(rng.random() < 0.5)):
@@ -88,6 +91,8 @@ def sentiment_phrase(rng: np.random.Generator) -> tuple[list[str], int]:
 
 def sentiment_task(rng: np.random.Generator, n: int) -> tuple[list[list[str]], np.ndarray]:
     """``n`` random phrases and their labels ``(n,)``; lengths 1 to 10 words."""
+    check_rng(rng)
+    n = check_int(n, "n")
     pairs = [sentiment_phrase(rng) for _ in range(n)]
     return [p for p, _ in pairs], np.array([y for _, y in pairs])
 
@@ -124,6 +129,10 @@ def tagging_task(rng: np.random.Generator, n: int, min_len: int = 3, max_len: in
     Every tag is decided by the words *before* it, so a left-to-right RNN can be perfect.
     Returns the sentences (lists of words) and their tags (lists of indices into :data:`TAGS`).
     """
+    check_rng(rng)
+    n = check_int(n, "n")
+    min_len = check_int(min_len, "min_len", 1, 1000)
+    max_len = check_int(max_len, "max_len", 1, 1000)
     if not 1 <= min_len <= max_len:
         raise ArgumentError("max_len", f"max_len: expected 1 <= min_len <= max_len, received min_len={min_len!r}, max_len={max_len!r}")
     sents, tags = [], []
@@ -149,8 +158,7 @@ EOS = 10  #: the end token of the digit outputs (q = 11 classes: 0-9 and EOS)
 
 def number_words(n: int) -> list[str]:
     """English words for ``1 <= n <= 999`` without "and": ``305 -> ['three', 'hundred', 'five']``."""
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 999:
-        raise ArgumentError("n", f"n: expected an integer in 1..999, received {n!r}")
+    n = check_int(n, "n", 1, 999, "an integer")
     hundreds, rest = divmod(int(n), 100)
     words = [_ONES[hundreds], "hundred"] if hundreds else []
     if 10 <= rest < 20:
@@ -169,6 +177,8 @@ def numbers_task(rng: np.random.Generator, n_train: int = 700) -> tuple[tuple[li
     Returns ``(train_words, train_digits), (test_words, test_digits)``; digits are lists of
     ints in 0..9 ending with :data:`EOS`.
     """
+    check_rng(rng)
+    n_train = check_int(n_train, "n_train", 1, 998, "a number of training numbers")
     if not 1 <= n_train < 999:
         raise ArgumentError("n_train", f"n_train: expected 1..998 training numbers, received {n_train!r}")
     order = rng.permutation(np.arange(1, 1000))
@@ -184,9 +194,18 @@ def encode(seqs, vocab) -> tuple[np.ndarray, np.ndarray]:
 
     An unknown word is a ValueError naming it.
     """
+    if vocab is None or isinstance(vocab, (str, bytes)) or not hasattr(vocab, "__iter__"):
+        raise ArgumentTypeError("vocab", f"vocab: expected a sequence of words, received {describe(vocab)}")
+    vocab = list(vocab)
+    if not vocab or not all(isinstance(w, str) for w in vocab):
+        raise ArgumentError("vocab", "vocab: expected a non-empty sequence of words (str)")
+    if seqs is None or isinstance(seqs, (str, bytes)) or not hasattr(seqs, "__len__"):
+        raise ArgumentTypeError("seqs", f"seqs: expected a list of word lists, received {describe(seqs)}")
     index = {w: i for i, w in enumerate(vocab)}
     ids = []
     for n, s in enumerate(seqs):
+        if isinstance(s, (str, bytes)) or not hasattr(s, "__iter__"):
+            raise ArgumentTypeError(f"seqs[{n}]", f"seqs[{n}]: expected a list of words, received {describe(s)}")
         unknown = [w for w in s if w not in index]
         if unknown:
             raise ArgumentError("seqs", f"seqs[{n}]: expected words from the vocabulary {list(vocab)}, received unknown {unknown}")
@@ -196,8 +215,16 @@ def encode(seqs, vocab) -> tuple[np.ndarray, np.ndarray]:
 
 def bag_of_words(tokens, lengths, V: int) -> np.ndarray:
     """Word counts ``(N, V)`` of the real steps of ``tokens (T, N)``: what a model sees if order is thrown away."""
-    tokens, lengths = np.asarray(tokens), np.asarray(lengths)
+    V = check_int(V, "V")
+    tokens = check_token_ids(tokens, "tokens", None, ndim=2, names=("T", "N"), nonempty=True)
+    lengths = check_lengths(lengths, tokens.shape[0], tokens.shape[1])
     valid = np.arange(tokens.shape[0])[:, None] < lengths[None, :]
+    bad = valid & ((tokens < 0) | (tokens >= V))
+    if bad.any():
+        t, n = (int(i) for i in np.argwhere(bad)[0])
+        raise ArgumentError("tokens", f"tokens: expected token ids in 0..{V - 1} (V = {V}) at the real steps, "
+                                      f"received {int(tokens[t, n])} at index {(t, n)}")
+    check_elements((tokens.shape[1], V), "counts (N, V)", "V")
     counts = np.zeros((tokens.shape[1], V))
     for t, n in zip(*np.nonzero(valid)):
         counts[n, tokens[t, n]] += 1
@@ -209,7 +236,8 @@ def majority_by_position(targets) -> np.ndarray:
 
     The best any model can do that ignores its input.
     """
-    targets = np.asarray(targets)
+    targets = check_token_ids(targets, "targets", MAX_SIZE, ndim=2, names=("T", "N"), nonempty=True,
+                              what="non-negative integer classes")
     return np.array([np.bincount(row).argmax() for row in targets])
 
 
@@ -218,16 +246,27 @@ def majority_tag_baseline(sents, tags) -> dict[str, int]:
 
     The best any model can do that looks at one word at a time (no memory).
     """
+    for name, value in (("sents", sents), ("tags", tags)):
+        if value is None or isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+            raise ArgumentTypeError(name, f"{name}: expected a list of lists, received {describe(value)}")
+    if len(sents) != len(tags):
+        raise ArgumentError("tags", f"tags: expected one tag list per sentence ({len(sents)}), received {len(tags)}")
     counts: dict[str, Counter] = {}
-    for s, t in zip(sents, tags):
-        for w, k in zip(s, t):
+    for i, (s, t) in enumerate(zip(sents, tags)):
+        if isinstance(s, (str, bytes)) or not hasattr(s, "__len__") or not hasattr(t, "__len__") or len(s) != len(t):
+            raise ArgumentError(f"tags[{i}]", f"tags[{i}]: expected one tag per word of sents[{i}], received "
+                                              f"{describe(t)} for {describe(s)}")
+        t = check_token_ids(t, f"tags[{i}]", None, ndim=1, what="integer tags")
+        for w, k in zip(s, t.tolist()):
             counts.setdefault(w, Counter())[k] += 1
     return {w: min(c, key=lambda k: (-c[k], k)) for w, c in counts.items()}
 
 
 def number_slots(digits) -> list[int]:
     """Digit tokens ending in EOS -> the three place values ``[hundreds, tens, units]`` (``[3, 0, 5]`` for 305)."""
-    body = list(digits)
+    if digits is None or isinstance(digits, (str, bytes)) or not hasattr(digits, "__len__"):
+        raise ArgumentTypeError("digits", f"digits: expected a list of digit tokens ending with EOS = {EOS}, received {describe(digits)}")
+    body = check_token_ids(digits, "digits", EOS + 1, ndim=1, what="integer digit tokens").tolist()
     if not body or body[-1] != EOS or not 2 <= len(body) <= 4 or any(not 0 <= int(k) <= 9 for k in body[:-1]):
         raise ArgumentError("digits", f"digits: expected 1 to 3 digit tokens followed by EOS = {EOS}, received {body!r}")
     n = int("".join(str(int(k)) for k in body[:-1]))
@@ -236,5 +275,8 @@ def number_slots(digits) -> list[int]:
 
 def slots_to_digits(slots) -> list[int]:
     """``[hundreds, tens, units]`` -> digit tokens without leading zeros, ending in EOS (``[0, 4, 2] -> [4, 2, EOS]``)."""
-    h, t, u = (int(k) for k in slots)
+    if slots is None or isinstance(slots, (str, bytes)) or not hasattr(slots, "__len__"):
+        raise ArgumentTypeError("slots", f"slots: expected three digits [hundreds, tens, units], received {describe(slots)}")
+    arr = check_token_ids(slots, "slots", 10, shape=(3,), what="three digits 0..9")
+    h, t, u = (int(k) for k in arr)
     return [int(c) for c in str(100 * h + 10 * t + u)] + [EOS]

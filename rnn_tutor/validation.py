@@ -163,7 +163,8 @@ def check_finite(arr: np.ndarray, name: str, hint: str = "") -> np.ndarray:
         bad = np.argwhere(~np.isfinite(arr))[0]
         idx = tuple(int(i) for i in bad)
         where = f" at index {idx}" if idx else ""
-        _fail(name, "finite numbers", f"{arr[idx] if idx else arr[()]}{where}", hint, kind=NonFiniteArgumentError)
+        _fail(name, "finite numbers (no NaN or inf)", f"{arr[idx] if idx else arr[()]}{where}", hint,
+              kind=NonFiniteArgumentError)
     return arr
 
 
