@@ -298,7 +298,7 @@ def test_series_bad_input():
         series.noisy_sines(10, rng, noise=-1)
     with pytest.raises(ValueError, match=r"series: expected a 1-D \(n,\) or 2-D \(n, N\) array with n >= 2"):
         series.forecasting_pairs([1.0])
-    with pytest.raises(ValueError, match="N: expected a positive number of series"):
+    with pytest.raises(ValueError, match="N: expected a positive integer"):
         series.noisy_sines_batch(10, 0, rng)
     with pytest.raises(ValueError, match="n_train: expected an integer 2 <= n_train <= 8"):
         series.split(np.arange(10.0), 9)
