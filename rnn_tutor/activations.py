@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 from rnn_tutor._lazy import sympy as sp
 
-from rnn_tutor.validation import ArgumentError, ArgumentTypeError, as_float_array, check_array, check_int, check_real, check_rng, describe
+from rnn_tutor.validation import ArgumentError, ArgumentTypeError, as_float_array, check_array, check_int, check_elements, check_real, check_rng, describe
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation", "sigmoid", "tanh", "relu", "identity",
            "hidden_dynamics", "dynamics_summary"]
@@ -173,14 +173,10 @@ def hidden_dynamics(f: str | Activation = "tanh", w_h_scale: float = 1.0, T: int
     from rnn_tutor.rnn import rnn_forward  # rnn imports this module: import here to avoid a cycle
 
     act = get_activation(f, "f")
-    if not (isinstance(w_h_scale, (int, float, np.number)) and np.isfinite(w_h_scale) and w_h_scale >= 0):
-        raise ArgumentError("w_h_scale", f"w_h_scale: expected a finite number >= 0, received {w_h_scale!r}")
-    for name, value in (("T", T), ("m", m), ("N", N)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ArgumentError(name, f"{name}: expected a positive integer, received {value!r}")
-    rng = np.random.default_rng(0) if rng is None else rng
-    if not isinstance(rng, np.random.Generator):
-        raise ArgumentError("rng", f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
+    w_h_scale = check_real(w_h_scale, "w_h_scale", 0.0, None, what="a spectral radius")
+    T, m, N = check_int(T, "T"), check_int(m, "m", 1, 4096), check_int(N, "N")
+    check_elements((T, N, m), "hidden states (T, N, m)", "T")
+    rng = np.random.default_rng(0) if check_rng(rng, allow_none=True) is None else rng
     W = rng.normal(size=(m, m))
     rho = float(np.max(np.abs(np.linalg.eigvals(W))))
     params = {"w_x": rng.normal(size=(m, 1)), "w_h": float(w_h_scale) * W / rho, "b_h": np.zeros(m),
@@ -198,7 +194,7 @@ def dynamics_summary(hs: np.ndarray) -> str:
     up to ``1``, so the text never claims that tanh reached its bound when it did not; a value
     that float64 has rounded to exactly 1 is flagged as such.
     """
-    hs = as_float_array(hs, "hs")
+    hs = check_array(hs, "hs", finite=False, ndim=3, names=("T", "N", "m"), nonempty=True)
     with np.errstate(invalid="ignore"):
         peak = float(np.max(np.abs(hs))) if np.isfinite(hs).all() else float("inf")
     last = float(np.abs(hs[-1]).max()) if hs.size else 0.0

@@ -22,15 +22,15 @@ from typing import Mapping
 
 import numpy as np
 
-from rnn_tutor.validation import ArgumentError, as_float_array
+from rnn_tutor.validation import ArgumentError, ArgumentTypeError, as_float_array, describe
 
 __all__ = ["global_norm", "clip_grad_norm"]
 
 
 def _as_grads(grads) -> dict[str, np.ndarray]:
     if not isinstance(grads, Mapping):
-        raise ArgumentError("grads", f"grads: expected a dict of gradient arrays (e.g. {{'w_h': dw_h, ...}}), "
-                         f"received {type(grads).__name__}")
+        raise ArgumentTypeError("grads", f"grads: expected a dict of gradient arrays (e.g. {{'w_h': dw_h, ...}}), "
+                         f"received {describe(grads)}")
     return {k: as_float_array(v, f"grads[{k!r}]") for k, v in grads.items()}
 
 
@@ -53,7 +53,9 @@ def _check_max_norm(max_norm) -> float:
     """``max_norm`` as a float > 0 (a Python or NumPy number, or a 0-d array), else ``ValueError``."""
     ok = not isinstance(max_norm, (bool, np.bool_, str, bytes)) and np.ndim(max_norm) == 0 \
         and np.asarray(max_norm).dtype.kind in "iuf"
-    value = float(max_norm) if ok else float("nan")
+    if not ok:
+        raise ArgumentTypeError("max_norm", f"max_norm: expected a clipping threshold > 0, received {describe(max_norm)}")
+    value = float(max_norm)
     if not value > 0:  # also refuses NaN
         raise ArgumentError("max_norm", f"max_norm: expected a clipping threshold > 0, received {max_norm!r}")
     return value

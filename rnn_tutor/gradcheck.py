@@ -6,7 +6,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from rnn_tutor.validation import ArgumentError
+from rnn_tutor.validation import (MAX_SIZE, ArgumentError, NonFiniteArgumentError, check_array, check_callable,
+                                  check_mapping, check_real, describe)
 
 __all__ = ["numerical_gradient", "rel_error", "numerical_gradients", "max_rel_error"]
 
@@ -19,20 +20,32 @@ def numerical_gradient(fun: Callable[[np.ndarray], float], x, eps: float = 1e-6)
 
     Returns an array shaped like ``x``.
     """
-    if not eps > 0:
-        raise ArgumentError("eps", f"eps: expected a positive step, received {eps!r}")
-    x = np.array(x, dtype=float)  # a private copy
+    check_callable(fun, "fun")
+    eps = check_real(eps, "eps", 0.0, None, low_open=True, what="a positive step")
+    x = check_array(x, "x").copy()  # a private copy
+    if x.size > MAX_SIZE:
+        raise ArgumentError("x", f"x: expected at most MAX_SIZE = {MAX_SIZE} entries (2 calls of fun each), received {x.size}")
     grad = np.empty_like(x)
     flat, gflat = x.reshape(-1), grad.reshape(-1)
     for i in range(flat.size):
         old = flat[i]
         flat[i] = old + eps
-        up = float(fun(x))
+        up = _value(fun(x))
         flat[i] = old - eps
-        down = float(fun(x))
+        down = _value(fun(x))
         flat[i] = old
         gflat[i] = (up - down) / (2 * eps)
     return grad
+
+
+def _value(v) -> float:
+    try:
+        out = float(v)
+    except (TypeError, ValueError):
+        raise ArgumentError("fun", f"fun: expected a function returning a real number, received {describe(v)}") from None
+    if not np.isfinite(out):
+        raise NonFiniteArgumentError("fun", f"fun: expected a finite value, received {out} (a point where the loss is not finite)")
+    return out
 
 
 def numerical_gradients(loss: Callable[[dict], float], params: Mapping[str, np.ndarray], eps: float = 1e-6) -> dict:
@@ -41,11 +54,19 @@ def numerical_gradients(loss: Callable[[dict], float], params: Mapping[str, np.n
     ``loss`` receives a dict in which one entry at a time is a perturbed copy;
     the caller's arrays are never modified.
     """
-    base = {k: np.array(v, dtype=float) for k, v in params.items()}
+    check_callable(loss, "loss")
+    check_mapping(params, "params", ())
+    base = {k: check_array(v, f"params[{k!r}]").copy() for k, v in params.items()}
+    eps = check_real(eps, "eps", 0.0, None, low_open=True, what="a positive step")
     out = {}
     for key in base:
         def fun(value, key=key):
-            return loss({**base, key: value})
+            try:
+                return _value(loss({**base, key: value}))
+            except ArgumentError as exc:
+                if exc.argument == "fun":
+                    raise ArgumentError("loss", str(exc).replace("fun:", "loss:", 1)) from None
+                raise
         out[key] = numerical_gradient(fun, base[key], eps)
     return out
 
@@ -56,7 +77,7 @@ def rel_error(a, b) -> float:
     Values below about 1e-7 mean agreement to float64 finite-difference precision.
     Shapes must match; a mismatch raises ``ValueError``.
     """
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    a, b = check_array(a, "a"), check_array(b, "b")
     if a.shape != b.shape:
         raise ArgumentError("b", f"b: expected shape {a.shape} (the shape of a), received shape {b.shape}")
     scale = max(np.linalg.norm(a), np.linalg.norm(b))
@@ -65,4 +86,14 @@ def rel_error(a, b) -> float:
 
 def max_rel_error(grads_a: Mapping, grads_b: Mapping) -> dict[str, float]:
     """``rel_error`` for every key the two gradient dicts share, as a dict."""
-    return {k: rel_error(grads_a[k], grads_b[k]) for k in grads_a if k in grads_b}
+    check_mapping(grads_a, "grads_a", ())
+    check_mapping(grads_b, "grads_b", ())
+    out = {}
+    for k in grads_a:
+        if k in grads_b:
+            a, b = check_array(grads_a[k], f"grads_a[{k!r}]"), check_array(grads_b[k], f"grads_b[{k!r}]")
+            if a.shape != b.shape:
+                raise ArgumentError("grads_b", f"grads_b[{k!r}]: expected shape {a.shape} (the shape of grads_a[{k!r}]), "
+                                               f"received shape {b.shape}")
+            out[k] = rel_error(a, b)
+    return out

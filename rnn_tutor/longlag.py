@@ -31,7 +31,7 @@ from rnn_tutor.clipping import clip_grad_norm, global_norm
 from rnn_tutor.optim import adam_init, adam_step, sgd_step
 from rnn_tutor.rnn import init_params, rnn_forward
 from rnn_tutor.activations import get_activation
-from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, as_float_array, check_choice, check_elements, check_int,
+from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, ArgumentTypeError, as_float_array, check_array, describe, check_choice, check_elements, check_int,
                                   check_params, check_real, check_rng, check_training_step)
 
 __all__ = ["recall_task", "marked_recall", "adding_problem", "TASKS", "task_accuracy", "train_last_step", "evaluate_last_step",
@@ -64,8 +64,7 @@ def recall_task(N: int, T: int, rng: np.random.Generator, noise: float = 1.0):
     N, T = _check_int(N, "N", 1), _check_int(T, "T", 1)
     _check_rng(rng)
     _check_batch(N, T, 1)
-    if not (isinstance(noise, (int, float, np.number)) and np.isfinite(noise) and noise >= 0):
-        raise ArgumentError("noise", f"noise: expected a finite standard deviation >= 0, received {noise!r}")
+    noise = check_real(noise, "noise", 0.0, None, what="a standard deviation")
     s = rng.choice([-1.0, 1.0], size=N)
     xs = float(noise) * rng.standard_normal((T, N, 1))
     xs[0, :, 0] = s
@@ -89,8 +88,7 @@ def marked_recall(N: int, T: int, rng: np.random.Generator, min_lag: int = 0):
     N, T = _check_int(N, "N", 1), _check_int(T, "T", 1)
     _check_rng(rng)
     _check_batch(N, T, 2)
-    if isinstance(min_lag, bool) or not isinstance(min_lag, (int, np.integer)) or not 0 <= min_lag < T:
-        raise ArgumentError("min_lag", f"min_lag: expected an integer from 0 to T - 1 = {T - 1}, received {min_lag!r}")
+    min_lag = check_int(min_lag, "min_lag", 0, T - 1, "an integer")
     xs = np.zeros((T, N, 2))
     xs[:, :, 0] = rng.standard_normal((T, N))
     s = rng.choice([-1.0, 1.0], size=N)
@@ -130,7 +128,9 @@ def task_accuracy(task: str, y_T, targets, tol: float = 0.04) -> float:
     ``"recall"``: the sign of ``y_T`` equals the target.  ``"adding"``: ``|y_T - target| < tol``
     (Hochreiter & Schmidhuber's criterion, ``tol = 0.04``).  ``y_T, targets : (N, 1)``.
     """
-    y, t = as_float_array(y_T, "y_T"), as_float_array(targets, "targets")
+    check_choice(task, "task", sorted(TASKS))
+    tol = check_real(tol, "tol", 0.0, None, low_open=True, what="a tolerance")
+    y, t = check_array(y_T, "y_T", nonempty=True), check_array(targets, "targets")
     if y.shape != t.shape:
         raise ArgumentError("targets", f"targets: expected the shape of y_T {y.shape}, received shape {t.shape}")
     if task == "recall":
@@ -144,8 +144,7 @@ TASKS: dict[str, Callable] = {"recall": recall_task, "adding": adding_problem}
 
 
 def _get_task(task) -> Callable:
-    if task not in TASKS:
-        raise ArgumentError("task", f"task: expected one of {sorted(TASKS)}, received {task!r}")
+    check_choice(task, "task", sorted(TASKS))
     return TASKS[task]
 
 
@@ -239,7 +238,16 @@ def evaluate_last_step(task: str, T: int, params: Mapping, rng: np.random.Genera
     dict with ``accuracy`` (see :func:`task_accuracy`) and ``mse = mean_n (y_T - target)²``.
     """
     make = _get_task(task)
-    xs, targets = make(_check_int(N, "N", 1), T, rng)
+    _check_rng(rng)
+    T = _check_int(T, "T", 2 if task == "adding" else 1)
+    N = _check_int(N, "N", 1)
+    p = check_params(params)
+    d = 1 if task == "recall" else 2
+    if p["w_x"].shape[1] != d or p["w_y"].shape[0] != 1:
+        raise ArgumentError("params", f"params: task {task!r} needs w_x with d = {d} columns and w_y with q = 1 "
+                            f"row, received w_x {p['w_x'].shape} and w_y {p['w_y'].shape}")
+    f = get_activation(f, "f")
+    xs, targets = make(N, T, rng)
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged network reports mse = inf, silently
         _, ys, _ = rnn_forward(xs, params, f=f)
         return {"accuracy": task_accuracy(task, ys[-1], targets), "mse": float(np.mean((ys[-1] - targets) ** 2))}
@@ -257,9 +265,16 @@ def accuracy_by_lag(lags, seeds=(0, 1), task: str = "recall", **train_kwargs) ->
     dict ``{lag: array of accuracies, one per seed}``.
     """
     _get_task(task)
+    if lags is None or isinstance(lags, (str, bytes)) or not hasattr(lags, "__iter__"):
+        raise ArgumentTypeError("lags", f"lags: expected a list of positive integers, received {describe(lags)}")
+    if seeds is None or isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise ArgumentTypeError("seeds", f"seeds: expected a list of integer seeds, received {describe(seeds)}")
+    lags, seeds = list(lags), [check_int(s, "seeds", 0, None) for s in seeds]
+    if not lags or not seeds:
+        raise ArgumentError("lags" if not lags else "seeds", f"{'lags' if not lags else 'seeds'}: expected at least one value, received none")
+    lags = [_check_int(lag, "lags", 2 if task == "adding" else 1) for lag in lags]
     table = {}
     for lag in lags:
-        lag = _check_int(lag, "lags[...]", 1)
         T = lag + 1 if task == "recall" else lag
         accs = []
         for seed in seeds:
