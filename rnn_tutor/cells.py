@@ -28,7 +28,7 @@ import numpy as np
 from rnn_tutor.activations import get_activation
 from rnn_tutor.bptt import rnn_backward
 from rnn_tutor.rnn import init_params as _rnn_init_params
-from rnn_tutor.rnn import _rnn_forward
+from rnn_tutor.rnn import rnn_forward
 from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, check_array, check_cache, check_elements, check_int,
                                   check_mapping, check_params, describe)
 
@@ -68,6 +68,7 @@ def check_cell(cell, name: str = "cell") -> Cell:
 
 def check_cell_state(state, N: int, name: str = "state_0"):
     """``None``, an ``(N, m)`` array of finite numbers, or a tuple of them (the LSTM's ``(h, c)``)."""
+    N = check_int(N, "N")
     if state is None:
         return None
     if isinstance(state, (tuple, list)):
@@ -94,6 +95,8 @@ def check_cell_params(cell: Cell, params, name: str = "params", d: int | None = 
     are named; wrong shapes, NaN and ``inf`` are reported by the cell's own check.
     """
     cell = check_cell(cell)
+    if not isinstance(extra, (tuple, list)) or not all(isinstance(k, str) for k in extra):
+        raise ArgumentTypeError("extra", f"extra: expected a tuple of key names, received {describe(extra)}")
     check_mapping(params, name, [*cell.param_names, *extra], f"a parameter dict of the {cell.name} cell")
     if d is not None:
         d = check_int(d, "d")
@@ -126,7 +129,11 @@ def elman_cell(f: str = "tanh") -> Cell:
         m = check_params(params, names=names)["w_h"].shape[0]
         # The recurrent layer alone: a zero output layer (q = 1) satisfies rnn_forward.
         full = {**{k: params[k] for k in names}, "w_y": np.zeros((1, m)), "b_y": np.zeros(1)}
-        hs, _, cache = _rnn_forward(xs, full, state_0, act, "identity", h_name="state_0")
+        if state_0 is not None:  # name the Cell interface's argument, not rnn_forward's h_0
+            xs_shape = np.shape(xs)
+            n_rows = xs_shape[1] if len(xs_shape) == 3 else None
+            state_0 = check_array(state_0, "state_0", shape=(n_rows, m), names=("N", "m"))
+        hs, _, cache = rnn_forward(xs, full, h_0=state_0, f=act, g="identity")
         return hs, hs[-1], cache
 
     def backward(dhs, cache, dstate_T=None):

@@ -27,7 +27,7 @@ from rnn_tutor.masking import one_hot
 from rnn_tutor.cells import check_cell_state
 from rnn_tutor.optim import adam_init, adam_step
 from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, ArgumentTypeError, check_array, check_int, check_real, check_rng,
-                                  check_token_ids, check_training_step, describe)
+                                  check_token_ids, check_training_step, describe, check_mapping, as_float_array)
 
 __all__ = ["Vocab", "load_text", "build_vocab", "make_streams", "init_charlm", "window_loss_and_grads",
            "train_charlm", "softmax_with_temperature", "sample", "unigram_entropy"]
@@ -83,6 +83,8 @@ def make_streams(ids, N: int) -> np.ndarray:
     Stream ``n`` is ``ids[n L : (n + 1) L]``; the last ``len(ids) mod N`` ids are dropped.
     """
     ids = check_token_ids(ids, "ids", None, ndim=1, names=("L",))
+    if ids.size and ids.min() < 0:
+        raise ArgumentError("ids", f"ids: expected non-negative ids, received {int(ids.min())}")
     if ids.size < 2:
         raise ArgumentError("ids", f"ids: expected at least two ids (one stream of one input and one target), received {ids.size}")
     N = check_int(N, "N", 1, ids.size // 2, "a number of streams (two ids per stream)")
@@ -161,6 +163,8 @@ def train_charlm(cell: Cell, params: dict, streams, V: int, k: int = 32, epochs:
     clip = check_real(clip, "clip", 0.0, None, low_open=True, allow_inf=True, what="a positive clipping threshold")
     if max_updates is not None:
         max_updates = check_int(max_updates, "max_updates", 1, MAX_ITERATIONS)
+    check_mapping(params, "params", ())
+    params = {k: as_float_array(v, f"params[{k!r}]") for k, v in params.items()}
     check_training_step("0 (the initial parameters)", params=params, lr=lr, clip=clip, what="update")
     params = _check_lm_params(cell, params, V)
     state_opt, losses = adam_init(params), []

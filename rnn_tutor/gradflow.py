@@ -298,8 +298,8 @@ def gradient_decay_curve(sigma_max: float, f: str | Activation = "tanh", T: int 
     """
     T = _check_T(T)
     m = check_int(m, "m", 1, 4096, "a number of hidden units")
-    sigma_max = check_real(sigma_max, "sigma_max", 0.0, None, what="a singular value")
-    input_scale = check_real(input_scale, "input_scale", 0.0, None, what="a standard deviation")
+    sigma_max = check_real(sigma_max, "sigma_max", 0.0, 1e3, what="a singular value")
+    input_scale = check_real(input_scale, "input_scale", 0.0, 1e3, what="a standard deviation")
     check_choice(kind, "kind", ("gaussian", "orthogonal"))
     seed = check_int(seed, "seed", 0, None)
     check_elements((T, m, m), "Jacobians (T, m, m)", "T")

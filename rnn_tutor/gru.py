@@ -222,16 +222,12 @@ def gru_forward(xs, params: Mapping, h_0=None):
     h_T : (N, m)      the final state (a view of ``hs[-1]``)
     cache : dict for :func:`gru_backward` (gates ``r_t, z_t, n_t`` for every step, ...)
     """
-    return _gru_forward(xs, params, h_0)
-
-
-def _gru_forward(xs, params, h_0=None, h_name="h_0"):
     p = check_gated_params(params, GATES)
     m, d = p["w_hh"].shape[1], p["w_ih"].shape[1]
     xs = check_sequence(xs, d)
     T, N, _ = xs.shape
     check_elements((T, N, 3 * m), "gates (T, N, 3m)", "xs")
-    h_0 = check_state(h_0, N, m, h_name)
+    h_0 = check_state(h_0, N, m, "h_0")
     half = np.r_[np.full(2 * m, 0.5), np.ones(m)]  # halve the r and z rows: σ(a) = (1 + tanh(a/2)) / 2
     b_in = p["b_ih"] + np.r_[p["b_hh"][:2 * m], np.zeros(m)]  # b_hr, b_hz add like input biases; b_hn stays inside r ⊙ (.)
     gi = xs @ (p["w_ih"].T * half) + b_in * half  # (T, N, d) @ (d, 3m) -> (T, N, 3m), all steps at once
@@ -276,16 +272,12 @@ def gru_backward(dhs, cache, dh_T=None) -> dict[str, np.ndarray]:
     -------
     dict with ``w_ih, w_hh, b_ih, b_hh`` (parameter shapes), ``h_0 (N, m)`` and ``xs (T, N, d)``.
     """
-    return _gru_backward(dhs, cache, dh_T)
-
-
-def _gru_backward(dhs, cache, dh_T=None, dh_name="dh_T"):
     check_cache(cache, "gru_forward", ("params", "xs", "h_0", "rz", "ns", "hns", "hs"))
     p, xs, h_0, rz, ns, hns, hs = (cache[k] for k in ("params", "xs", "h_0", "rz", "ns", "hns", "hs"))
     T, N, m = hs.shape
     dhs = np.zeros((T, N, m)) if dhs is None else check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"),
                                                               hint="dhs holds ∂L/∂h_t for every step, shaped like hs.")
-    dh = np.zeros((N, m)) if dh_T is None else check_array(dh_T, dh_name, shape=(N, m), names=("N", "m"),
+    dh = np.zeros((N, m)) if dh_T is None else check_array(dh_T, "dh_T", shape=(N, m), names=("N", "m"),
                                                            hint="It is ∂L/∂h_T, shaped like the final state.")
     r, z = rz[..., :m], rz[..., m:]
     h_prevs = np.concatenate([h_0[None], hs[:-1]])  # (T, N, m): h_{t-1} for every t
@@ -350,11 +342,18 @@ def _init_state(N: int, m: int) -> np.ndarray:
 
 
 def _cell_forward(xs, params, state_0=None):
-    return _gru_forward(xs, params, state_0, "state_0")
+    if state_0 is not None:  # name the Cell interface's argument, not gru_forward's h_0
+        p = check_gated_params(params, GATES)
+        state_0 = check_array(state_0, "state_0", shape=(np.shape(xs)[1] if np.ndim(xs) == 3 else None,
+                                                          p["w_hh"].shape[1]), names=("N", "m"))
+    return gru_forward(xs, params, state_0)
 
 
 def _cell_backward(dhs, cache, dstate_T=None):
-    g = _gru_backward(dhs, cache, dstate_T, "dstate_T")
+    if dstate_T is not None:
+        check_cache(cache, "gru_forward", ("hs",))
+        dstate_T = check_array(dstate_T, "dstate_T", shape=cache["hs"].shape[1:], names=("N", "m"))
+    g = gru_backward(dhs, cache, dstate_T)
     return {k: g[k] for k in PARAM_KEYS}, g["xs"], g["h_0"]
 
 

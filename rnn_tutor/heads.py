@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.validation import (ArgumentError, as_float_array, check_array, check_choice, check_elements, check_int,
+from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, NonFiniteArgumentError, as_float_array, check_finite, describe, check_array, check_choice, check_elements, check_int,
                                   check_mapping, check_rng, check_shape, check_token_ids)
 
 __all__ = ["HEAD_NAMES", "init_head", "check_head", "dense_forward", "dense_backward", "log_softmax",
@@ -38,6 +38,8 @@ def init_head(m: int, q: int, rng: np.random.Generator) -> dict:
 
 def check_head(params, m: int | None = None, name: str = "params") -> tuple[np.ndarray, np.ndarray]:
     """Return ``(w_y, b_y)`` as float arrays after checking their keys, shapes and finiteness."""
+    if m is not None:
+        m = check_int(m, "m")
     check_mapping(params, name, (), "a parameter dict with an output layer")
     missing = [k for k in HEAD_NAMES if k not in params]
     if missing:
@@ -51,9 +53,9 @@ def check_head(params, m: int | None = None, name: str = "params") -> tuple[np.n
     return w_y, b_y
 
 
-def _check_layer(w_y, b_y=None) -> tuple[np.ndarray, np.ndarray | None]:
+def _check_layer(w_y, b_y=None, with_bias=False) -> tuple[np.ndarray, np.ndarray | None]:
     w_y = check_array(w_y, "w_y", ndim=2, names=("q", "m"), nonempty=True)
-    if b_y is not None:
+    if with_bias:
         b_y = check_array(b_y, "b_y", shape=(w_y.shape[0],), names=("q",),
                           hint="b_y holds one bias per output (the rows of w_y).")
     return w_y, b_y
@@ -61,7 +63,7 @@ def _check_layer(w_y, b_y=None) -> tuple[np.ndarray, np.ndarray | None]:
 
 def dense_forward(hs, w_y, b_y) -> np.ndarray:
     """The output layer ``o = w_y h + b_y`` on rows: ``hs (..., m) -> os (..., q)``."""
-    w_y, b_y = _check_layer(w_y, b_y)
+    w_y, b_y = _check_layer(w_y, b_y, with_bias=True)
     hs = check_array(hs, "hs", ndim=tuple(range(1, 33)))
     check_shape(hs, (None,) * (hs.ndim - 1) + (w_y.shape[1],), "hs", "The last axis holds the m hidden units.")
     return hs @ w_y.T + b_y  # (..., m) @ (m, q) -> (..., q)
@@ -98,12 +100,19 @@ def log_softmax(os, axis: int = -1) -> np.ndarray:
     """``log softmax(o)_k = o_k - log Σ_j exp(o_j)``, computed stably with the log-sum-exp trick.
 
     Subtracting ``max_j o_j`` first changes nothing mathematically but keeps every
-    ``exp`` at most 1, so logits of ``±1e4`` give finite results.  ``os`` must be finite.
+    ``exp`` at most 1, so logits of ``±1e4`` give finite results.  ``os`` may hold ``-inf`` (a class
+    that is excluded, probability 0), but not NaN or ``+inf``.
     """
-    os = check_array(os, "os", ndim=tuple(range(1, 33)))
+    os = check_array(os, "os", ndim=tuple(range(1, 33)), finite=False)
     axis = _check_axis(axis, os.ndim)
     if os.shape[axis] == 0:
         raise ArgumentError("os", f"os: expected at least one class on axis {axis}, received shape {os.shape}.")
+    if not np.isfinite(os).all():  # -inf marks an excluded class (masked attention); NaN and +inf are errors
+        if np.isnan(os).any() or np.isposinf(os).any():
+            check_finite(np.where(np.isneginf(os), 0.0, os), "os", "Only -inf (an excluded class) is allowed.")
+        if np.isneginf(os).all(axis=axis).any():
+            raise NonFiniteArgumentError("os", f"os: expected at least one finite score along axis {axis}, "
+                                               "received a slice of -inf only")
     shifted = os - os.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -123,7 +132,10 @@ def softmax_vjp(ps, dps) -> np.ndarray:
 
 def check_mask(mask, shape: tuple, name: str = "mask", against: str = "labels") -> np.ndarray:
     """Return ``mask`` as a float array of 0s and 1s with the given ``shape``, or raise ValueError."""
-    mask_arr = as_float_array(mask, name, allow_bool=True)
+    mask_arr = check_array(mask, name, allow_bool=True)
+    if not (isinstance(shape, (tuple, list)) and all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) and s >= 0 for s in shape)):
+        raise ArgumentTypeError("shape", f"shape: expected a tuple of sizes, received {describe(shape)}")
     if mask_arr.shape != tuple(shape):
         raise ArgumentError(name, f"{name}: expected shape {tuple(shape)} (the shape of {against}), received shape {mask_arr.shape}")
     bad = (mask_arr != 0) & (mask_arr != 1)
@@ -140,9 +152,14 @@ def check_labels(labels, q: int, shape: tuple | None = None, mask=None, name: st
     """
     q = check_int(q, "q")
     arr = check_token_ids(labels, name, None, what=f"integer class indices in 0..{q - 1}")
+    if shape is not None and not (isinstance(shape, (tuple, list)) and all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) and s >= 0 for s in shape)):
+        raise ArgumentTypeError("shape", f"shape: expected a tuple of sizes, received {describe(shape)}")
     if shape is not None and arr.shape != tuple(shape):
         raise ArgumentError(name, f"{name}: expected shape {tuple(shape)} (one label per output position), received shape {arr.shape}")
-    valid = np.ones(arr.shape, bool) if mask is None else np.asarray(mask) != 0
+    if mask is not None:
+        mask = check_mask(mask, arr.shape, against=name)
+    valid = np.ones(arr.shape, bool) if mask is None else mask != 0
     bad = valid & ((arr < 0) | (arr >= q))
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])

@@ -168,16 +168,12 @@ def lstm_forward(xs, params: Mapping, h_0=None, c_0=None):
     (h_T, c_T) : (N, m) each  the final state
     cache : dict for :func:`lstm_backward` (``ifog (T, N, 4m)``: the gates ``i_t, f_t, o_t, g_t``; ``cs``: ``c_t``)
     """
-    return _lstm_forward(xs, params, h_0, c_0)
-
-
-def _lstm_forward(xs, params, h_0=None, c_0=None, names=("h_0", "c_0")):
     p = check_gated_params(params, GATES)
     m, d = p["w_hh"].shape[1], p["w_ih"].shape[1]
     xs = check_sequence(xs, d)
     T, N, _ = xs.shape
     check_elements((T, N, 4 * m), "gates (T, N, 4m)", "xs")
-    h_0, c_0 = _check_states(h_0, c_0, N, m, names)
+    h_0, c_0 = _check_states(h_0, c_0, N, m, ("h_0", "c_0"))
     order = np.r_[0:2 * m, 3 * m:4 * m, 2 * m:3 * m]  # rows (i, f, g, o) -> (i, f, o, g)
     half = np.r_[np.full(3 * m, 0.5), np.ones(m)]  # σ(a) = (1 + tanh(a/2)) / 2 for i, f, o
     ifog = xs @ (p["w_ih"][order].T * half) + (p["b_ih"] + p["b_hh"])[order] * half  # (T, N, d) @ (d, 4m) -> (T, N, 4m)
@@ -219,18 +215,14 @@ def lstm_backward(dhs, cache, dh_T=None, dc_T=None) -> dict[str, np.ndarray]:
     -------
     dict with ``w_ih, w_hh, b_ih, b_hh``, ``h_0 (N, m)``, ``c_0 (N, m)`` and ``xs (T, N, d)``.
     """
-    return _lstm_backward(dhs, cache, dh_T, dc_T)
-
-
-def _lstm_backward(dhs, cache, dh_T=None, dc_T=None, names=("dh_T", "dc_T")):
     check_cache(cache, "lstm_forward", ("params", "xs", "h_0", "c_0", "ifog", "cs", "tcs", "hs"))
     p, xs, h_0, c_0, ifog, cs, tcs, hs = (cache[k] for k in ("params", "xs", "h_0", "c_0", "ifog", "cs", "tcs", "hs"))
     T, N, m = hs.shape
     dhs = np.zeros((T, N, m)) if dhs is None else check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"),
                                                               hint="dhs holds ∂L/∂h_t for every step, shaped like hs.")
-    dh = np.zeros((N, m)) if dh_T is None else check_array(dh_T, names[0], shape=(N, m), names=("N", "m"),
+    dh = np.zeros((N, m)) if dh_T is None else check_array(dh_T, "dh_T", shape=(N, m), names=("N", "m"),
                                                            hint="It is ∂L/∂h_T, shaped like the final hidden state.")
-    dc = np.zeros((N, m)) if dc_T is None else check_array(dc_T, names[1], shape=(N, m), names=("N", "m"),
+    dc = np.zeros((N, m)) if dc_T is None else check_array(dc_T, "dc_T", shape=(N, m), names=("N", "m"),
                                                            hint="It is ∂L/∂c_T, shaped like the final cell state.")
     i, f, o, g = ifog[..., :m], ifog[..., m:2 * m], ifog[..., 2 * m:3 * m], ifog[..., 3 * m:]
     c_prevs = np.concatenate([c_0[None], cs[:-1]])  # (T, N, m): c_{t-1} for every t
@@ -315,12 +307,25 @@ def _split_state(state, name: str):
     return state
 
 
+def _named_pair(pair, name, shape):
+    return tuple(None if v is None else check_array(v, f"{name}[{i}]", shape=shape, names=("N", "m"))
+                 for i, v in enumerate(pair))
+
+
 def _cell_forward(xs, params, state_0=None):
-    return _lstm_forward(xs, params, *_split_state(state_0, "state_0"), names=("state_0[0]", "state_0[1]"))
+    h_0, c_0 = _split_state(state_0, "state_0")
+    if state_0 is not None:  # name the Cell interface's argument, not lstm_forward's h_0 and c_0
+        p = check_gated_params(params, GATES)
+        h_0, c_0 = _named_pair((h_0, c_0), "state_0", (np.shape(xs)[1] if np.ndim(xs) == 3 else None, p["w_hh"].shape[1]))
+    return lstm_forward(xs, params, h_0, c_0)
 
 
 def _cell_backward(dhs, cache, dstate_T=None):
-    g = _lstm_backward(dhs, cache, *_split_state(dstate_T, "dstate_T"), names=("dstate_T[0]", "dstate_T[1]"))
+    dh_T, dc_T = _split_state(dstate_T, "dstate_T")
+    if dstate_T is not None:
+        check_cache(cache, "lstm_forward", ("hs",))
+        dh_T, dc_T = _named_pair((dh_T, dc_T), "dstate_T", cache["hs"].shape[1:])
+    g = lstm_backward(dhs, cache, dh_T, dc_T)
     return {k: g[k] for k in PARAM_KEYS}, g["xs"], (g["h_0"], g["c_0"])
 
 

@@ -69,6 +69,8 @@ def mask_to_lengths(mask, shape: tuple | None = None, name: str = "mask") -> np.
     ``shape`` is the ``(T, N)`` the mask must have (e.g. the first two axes of ``xs``).
     """
     m = check_array(mask, name, allow_bool=True)
+    if m.ndim == 2 and 0 in m.shape:
+        raise ArgumentError(name, f"{name}: expected a (T, N) mask with T, N >= 1, received shape {m.shape}")
     if shape is not None and not (isinstance(shape, (tuple, list)) and len(shape) == 2 and all(
             isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape)):
         raise ArgumentTypeError("shape", f"shape: expected a pair (T, N) of integers, received {describe(shape)}")
@@ -136,15 +138,19 @@ def pad_sequences(seqs: Sequence, pad_value: float = 0.0) -> tuple[np.ndarray, n
 
 def pad_tokens(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Right-pad lists of integer tokens into ``tokens (T, N)`` and ``lengths (N,)``."""
-    if len(seqs) == 0:
-        raise ArgumentError("seqs", "seqs: expected at least one sequence, received an empty list")
+    seqs = _check_seqs(seqs)
+    pad_id = check_int(pad_id, "pad_id", None, None)
+    ids = []
     for n, s in enumerate(seqs):
-        if len(s) == 0:
-            raise ArgumentError("seqs", f"seqs[{n}]: expected a non-empty sequence of tokens, received an empty sequence")
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-    tokens = np.full((int(lengths.max()), len(seqs)), int(pad_id), dtype=np.int64)
-    for n, s in enumerate(seqs):
-        tokens[: len(s), n] = np.asarray(s, dtype=np.int64)
+        arr = check_token_ids(s, f"seqs[{n}]", None, ndim=1, what="integer tokens")
+        if arr.size == 0:
+            raise ArgumentError(f"seqs[{n}]", f"seqs[{n}]: expected a non-empty sequence of tokens, received an empty sequence")
+        ids.append(arr)
+    lengths = np.array([len(s) for s in ids], dtype=np.int64)
+    check_elements((int(lengths.max()), len(ids)), "padded tokens (T, N)", "seqs")
+    tokens = np.full((int(lengths.max()), len(ids)), pad_id, dtype=np.int64)
+    for n, s in enumerate(ids):
+        tokens[: len(s), n] = s
     return tokens, lengths
 
 
@@ -230,6 +236,11 @@ def _put(full, idx, part, N, fname, pname):
 
 def check_real_steps(xs, lengths, name: str = "xs") -> None:
     """NaN or ``inf`` at a real step of ``xs (T, N, ...)`` is an error; padding may hold anything."""
+    xs = check_array(xs, name, finite=False)
+    if xs.ndim < 2 or 0 in xs.shape[:2]:
+        raise ArgumentError(name, f"{name}: expected an array (T, N, ...) with time on axis 0 and T, N >= 1, "
+                                  f"received shape {xs.shape}")
+    lengths = check_lengths(lengths, xs.shape[0], xs.shape[1])
     if np.isfinite(xs).all():
         return
     valid = np.arange(xs.shape[0])[:, None] < np.asarray(lengths)[None, :]  # (T, N)

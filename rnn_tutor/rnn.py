@@ -155,13 +155,8 @@ def rnn_forward(xs, params: Mapping, h_0=None, f: str | Activation = "tanh", g: 
     ys : (T, N, q)   ``ys[t-1]`` is ``y_t``
     cache : dict with ``xs, h_0, as_ (pre-activations a_t), hs, os (o_t), params, f, g``
     """
-    return _rnn_forward(xs, params, h_0, f, g)
-
-
-def _rnn_forward(xs, params, h_0, f, g, xs_name="xs", h_name="h_0", params_name="params", producer="rnn_forward"):
-    """:func:`rnn_forward` with the caller's argument names for the error messages."""
     f, g = get_activation(f, "f"), get_activation(g, "g")
-    xs, p, h_0 = _check_inputs(xs, params, h_0, xs_name, h_name, params_name)
+    xs, p, h_0 = _check_inputs(xs, params, h_0)
     T, N, _ = xs.shape
     m = p["w_h"].shape[0]
     # The input term does not depend on h, so all T steps share one matmul:
@@ -174,5 +169,5 @@ def _rnn_forward(xs, params, h_0, f, g, xs_name="xs", h_name="h_0", params_name=
         hs[t] = h_prev = f.fn(as_[t])
     os_ = hs @ p["w_y"].T + p["b_y"]  # (T, N, m) @ (m, q) -> (T, N, q)
     ys = g.fn(os_)
-    cache = Cache(producer, {"xs": xs, "h_0": h_0, "as_": as_, "hs": hs, "os": os_, "params": p, "f": f, "g": g})
+    cache = Cache("rnn_forward", {"xs": xs, "h_0": h_0, "as_": as_, "hs": hs, "os": os_, "params": p, "f": f, "g": g})
     return hs, ys, cache

@@ -150,6 +150,10 @@ def encoder_decoder_loss(cell: Cell, xs, targets, params, lengths=None, target_l
     if targets.shape[0] == 0 or targets.shape[1] == 0:
         raise ArgumentError("targets", f"targets: expected a 2-D array (U, N) with U, N >= 1, received shape {targets.shape}")
     U, N = targets.shape
+    xs = _check_batch(xs, finite=False)
+    if xs.shape[1] != N:
+        raise ArgumentError("targets", f"targets: expected one column per sequence of xs (N = {xs.shape[1]}), "
+                                       f"received shape {targets.shape}")
     tl = np.full(N, U) if target_lengths is None else check_lengths(target_lengths, U, N, "target_lengths")
     out_mask = (np.arange(U)[:, None] < tl[None, :]).astype(float)
     targets = check_labels(targets, q, (U, N), out_mask, name="targets")
@@ -189,6 +193,8 @@ def decode_greedy(cell: Cell, params, state_0, eos: int, max_len: int) -> tuple[
         raise ArgumentTypeError("state_0", f"state_0: expected the decoder's initial state, an (N, m) array or a tuple of "
                                            f"them, received {describe(state_0)}")
     N = np.shape(first)[0]
+    if N == 0:
+        raise ArgumentError("state_0", f"state_0: expected at least one sequence (N >= 1), received shape {np.shape(first)}")
     state_0 = check_cell_state(state_0, N)
     check_elements((max_len, N), "tokens (max_len, N)", "max_len")
     tokens = np.full((max_len, N), eos, dtype=np.int64)

@@ -45,7 +45,7 @@ from rnn_tutor.activations import Activation, get_activation
 from rnn_tutor.bptt import rnn_backward, squared_error
 from rnn_tutor.clipping import clip_grad_norm
 from rnn_tutor.optim import adam_init, adam_step, sgd_step
-from rnn_tutor.rnn import _rnn_forward, rnn_forward
+from rnn_tutor.rnn import rnn_forward
 from rnn_tutor.validation import (MAX_ITERATIONS, PARAM_NAMES, ArgumentError, ArgumentTypeError, NonFiniteArgumentError,
                                   as_float_array, check_array, check_choice, check_int, check_params, check_real,
                                   check_cache, check_finite, check_rng, check_shape, check_training_step, describe)
@@ -56,7 +56,7 @@ __all__ = ["check_k", "window_starts", "window_loss_and_grads", "train_tbptt", "
 
 def check_k(k, T: int) -> int:
     """Validate the truncation length: an integer with ``1 <= k <= T``; otherwise a ``ValueError``."""
-    T = check_int(T, "T", 1, None)
+    T = check_int(T, "T")
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
         raise ArgumentTypeError("k", f"k: expected an integer truncation length 1 <= k <= T = {T}, received {describe(k)}")
     if k < 1:
@@ -68,7 +68,7 @@ def check_k(k, T: int) -> int:
 
 def window_starts(T: int, k: int) -> range:
     """The tutorial's window starts ``t = 0 … T - k``: window t covers steps ``t+1 … t+k``."""
-    T = check_int(T, "T", 1, None)
+    T = check_int(T, "T")
     return range(0, T - check_k(k, T) + 1)
 
 
@@ -118,8 +118,12 @@ def window_loss_and_grads(xs_window, ps_window, params: Mapping, f: str | Activa
     cache : the forward cache (its last state ``cache["hs"][-1]`` is what a carried variant hands on)
     """
     check_choice(loss_at, "loss_at", ("last", "all"))
+    p = check_params(params)
     xs_window = check_array(xs_window, "xs_window", ndim=3, names=("k", "N", "d"), nonempty=True)
-    _, ys, cache = _rnn_forward(xs_window, params, h_start, f, g, xs_name="xs_window", h_name="h_start")
+    check_shape(xs_window, (None, None, p["w_x"].shape[1]), "xs_window", "The last axis holds the d inputs that w_x expects.")
+    if h_start is not None:
+        h_start = check_array(h_start, "h_start", shape=(xs_window.shape[1], p["w_h"].shape[0]), names=("N", "m"))
+    _, ys, cache = rnn_forward(xs_window, p, h_0=h_start, f=f, g=g)
     ps_window = as_float_array(ps_window, "ps_window")
     check_shape(ps_window, ys.shape, "ps_window", "ps_window holds the targets p_t for the outputs y_t of the window.",
                 ("k", "N", "q"))
