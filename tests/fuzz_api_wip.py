@@ -29,6 +29,7 @@ for a report of every problem at once.
 from __future__ import annotations
 
 import contextlib
+import os
 import importlib
 import inspect
 import pkgutil
@@ -109,7 +110,8 @@ def discover() -> list[Target]:
             elif isinstance(obj, Cell):
                 for method in ("init_params", "init_state", "forward", "backward"):
                     add(f"{short}.{name}.{method}", getattr(obj, method), short)
-    return out
+    only = [o for o in os.environ.get("FUZZ_ONLY", "").split(",") if o]
+    return [t for t in out if not only or any(t.qualname.startswith(o) for o in only)]
 
 
 # ----------------------------------------------------------------------------- candidate values
@@ -133,6 +135,7 @@ def _world():
     w["arch_params"] = {name: architectures.init_params(c, D, M, Q, g) if name != "bi" else
                         {**init_bidirectional_params(D, M, g), **_head(2 * M, Q, g)} for name, c in w["cells"].items()}
     w["bi_params"] = init_bidirectional_params(D, M, g)
+    w["feedback_params"] = architectures.init_params(w["cells"]["elman"], D + Q, M, Q, g)  # one-to-many: d + q inputs
     try:
         from rnn_tutor import seq2seq
         w["s2s_params"] = {name: seq2seq.init_seq2seq_params(c, D, M, Q, g) for name, c in w["cells"].items()
@@ -172,21 +175,25 @@ def candidates(name: str, param: inspect.Parameter, target: Target) -> list:
                g.normal(size=(T, N, 2))],
         "xs_window": [w["xs"]], "dec_xs": [np.eye(Q + 1)[ints(T, N)]],
         "x_t": [g.normal(size=(N, D))], "x": [g.normal(size=(N, D)), g.normal(size=(N, 1))],
-        "h_0": default + [np.zeros((N, M))], "h_prev": [None, np.zeros((N, M))], "h_start": default,
+        "h_0": default + [np.zeros((N, M))], "state": [np.zeros((N, M))] if target.module in ("cells", "gru", "masking") else [],
+        "idx": [np.array([0, 2])], "part": [np.ones((2, M))], "full": [None], "h_prev": [None, np.zeros((N, M))], "h_start": default,
         "c_prev": [None, np.zeros((N, M))], "c_0": default, "state_0": default + [np.zeros((N, M))],
         "dstate_T": default, "dstate_last": default, "dh_T": default, "dc_T": default, "dc_t": [None, g.normal(size=(N, M))],
-        "params": ([w["elman"]] + list(w["arch_params"].values()) + list(w["cell_params"].values())
+        "params": ([w["elman"]] + list(w["arch_params"].values()) + [w["feedback_params"]] + list(w["cell_params"].values())
                    + list(w["s2s_params"].values()) + [w["bi_params"]] + list(w["charlm_params"].values())),
         "cell": default + w["cell_list"],
         "rng": [_rng()] if not has_default or param.default is not None else default + [_rng()],
         "T": [T], "N": [N], "d": [D], "m": [M], "q": [Q], "V": [Q + 1, Q], "n": [12, 5, 300], "k": [2, 1],
         "w": [2], "t": [1], "start": default, "steps": [2], "epochs": [1], "max_updates": [2], "batch": [4],
         "n_train": [10, 700], "min_len": default, "max_len": default + [4], "eos": [Q - 1], "max_len ": [4],
-        "lengths": default + [np.array([T, T - 1, 2]), np.array([T] * N)], "mask": default,
+        "lengths": default + [np.array([T, T - 1, 2]), np.array([T] * N)],
+        "mask": default + [np.ones(N), np.ones((T, N))],
         "target_lengths": default,
         "labels": [ints(N), ints(T, N), ints(N, hi=2)],
-        "targets": [ints(T, N), g.normal(size=(N, 1)), g.normal(size=(T, N, Q)), ints(T, N, hi=10)],
-        "ys": [g.normal(size=(T, N, Q))], "ps": [g.normal(size=(T, N, Q)), np.full((N, Q), 1 / Q)],
+        "targets": [ints(T, N), g.normal(size=(N, 1)), g.normal(size=(T, N, Q)), ints(T, N, hi=10),
+                    g.normal(size=(T, N, 1))],
+        "ys": [g.normal(size=(T, N, Q))],
+        "ps": [g.normal(size=(T, N, Q)), np.full((N, Q), 1 / Q), g.normal(size=(T, N, D))],
         "ps_window": [g.normal(size=(T, N, Q))],
         "dys": [g.normal(size=(T, N, Q))], "dhs": [g.normal(size=(T, N, M)), g.normal(size=(T, N, 2 * M))],
         "dos": [g.normal(size=(T, N, Q)), g.normal(size=(N, Q))], "do": [g.normal(size=(N, Q))],
@@ -199,9 +206,9 @@ def candidates(name: str, param: inspect.Parameter, target: Target) -> list:
         "b_2": [g.normal(size=Q)], "u": default,
         "jacobians": [g.normal(size=(T, M, M)) * 0.3], "norms": [0.5 ** np.arange(T + 1.0)],
         "rate": [0.5], "sigma_max": [0.9], "w_h_scale": [1.0], "input_scale": default,
-        "f": default + ["tanh"], "g": default + ["identity"], "name": default + ["sonnets.txt"],
+        "f": default + ["tanh"], "g": default + ["identity"], "name": default + ["sonnets.txt", "tanh"],
         "grads": [{k: np.ones_like(v) for k, v in w["elman"].items()}],
-        "state": [{"t": 0, "m": {k: np.zeros_like(v) for k, v in w["elman"].items()},
+        "state ": [{"t": 0, "m": {k: np.zeros_like(v) for k, v in w["elman"].items()},
                    "v": {k: np.zeros_like(v) for k, v in w["elman"].items()}}],
         "lr": default + [0.01], "clip": default + [1.0], "max_norm": default + [1.0],
         "seqs": [[["good", "not", "fun"], ["bad"]], [g.normal(size=(3, D)), g.normal(size=(2, D))], [[1, 2, 3], [2]]],
@@ -214,7 +221,7 @@ def candidates(name: str, param: inspect.Parameter, target: Target) -> list:
         "values": [[0.5, -1.0, 2.0]], "lags": [[2, 3]], "seeds": [(0,)],
         "fn": [lambda: None], "fun": [lambda x: float(np.sum(np.asarray(x) ** 2))],
         "loss": [lambda p: float(sum(np.sum(v ** 2) for v in p.values()))],
-        "grads_a": [{"w": np.ones(2)}], "grads_b": [{"w": np.ones(2)}], "b": [np.ones((2, 3))],
+        "grads_a": [{"w": np.ones(2)}], "grads_b": [{"w": np.ones(2)}], "b": [np.ones((N, M)), np.ones((2, 3))],
         "repeats": [2], "periods": default, "amplitudes": default, "noise": default,
         "feedback": default, "reduction": default, "loss_at": default, "optimizer": default, "kind": default,
         "pad_value": default, "pad_id": default, "axis": default, "tol": default, "min_lag": default,
@@ -237,6 +244,8 @@ def candidates(name: str, param: inspect.Parameter, target: Target) -> list:
         return [build_vocab("abcabcabd")]
     if name in ("cache",):
         return []  # filled in from the caches of valid forward calls
+    if name == "state" and target.module == "optim":
+        return table["state "]
     if name in table:
         return table[name]
     if name == "params" and target.module == "gradcheck":
@@ -349,34 +358,32 @@ def find_valid_call(target: Target, caches: dict, budget: int = 80) -> ValidCall
     options = {}
     for p in params:
         if p.name == "cache":
-            options[p.name] = list(caches.values())
+            options[p.name] = [c for _, c in caches]
         else:
             options[p.name] = candidates(p.name, p, target)
         if not options[p.name]:
             return None
-    choice = {name: 0 for name in options}
     extra = EXTRA_KWARGS.get(target.qualname, {})
-    tried = set()
     order = list(options)
-    for _ in range(budget):
-        key = tuple(sorted(choice.items()))
-        if key in tried:
-            break
-        tried.add(key)
-        kwargs = {n: options[n][i] for n, i in choice.items()}
+    todo, tried = [tuple(0 for _ in order)], set()
+    while todo and len(tried) < budget:
+        choice = todo.pop(0)
+        if choice in tried:
+            continue
+        tried.add(choice)
+        kwargs = {n: options[n][i] for n, i in zip(order, choice)}
         result, exc = call(target.fn, {**kwargs, **extra})
         if exc is None and nonfinite(result) is None:
             return ValidCall(target, {**kwargs, **extra}, result, options)
         blamed = [n for n in order if exc is not None and _names(exc, n)]
-        movable = [n for n in (blamed or order) if choice[n] + 1 < len(options[n])]
-        if not movable:
-            movable = [n for n in order if choice[n] + 1 < len(options[n])]
-            if not movable:
-                break
-        n = movable[0] if blamed else movable[-1]
-        choice[n] += 1
-        for later in order[order.index(n) + 1:] if not blamed else ():
-            choice[later] = 0
+        rest = [n for n in order if n not in blamed]
+        neighbours = []
+        for n in blamed + rest[::-1]:
+            k = order.index(n)
+            for j in range(len(options[n])):
+                if j != choice[k]:
+                    neighbours.append(choice[:k] + (j,) + choice[k + 1:])
+        todo = [c for c in neighbours if c not in tried] + todo
     return None
 
 
@@ -391,12 +398,12 @@ def _names(exc: BaseException, arg: str) -> bool:
 
 # ----------------------------------------------------------------------------- mutations
 
-INTRINSIC = {"None", "complex", "object", "string", "bool dtype", "nan", "inf", "-inf", "float for int",
+INTRINSIC = {"None", "complex", "nan in a value", "complex in a value", "None in a value", "object", "string", "bool dtype", "nan", "inf", "-inf", "float for int",
              "bool for int", "bool for number", "huge", "negative", "nan number", "inf number", "unknown name", "wrong rng",
              "legacy rng", "missing key", "not callable", "complex number", "string for number"}
 """Mutations that are wrong whatever the other arguments are: the error must name the changed argument."""
 
-MUST_RAISE = INTRINSIC - {"negative"}
+MUST_RAISE = INTRINSIC - {"negative", "missing key", "nan in a value", "complex in a value", "None in a value"}
 """Mutations that may never be accepted (negative numbers can be valid: an axis of -1, a bias)."""
 
 DELIBERATE = {
@@ -410,18 +417,31 @@ DELIBERATE = {
     ("clipping.global_norm", "inf"): "documented: the norm of an inf gradient is inf (clip_grad_norm raises)",
     ("clipping.global_norm", "-inf"): "documented: the norm of an inf gradient is inf (clip_grad_norm raises)",
     ("*", "bool dtype:mask"): "a mask of booleans is a mask of 0s and 1s",
+    ("cells.check_cell_state", "None:state"): "documented: None means the zero state",
+    ("masking.pad_tokens", "huge:pad_id"): "any integer may mark padding",
+    ("charlm.make_streams", "huge:ids"): "without a vocabulary size any non-negative id is valid",
+    ("*", "huge:seed"): "any non-negative integer is a seed",
+    ("clipping.global_norm", "nan in a value"): "documented: the norm of a NaN gradient is NaN (clip_grad_norm raises)",
+    ("gradflow.gradient_decay_curve", "*"): "documented: log10 of an exact zero norm is -inf (tanh' underflows to 0)",
+    ("gradflow.norm_bound_by_distance", "huge number:rate"): "documented: rate**k beyond float64 is inf",
+    ("*", "None:state"): "documented: a state of None means zeros",
+    ("*", "None:dhs"): "dhs=None means no gradient from outside the recurrence (the Cell contract)",
+    ("bptt.rnn_backward", "None:dys"): "documented: dys=None when the loss does not read the outputs",
     ("optim.*", "missing key:params"): "an optimiser updates whichever parameters it is given",
     ("clipping.*", "missing key:grads"): "clipping works on any dict of gradients",
     ("gradcheck.*", "missing key"): "finite differences work on any dict of parameters",
     ("*", "inf number:clip"): "documented: clip=inf disables clipping",
     ("*", "inf number:max_norm"): "documented: max_norm=inf disables clipping",
     ("*", "inf number:target_loss"): "target_loss=inf stops after the first epoch",
+    ("activations.*", "nan"): "element-wise activations follow NumPy's ufuncs: NaN in, NaN out",
+    ("activations.*", "inf"): "element-wise activations follow NumPy's ufuncs (relu(inf) = inf)",
+    ("activations.*", "-inf"): "element-wise activations follow NumPy's ufuncs",
 }
 
 
 def _deliberate(qualname: str, arg: str, mutation: str) -> str | None:
     module = qualname.split(".")[0] + ".*"
-    for key in ((qualname, mutation), ("*", mutation), ("*", f"{mutation}:{arg}"), (qualname, f"{mutation}:{arg}"),
+    for key in ((qualname, mutation), ("*", mutation), (qualname, "*"), ("*", f"{mutation}:{arg}"), (qualname, f"{mutation}:{arg}"),
                 (module, mutation), (module, f"{mutation}:{arg}")):
         if key in DELIBERATE:
             return DELIBERATE[key]
@@ -492,7 +512,11 @@ def mutations(arg: str, value, vc: ValidCall, caches: dict) -> list[tuple[str, A
     elif isinstance(value, Activation):
         out += [("unknown name", "no-such-name")]
     elif isinstance(value, Cache) or arg == "cache":
-        out += [("other cache", c) for p, c in caches.items() if p != getattr(value, "producer", None)][:3]
+        others = {}
+        for p, c in caches:
+            if p != getattr(value, "producer", None):
+                others.setdefault(p, c)
+        out += [("other cache", c) for c in list(others.values())[:3]]
         if isinstance(value, dict) and value:
             first = next(iter(value))
             out.append(("missing key", {k: v for k, v in value.items() if k != first}))
@@ -508,10 +532,10 @@ def mutations(arg: str, value, vc: ValidCall, caches: dict) -> list[tuple[str, A
         if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.size:
             b = v.copy()
             b.reshape(-1)[0] = np.nan
-            out.append(("nan", {**value, k: b}))
+            out.append(("nan in a value", {**value, k: b}))
             out.append(("shape last axis +1", {**value, k: np.concatenate([v, v[..., :1]], axis=-1)}))
-            out.append(("complex", {**value, k: v + 1j}))
-            out.append(("None", {**value, k: None}))
+            out.append(("complex in a value", {**value, k: v + 1j}))
+            out.append(("None in a value", {**value, k: None}))
     elif callable(value):
         out += [("not callable", 3)]
     elif isinstance(value, (list, tuple)) and value:
@@ -563,8 +587,12 @@ def judge(vc: ValidCall, arg: str, label: str, bad) -> str | None:
         return f"{where}: leaked {type(exc).__name__}: {str(exc)[:160]}"
     if _names(exc, arg):
         return None
+    for key in ("name", "argument"):  # a checking helper reports its argument under the caller's name
+        own = vc.kwargs.get(key)
+        if isinstance(own, str) and arg not in FREE_TEXT and _names(exc, own):
+            return None
     if isinstance(exc, FloatingPointError) and not isinstance(exc, ArgumentError) and label in (
-            "nan", "inf", "-inf", "huge", "nan number", "inf number"):
+            "nan", "inf", "-inf", "huge", "nan number", "inf number", "nan in a value", "huge number"):
         return None  # a training loop stopped on the non-finite value, naming the step and parameter
     if label not in INTRINSIC and any(_names(exc, p.name) for p in _parameters(vc.target)):
         return None  # wrong only relative to another argument, which the error names
@@ -581,7 +609,7 @@ def state() -> dict:
     global _STATE
     if _STATE is None:
         targets = discover()
-        caches: dict = {}
+        caches: list = []
         valid, missing = {}, []
         pending = sorted(targets, key=lambda t: "cache" in [p.name for p in _parameters(t)])
         for t in pending:
@@ -592,7 +620,7 @@ def state() -> dict:
             valid[t.qualname] = vc
             for out in (vc.result if isinstance(vc.result, tuple) else (vc.result,)):
                 if isinstance(out, Cache):
-                    caches.setdefault(out.producer, out)
+                    caches.append((out.producer, out))
         _STATE = {"targets": targets, "valid": valid, "missing": missing, "caches": caches}
     return _STATE
 
@@ -708,10 +736,7 @@ if __name__ == "__main__":  # a report of every finding at once
     s = state()
     print(f"{len(s['targets'])} callables, {len(s['valid'])} with a valid call; no valid call: {s['missing']}")
     total = 0
-    only = sys.argv[1:]
     for q in sorted(s["valid"]):
-        if only and not any(o in q for o in only):
-            continue
         for line in findings_for(q):
             total += 1
             print(line)
