@@ -126,6 +126,20 @@ def write_synthetic_course(root: Path) -> SyntheticCourse:
     return SyntheticCourse(root, path.parent, checks, path)
 
 
+def synthetic_checks(path: Path) -> list[Check]:
+    """Load the synthetic checks of ``path`` without leaving them in this process's registry."""
+    import importlib.util
+
+    from rnn_tutor.checks.core import REGISTRY
+
+    before = set(REGISTRY)
+    spec = importlib.util.spec_from_file_location("_synth_checks_for_tests", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    checks = [REGISTRY.pop(k) for k in set(REGISTRY) - before]
+    return checks or [module.SCALE, module.RUNNING_SUM]
+
+
 # ----------------------------------------------------------------------------- builder
 
 class Builder:

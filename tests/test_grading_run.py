@@ -9,7 +9,6 @@ and the tests inspect the rows.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading_fixtures import (CHEAT_PRELUDE, Builder, build_adversarial, require_sandbox, write,
+from grading_fixtures import (CHEAT_PRELUDE, Builder, build_adversarial, require_sandbox, synthetic_checks, write,
                               write_synthetic_course)
 from rnn_tutor.checks.core import REGISTRY, CheckFailed, run_check
 from rnn_tutor.grading.cli import grade_all
@@ -36,16 +35,6 @@ REAL = ROOT / "solutions" / "01_unfolding_solutions.ipynb"
 def _snapshot(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _synthetic_checks(path: Path) -> list:
-    """Load the synthetic checks without leaving them in this process's registry."""
-    before = set(REGISTRY)
-    spec = importlib.util.spec_from_file_location("_synth_checks_for_tests", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    checks = [REGISTRY.pop(k) for k in set(REGISTRY) - before]
-    return checks or [module.SCALE, module.RUNNING_SUM]
 
 
 class Batch:
@@ -108,7 +97,7 @@ def graded(tmp_path_factory):
     course = write_synthetic_course(root)
     for path in (ROOT / "solutions").glob("*.ipynb"):          # one source folder for both
         (course.source_dir / path.name).write_bytes(path.read_bytes())
-    builder = Builder(course.notebook, _synthetic_checks(course.checks_file))
+    builder = Builder(course.notebook, synthetic_checks(course.checks_file))
     files = build_adversarial(builder, root / "synth", victim=VICTIM)
     # Tries to kill its kernel's parent: in the sandbox that is the sandbox's own init process.
     files["zz_kills_worker"] = write(
@@ -147,7 +136,7 @@ def test_unsandboxed_a_killed_or_stopped_worker_costs_only_its_submission(tmp_pa
     """Without the sandbox a kernel can kill or stop its worker: the pool grades the victim
     again, and the watchdog ends a stopped worker; the honest submissions keep full marks."""
     course = write_synthetic_course(tmp_path)
-    b = Builder(course.notebook, _synthetic_checks(course.checks_file))
+    b = Builder(course.notebook, synthetic_checks(course.checks_file))
     for name in ("honest_1", "honest_2"):
         write(b.solution(), tmp_path / "subs" / name / "hw.ipynb")
     write(b.append_to(b.solution(), b.checks[0], KILL_PARENT), tmp_path / "subs" / "kills" / "hw.ipynb")
@@ -280,7 +269,7 @@ def test_whole_notebook_time_limit(tmp_path):
 
     require_sandbox()
     course = write_synthetic_course(tmp_path)
-    checks = _synthetic_checks(course.checks_file)
+    checks = synthetic_checks(course.checks_file)
     b = Builder(course.notebook, checks)
     nb = b.solution()
     for check in b.checks:                                 # every answer takes 2 s

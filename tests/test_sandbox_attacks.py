@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from grading_fixtures import Builder, build_attacks, require_sandbox, write, write_synthetic_course
-from rnn_tutor.checks.core import REGISTRY
+from grading_fixtures import (Builder, build_attacks, require_sandbox, synthetic_checks, write,
+                              write_synthetic_course)
 from rnn_tutor.grading.cli import grade_all
 from rnn_tutor.grading.grade import Options
 from rnn_tutor.grading.match import find_submissions
@@ -40,17 +40,6 @@ FULL = 6.0
 
 def _bwrap() -> str:
     return require_sandbox()
-
-
-def _synthetic_checks(path: Path) -> list:
-    import importlib.util
-
-    before = set(REGISTRY)
-    spec = importlib.util.spec_from_file_location("_synth_checks_for_sandbox_tests", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    checks = [REGISTRY.pop(k) for k in set(REGISTRY) - before]
-    return checks or [module.SCALE, module.RUNNING_SUM]
 
 
 def _processes_with(marker: str) -> list[str]:
@@ -86,7 +75,7 @@ def attacked(tmp_path_factory):
     bwrap = _bwrap()
     root = tmp_path_factory.mktemp("attacks")
     course = write_synthetic_course(_mkdir(root / "course"))
-    builder = Builder(course.notebook, _synthetic_checks(course.checks_file))
+    builder = Builder(course.notebook, synthetic_checks(course.checks_file))
     victim = next(c for c in builder.checks if c.grade_id == VICTIM)
     subs_dir = root / "submitted"
     report_dir = root / "reports"
@@ -212,7 +201,7 @@ def _cli(args: list[str], env: dict | None = None, timeout: float = 300) -> subp
 def test_a_100_character_tmpdir_changes_nothing(tmp_path):
     _bwrap()
     course = write_synthetic_course(_mkdir(tmp_path / "course"))
-    b = Builder(course.notebook, _synthetic_checks(course.checks_file))
+    b = Builder(course.notebook, synthetic_checks(course.checks_file))
     write(b.solution(), tmp_path / "subs" / "alice" / "hw.ipynb")
     write(b.exercise(), tmp_path / "subs" / "bob" / "hw.ipynb")
     long_tmp = tmp_path / ("t" * (100 - len(str(tmp_path)) - 1))
@@ -269,7 +258,7 @@ def test_a_terminated_run_writes_its_report_and_leaves_nothing_behind(tmp_path):
 
     _bwrap()
     course = write_synthetic_course(_mkdir(tmp_path / "course"))
-    b = Builder(course.notebook, _synthetic_checks(course.checks_file))
+    b = Builder(course.notebook, synthetic_checks(course.checks_file))
     write(b.solution(), tmp_path / "subs" / "alice" / "hw.ipynb")
     marker = f"rnnterm{os.getpid()}"
     for name in ("bob", "carol"):
