@@ -270,3 +270,12 @@ def test_every_route_is_a_right_answer_when_the_guard_is_off(route, monkeypatch)
     monkeypatch.setattr(core, "Guard", NoGuard)
     ns = cells(ROUTES[route])
     assert ns["check_rnn_step"](ns["rnn_step"], hidden=True) is None
+
+
+def test_a_long_exception_still_renders_in_a_few_lines():
+    def noisy(x_t, h_prev, w_x, w_h, b_h):
+        raise ValueError("first line of a long message\n" + "\n".join(f"detail {i}" for i in range(40)))
+    with pytest.raises(CheckFailed) as info:
+        U.check_rnn_step(noisy)
+    rendered = info.value._render_traceback_()
+    assert len(rendered) <= 8 and "first line of a long message" in rendered[0] and "detail 3" not in str(info.value)

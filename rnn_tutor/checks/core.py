@@ -376,7 +376,7 @@ def _watch_other_tasks(check: Check, fn: Callable) -> dict:
 def _upstream_notes(check: Check, fn: Callable, called: Sequence[Check]) -> str:
     """A note for each task the learner's ``fn`` called whose own check fails."""
     notes = []
-    for other in called:
+    for other in called[:2]:  # the first tasks it calls: a note each, at most two
         try:
             run_check(other, fn.__globals__[other.target], quiet=True, _upstream=False)
         except CheckFailed:
@@ -425,7 +425,8 @@ def run_check(check: Check, fn: Callable, hidden: bool = False, quiet: bool = Fa
             if guard.caught:
                 raise CheckFailed(shortcut_message(check.target, guard.caught)) from None
             notes = _upstream_notes(check, fn, guard.called)
-            raise CheckFailed(f"{check.target} raised {type(exc).__name__}: {exc}\n"
+            text = (str(exc).strip().splitlines() or [""])[0][:300]  # one line, whatever the exception
+            raise CheckFailed(f"{check.target} raised {type(exc).__name__}: {text}\n"
                               f"  on case {i} with inputs {describe_inputs(inputs)}"
                               f"{_learner_line(exc)}{notes}") from exc
         if guard.caught:
