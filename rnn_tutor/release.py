@@ -23,7 +23,7 @@ with ``RENAME_EXCHANGE``), so a save landing at any time ends up in the backup.
 
 Release validates every source and inspects every target before the first file is
 written, and each file is written atomically.  An I/O failure part-way stops the release
-with a message naming the exercise and listing what was already written.
+with a message naming the exercise, and puts back the exercises it had already replaced.
 """
 
 from __future__ import annotations
@@ -427,7 +427,8 @@ def release(source_dir: str | Path, dest_dir: str | Path, *, force: bool = False
     Raises :class:`ReleaseError` (nothing written) for a malformed source, or for an
     edited exercise when ``force`` is False.  Every replaced file that release did not
     write itself is first kept as ``<name>.bak-<timestamp>`` (see :func:`replace_exercise`).
-    An I/O failure raises :class:`ReleaseError` naming the exercise and what was written.
+    An I/O failure raises :class:`ReleaseError` naming the exercise; the exercises already
+    replaced in this run are put back as they were (backups stay).
     """
     targets = plan(source_dir, dest_dir)
     edited = [t for t in targets if t.status == "edited"]
@@ -437,15 +438,18 @@ def release(source_dir: str | Path, dest_dir: str | Path, *, force: bool = False
             "Rerun with --force to replace it (the current file is kept as "
             f"{_show(t.dest)}.bak-<timestamp>)" for t in edited), exit_code=1)
     written: list[str] = []
+    undo: list[tuple[Path, bytes | None, bytes]] = []      # (exercise, its bytes before, what we wrote)
     for t in targets:
         if t.status in ("missing", "stale", "changed", "edited"):
+            data = t.text.encode("utf-8")
             try:
                 Path(dest_dir).mkdir(parents=True, exist_ok=True)
-                backup = replace_exercise(t.dest, t.text.encode("utf-8"), t.safe)
+                before = t.dest.read_bytes() if t.dest.exists() else None
+                backup = replace_exercise(t.dest, data, t.safe)
             except OSError as exc:
-                done = f"already written: {', '.join(written)}" if written else "nothing was written"
-                raise ReleaseError(f"could not write {_show(t.dest)} ({exc.strerror or exc}); it is "
-                                   f"unchanged; {done}") from None
+                raise ReleaseError(f"could not write {_show(t.dest)} ({exc.strerror or exc}); it is unchanged; "
+                                   + _roll_back(undo, written)) from None
+            undo.append((t.dest, before, data))
             if backup is not None:
                 log(f"backed up {_show(t.dest)} -> {_show(backup)}")
                 written.append(f"{_show(backup)} (backup)")
@@ -457,6 +461,33 @@ def release(source_dir: str | Path, dest_dir: str | Path, *, force: bool = False
             warn(f"warning: {_show(t.dest)} has no source ({t.reason}); left alone "
                  "(delete it if it is obsolete)")
     return targets
+
+
+def _roll_back(undo: list[tuple[Path, bytes | None, bytes]], written: list[str]) -> str:
+    """Put back the exercises this run already replaced (unless a learner saved over them since);
+    say what was done. Backups stay."""
+    if not undo:
+        return "nothing was written"
+    restored, left = [], []
+    for dest, before, ours in reversed(undo):
+        try:
+            if dest.read_bytes() != ours:          # saved over since: leave the learner's file
+                left.append(_show(dest))
+            elif before is None:
+                dest.unlink()
+                restored.append(_show(dest))
+            else:
+                _write_atomic(dest, before)
+                restored.append(_show(dest))
+        except OSError:
+            left.append(_show(dest))
+    text = f"rolled back {', '.join(reversed(restored))}" if restored else ""
+    if left:
+        text += ("; " if text else "") + f"could not roll back (left as written): {', '.join(reversed(left))}"
+    backups = [w for w in written if w.endswith("(backup)")]
+    if backups:
+        text += f"; backups kept: {', '.join(backups)}"
+    return text
 
 
 def run(source: str | None, dest: str | None, *, check_only: bool = False,

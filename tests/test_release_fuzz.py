@@ -334,3 +334,34 @@ def test_a_save_between_inspection_and_write_is_backed_up(tmp_path, monkeypatch,
     (backup,) = dest.parent.glob("*.bak-*")
     assert backup.read_bytes() == saved[0] and any("backed up" in line for line in logs)
     assert "revised" in dest.read_text()
+
+
+def test_an_io_failure_part_way_rolls_back_the_exercises_already_written(tmp_path, monkeypatch):
+    src, dest = _released(tmp_path)
+    second = src.with_name("02_more_solutions.ipynb")             # a second exercise, released too
+    second.write_bytes(src.read_bytes().replace(b'"01_demo"', b'"02_more"'))
+    release.release(tmp_path / "solutions", tmp_path / "exercises", log=lambda _: None)
+    for path in (src, second):                                    # both sources change
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[1].source += "\nprint('revised again')"
+        nbformat.write(nb, path)
+    ran = _save(dest, 3, edit=False)                              # the first one was run: a backup is due
+    dest2 = dest.with_name("02_more_exercises.ipynb")
+    before = {p.name: p.read_bytes() for p in dest.parent.iterdir()}
+    real = release.replace_exercise
+
+    def fail_on_second(path, data, safe=None):
+        if path == dest2:
+            raise OSError(28, "No space left on device", str(path.with_name(".x.tmp")))
+        return real(path, data, safe)
+    monkeypatch.setattr(release, "replace_exercise", fail_on_second)
+    err = []
+    assert release.run(str(tmp_path / "solutions"), str(tmp_path / "exercises"), out=lambda _: None,
+                       err=err.append) == 2
+    message = " ".join(err)
+    assert "could not write" in message and "02_more_exercises.ipynb" in message and "No space left" in message
+    assert "rolled back" in message and "01_demo_exercises.ipynb" in message and "backups kept" in message
+    assert dest.read_bytes() == ran and dest2.read_bytes() == before[dest2.name]
+    (backup,) = dest.parent.glob("01_demo_exercises.ipynb.bak-*")
+    assert backup.read_bytes() == ran
+    assert not [p for p in dest.parent.iterdir() if p.name.startswith(".")]
