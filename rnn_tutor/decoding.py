@@ -25,8 +25,9 @@ import numpy as np
 
 from rnn_tutor.charlm import softmax_with_temperature
 from rnn_tutor.heads import log_softmax
-from rnn_tutor.masking import one_hot
-from rnn_tutor.validation import as_float_array
+from rnn_tutor.masking import check_lengths, one_hot
+from rnn_tutor.validation import (ArgumentError, as_float_array, check_array, check_callable, check_choice, check_int,
+                                  check_probability, check_real, check_rng, check_token_ids)
 
 __all__ = ["STRATEGIES", "check_probs", "greedy", "top_k_filter", "nucleus_filter", "decoding_probs",
            "sample_from", "beam_search", "seq2seq_step", "progression_task", "exposure_bias",
@@ -39,28 +40,26 @@ def check_probs(probs, name: str = "probs") -> np.ndarray:
     """Return ``probs (..., V)`` as floats after checking they are non-negative rows summing to one."""
     p = as_float_array(probs, name)
     if p.ndim < 1 or p.shape[-1] < 1:
-        raise ValueError(f"{name}: expected probabilities (..., V) with V >= 1, received shape {p.shape}")
+        raise ArgumentError(name, f"{name}: expected probabilities (..., V) with V >= 1, received shape {p.shape}")
     if not np.all(np.isfinite(p)) or (p < 0).any():
-        raise ValueError(f"{name}: expected finite, non-negative probabilities, received min {np.nanmin(p):g}")
+        raise ArgumentError(name, f"{name}: expected finite, non-negative probabilities, received min {np.nanmin(p):g}")
     sums = p.sum(axis=-1)
     if not np.allclose(sums, 1.0, atol=1e-6):
         worst = np.unravel_index(int(np.argmax(np.abs(sums - 1))), sums.shape)
-        raise ValueError(f"{name}: expected each row to sum to 1, received a row summing to {float(sums[worst]):.6g}")
+        raise ArgumentError(name, f"{name}: expected each row to sum to 1, received a row summing to {float(sums[worst]):.6g}")
     return p
 
 
 def greedy(logits) -> np.ndarray:
     """The most likely token of every row, ``argmax_j o_j``: ``(..., V) -> (...)`` ints (ties: the smaller id)."""
-    logits = as_float_array(logits, "logits")
-    if logits.ndim < 1 or logits.shape[-1] < 1:
-        raise ValueError(f"logits: expected an array (..., V) with V >= 1, received shape {logits.shape}")
+    logits = check_array(logits, "logits", ndim=tuple(range(1, 33)))
+    if logits.shape[-1] < 1:
+        raise ArgumentError("logits", f"logits: expected an array (..., V) with V >= 1, received shape {logits.shape}")
     return logits.argmax(axis=-1)
 
 
 def _check_count(value, name: str, low: int, high: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ValueError(f"{name}: expected an integer in {low}..{high}, received {value!r}")
-    return int(value)
+    return check_int(value, name, low, high)
 
 
 def top_k_filter(probs, k: int) -> np.ndarray:
@@ -87,8 +86,7 @@ def nucleus_filter(probs, top_p: float) -> np.ndarray:
     with non-zero probability.
     """
     p = check_probs(probs)
-    if not (isinstance(top_p, (int, float, np.floating)) and not isinstance(top_p, bool) and 0 < top_p <= 1):
-        raise ValueError(f"top_p: expected a number in (0, 1], received {top_p!r}")
+    top_p = check_real(top_p, "top_p", 0.0, 1.0, low_open=True)
     order = np.argsort(-p, axis=-1, kind="stable")
     sorted_p = np.take_along_axis(p, order, axis=-1)
     cum = np.cumsum(sorted_p, axis=-1)
@@ -107,19 +105,18 @@ def decoding_probs(logits, strategy: str, temperature: float = 1.0, k: int | Non
 
     ``temperature`` rescales the logits first for every rule except greedy.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy: expected one of {list(STRATEGIES)}, received {strategy!r}")
-    logits = as_float_array(logits, "logits")
+    check_choice(strategy, "strategy", STRATEGIES)
+    logits = check_array(logits, "logits", ndim=tuple(range(1, 33)))
     if strategy == "greedy":
         return np.eye(logits.shape[-1])[greedy(logits)]
     probs = softmax_with_temperature(logits, temperature)
     if strategy == "top_k":
         if k is None:
-            raise ValueError("k: expected the number of tokens to keep for strategy 'top_k', received None")
+            raise ArgumentError("k", "k: expected the number of tokens to keep for strategy 'top_k', received None")
         return top_k_filter(probs, k)
     if strategy == "nucleus":
         if top_p is None:
-            raise ValueError("top_p: expected the probability mass to keep for strategy 'nucleus', received None")
+            raise ArgumentError("top_p", "top_p: expected the probability mass to keep for strategy 'nucleus', received None")
         return nucleus_filter(probs, top_p)
     return probs
 
@@ -129,8 +126,7 @@ def sample_from(probs, rng: np.random.Generator) -> np.ndarray:
 
     With ``u ~ U[0, 1)``, the token is the first ``j`` with ``u < p_0 + ... + p_j``.
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
+    check_rng(rng)
     p = check_probs(probs)
     u = rng.random(p.shape[:-1])
     cdf = np.cumsum(p, axis=-1)
@@ -169,11 +165,8 @@ def beam_search(step: Callable, state_0, start: int, eos: int, beam_width: int,
     """
     beam_width = _check_count(beam_width, "beam_width", 1, 10_000)
     max_len = _check_count(max_len, "max_len", 1, 100_000)
-    if not callable(step):
-        raise ValueError(f"step: expected a function (tokens, state) -> (log_probs, state), received {type(step).__name__}")
-    for name, value in (("start", start), ("eos", eos)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name}: expected a token id (a non-negative integer), received {value!r}")
+    check_callable(step, "step")
+    start, eos = check_int(start, "start", 0, None), check_int(eos, "eos", 0, None)
     prefixes, scores = [[]], np.zeros(1)
     tokens, state = np.array([start]), state_0
     finished: list[tuple[float, list[int]]] = []
@@ -181,7 +174,7 @@ def beam_search(step: Callable, state_0, start: int, eos: int, beam_width: int,
         log_probs, state = step(tokens, state)
         log_probs = as_float_array(log_probs, "step's log_probs")
         if log_probs.ndim != 2 or log_probs.shape[0] != tokens.size:
-            raise ValueError(f"step: expected log-probabilities (B, V) = ({tokens.size}, V) for the {tokens.size} "
+            raise ArgumentError("step", f"step: expected log-probabilities (B, V) = ({tokens.size}, V) for the {tokens.size} "
                              f"prefixes, received shape {log_probs.shape}")
         V = log_probs.shape[1]
         total = (scores[:, None] + log_probs).reshape(-1)  # (B, V) -> (B V,): sums of log-probabilities
@@ -236,14 +229,22 @@ def progression_task(rng: np.random.Generator, n: int, U: int = 8) -> tuple[np.n
     -------
     xs : (2, n, 10) one-hot inputs;  targets : (U + 1, n) tokens in ``0 .. 10``
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
-    _check_count(n, "n", 1, 10**6)
-    _check_count(U, "U", 1, 1000)
+    check_rng(rng)
+    n, U = check_int(n, "n"), check_int(U, "U", 1, 1000)
     a, b = rng.integers(0, 10, n), rng.integers(1, 10, n)
     xs = np.stack([one_hot(a, 10), one_hot(b, 10)])  # (2, n, 10)
     digits = (a[None] + b[None] * np.arange(U)[:, None]) % 10  # (U, 1) * (1, n) -> (U, n)
     return xs, np.concatenate([digits, np.full((1, n), 10)])
+
+
+def _check_targets(xs, targets, q: int) -> np.ndarray:
+    """``targets (U, N)`` as ids in ``0 .. q-1``, with as many sequences as ``xs (S, N, d)``."""
+    xs = check_array(xs, "xs", ndim=3, names=("S", "N", "d"), nonempty=True)
+    targets = check_token_ids(targets, "targets", q, ndim=2, names=("U", "N"), nonempty=True)
+    if targets.shape[1] != xs.shape[1]:
+        raise ArgumentError("targets", f"targets: expected N = {xs.shape[1]} sequences (like xs), "
+                                       f"received shape {targets.shape}")
+    return targets
 
 
 def exposure_bias(cell, xs, targets, params, eos: int, lengths=None, target_lengths=None) -> tuple[np.ndarray, np.ndarray]:
@@ -264,11 +265,10 @@ def exposure_bias(cell, xs, targets, params, eos: int, lengths=None, target_leng
     """
     from rnn_tutor.seq2seq import encoder_decoder_forward, greedy_decode, split_seq2seq_params, teacher_forcing_inputs
     _, _, w_y, _ = split_seq2seq_params(cell, params)
-    targets = np.asarray(targets)
-    if targets.ndim != 2:
-        raise ValueError(f"targets: expected a 2-D array (U, N) of output tokens, received shape {targets.shape}")
+    eos = check_int(eos, "eos", 0, w_y.shape[0] - 1)
+    targets = _check_targets(xs, targets, w_y.shape[0])
     U, N = targets.shape
-    tl = np.full(N, U) if target_lengths is None else np.asarray(target_lengths)
+    tl = np.full(N, U) if target_lengths is None else check_lengths(target_lengths, U, N, "target_lengths")
     real = np.arange(U)[:, None] < tl[None, :]  # (U, N)
     safe = np.where(real, targets, 0)
     os_, _ = encoder_decoder_forward(cell, xs, teacher_forcing_inputs(safe, w_y.shape[0]), params, lengths)
@@ -290,13 +290,9 @@ def scheduled_sampling_inputs(cell, xs, targets, params, eps: float, rng: np.ran
     from rnn_tutor.seq2seq import encode, split_seq2seq_params
     _, dec, w_y, b_y = split_seq2seq_params(cell, params)
     q = w_y.shape[0]
-    if not (isinstance(eps, (int, float, np.floating)) and not isinstance(eps, bool) and 0 <= eps <= 1):
-        raise ValueError(f"eps: expected a probability in [0, 1], received {eps!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
-    targets = np.asarray(targets)
-    if targets.ndim != 2:
-        raise ValueError(f"targets: expected a 2-D array (U, N) of output tokens, received shape {targets.shape}")
+    eps = check_probability(eps, "eps")
+    check_rng(rng)
+    targets = _check_targets(xs, targets, q)
     state, _ = encode(cell, xs, params, lengths)
     U, N = targets.shape
     prev, read = np.full(N, q), []

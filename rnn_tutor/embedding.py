@@ -22,46 +22,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.validation import as_float_array
+from rnn_tutor.validation import (ArgumentError, as_float_array, check_array, check_cache, check_elements, check_int,
+                                  check_real, check_rng, check_token_ids, Cache)
 
 __all__ = ["init_embedding", "check_ids", "embedding_forward", "embedding_backward", "one_hot_embedding"]
 
 
 def init_embedding(V: int, e: int, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
     """Random embedding matrix ``w_e (V, e)`` with entries ``N(0, scale²)`` (PyTorch's ``nn.Embedding`` default)."""
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
-    for name, value in (("V", V), ("e", e)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
-    if not (isinstance(scale, (int, float, np.floating)) and np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale: expected a positive number, received {scale!r}")
-    return rng.normal(0.0, float(scale), size=(V, e))
+    V, e = check_int(V, "V"), check_int(e, "e")
+    check_rng(rng)
+    scale = check_real(scale, "scale", 0.0, None, low_open=True)
+    check_elements((V, e), "embedding matrix (V, e)", "V")
+    return rng.normal(0.0, scale, size=(V, e))
 
 
 def check_ids(ids, V: int, name: str = "ids") -> np.ndarray:
     """Return ``ids`` as an int64 array after checking that every entry is a token id in ``0 .. V-1``."""
-    arr = np.asarray(ids)
-    if arr.dtype.kind not in "iu":
-        if arr.dtype.kind == "b" or arr.dtype == object:
-            raise ValueError(f"{name}: expected integer token ids in 0..{V - 1}, received dtype {arr.dtype}")
-        f = as_float_array(ids, name)
-        if not np.all(np.isfinite(f)) or not np.all(f == np.round(f)):
-            raise ValueError(f"{name}: expected integer token ids in 0..{V - 1}, received non-integer values")
-        arr = f
-    arr = arr.astype(np.int64)
-    bad = (arr < 0) | (arr >= V)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name}: expected token ids in 0..{V - 1} (V = {V} rows of w_e), "
-                         f"received {int(arr[idx])} at index {idx}")
-    return arr
+    V = check_int(V, "V")
+    if isinstance(ids, (bool, np.bool_)) or (isinstance(ids, np.ndarray) and ids.dtype.kind == "b"):
+        raise ArgumentError(name, f"{name}: expected integer token ids in 0..{V - 1}, received booleans")
+    return check_token_ids(ids, name, V, what=f"integer token ids in 0..{V - 1}")
 
 
 def _check_w_e(w_e) -> np.ndarray:
-    w_e = as_float_array(w_e, "w_e")
-    if w_e.ndim != 2 or w_e.shape[0] < 1 or w_e.shape[1] < 1:
-        raise ValueError(f"w_e: expected an embedding matrix (V, e) with V, e >= 1, received shape {w_e.shape}")
+    w_e = check_array(w_e, "w_e", ndim=2, names=("V", "e"))
+    if w_e.shape[0] < 1 or w_e.shape[1] < 1:
+        raise ArgumentError("w_e", f"w_e: expected an embedding matrix (V, e) with V, e >= 1, received shape {w_e.shape}")
     return w_e
 
 
@@ -80,7 +67,7 @@ def embedding_forward(ids, w_e) -> tuple[np.ndarray, dict]:
     """
     w_e = _check_w_e(w_e)
     ids = check_ids(ids, w_e.shape[0])
-    return w_e[ids], {"ids": ids, "V": w_e.shape[0]}  # (..., ) -> (..., e): a copy, not a view
+    return w_e[ids], Cache("embedding_forward", ids=ids, V=w_e.shape[0])  # (...) -> (..., e): a copy, not a view
 
 
 def embedding_backward(dxs, cache, mask=None) -> np.ndarray:
@@ -96,17 +83,15 @@ def embedding_backward(dxs, cache, mask=None) -> np.ndarray:
     -------
     dw_e : (V, e)   rows of tokens that never occur stay 0
     """
-    if not isinstance(cache, dict) or "ids" not in cache or "V" not in cache:
-        raise ValueError(f"cache: expected the cache returned by embedding_forward (keys 'ids', 'V'), "
-                         f"received {type(cache).__name__}")
+    check_cache(cache, "embedding_forward", ("ids", "V"))
     ids = cache["ids"]
-    dxs = as_float_array(dxs, "dxs")
+    dxs = check_array(dxs, "dxs")
     if dxs.shape[:-1] != ids.shape or dxs.ndim != ids.ndim + 1:
-        raise ValueError(f"dxs: expected shape {ids.shape + ('e',)} (the shape of the looked-up xs), received shape {dxs.shape}")
+        raise ArgumentError("dxs", f"dxs: expected shape {ids.shape + ('e',)} (the shape of the looked-up xs), received shape {dxs.shape}")
     if mask is not None:
-        mask = as_float_array(mask, "mask")
+        mask = check_array(mask, "mask")
         if mask.shape != ids.shape:
-            raise ValueError(f"mask: expected shape {ids.shape} (the shape of ids), received shape {mask.shape}")
+            raise ArgumentError("mask", f"mask: expected shape {ids.shape} (the shape of ids), received shape {mask.shape}")
         dxs = dxs * mask[..., None]
     dw_e = np.zeros((cache["V"], dxs.shape[-1]))
     np.add.at(dw_e, ids.reshape(-1), dxs.reshape(-1, dxs.shape[-1]))  # repeated ids accumulate
@@ -120,4 +105,5 @@ def one_hot_embedding(ids, w_e) -> np.ndarray:
     """
     w_e = _check_w_e(w_e)
     ids = check_ids(ids, w_e.shape[0])
+    check_elements(ids.shape + (w_e.shape[0],), "one-hot array (..., V)", "ids")
     return np.eye(w_e.shape[0])[ids] @ w_e  # (..., V) @ (V, e) -> (..., e)

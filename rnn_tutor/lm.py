@@ -37,6 +37,8 @@ from rnn_tutor.embedding import check_ids, embedding_backward, embedding_forward
 from rnn_tutor.heads import check_mask, dense_backward, dense_forward, init_head, log_softmax, softmax_cross_entropy
 from rnn_tutor.masking import pad_tokens
 from rnn_tutor.optim import adam_init, adam_step
+from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, ArgumentTypeError, check_array, check_callable,
+                                  check_int, check_real, check_rng, check_token_ids)
 
 __all__ = ["PAD", "UNK", "BOS", "SPECIALS", "Vocabulary", "build_vocabulary", "split_sonnets", "make_batch",
            "cross_entropy", "perplexity", "uniform_log_probs", "unigram_log_probs", "bigram_log_probs",
@@ -59,7 +61,7 @@ class Vocabulary:
 
     def encode(self, text: str) -> np.ndarray:
         if not isinstance(text, str):
-            raise ValueError(f"text: expected a string, received {type(text).__name__}")
+            raise ArgumentTypeError("text", f"text: expected a string, received {type(text).__name__}")
         index = {c: i for i, c in enumerate(self.tokens) if i >= len(SPECIALS)}
         return np.array([index.get(c, UNK) for c in text], dtype=np.int64)
 
@@ -72,9 +74,8 @@ class Vocabulary:
 def build_vocabulary(text: str, min_count: int = 1) -> Vocabulary:
     """The specials, then every character of ``text`` seen at least ``min_count`` times (sorted)."""
     if not isinstance(text, str) or not text:
-        raise ValueError(f"text: expected a non-empty string, received {text!r:.40}")
-    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
-        raise ValueError(f"min_count: expected a positive integer, received {min_count!r}")
+        raise ArgumentError("text", f"text: expected a non-empty string, received {text!r:.40}")
+    check_int(min_count, "min_count")
     counts = Counter(text)
     return Vocabulary(SPECIALS + tuple(sorted(c for c, n in counts.items() if n >= min_count)))
 
@@ -86,14 +87,11 @@ def split_sonnets(text: str, n_val: int, n_test: int, rng: np.random.Generator) 
     """
     sonnets = [s.strip("\n") for s in text.strip().split("\n\n")]
     S = len(sonnets)
-    for name, value in (("n_val", n_val), ("n_test", n_test)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive number of sonnets, received {value!r}")
+    n_val, n_test = check_int(n_val, "n_val", what="a positive number of sonnets"), check_int(n_test, "n_test", what="a positive number of sonnets")
     if n_val + n_test >= S:
-        raise ValueError(f"n_test: expected n_val + n_test < {S} (the text holds {S} sonnets), "
+        raise ArgumentError("n_test", f"n_test: expected n_val + n_test < {S} (the text holds {S} sonnets), "
                          f"received n_val = {n_val}, n_test = {n_test}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
+    check_rng(rng)
     order = rng.permutation(S)
     val, test = set(order[:n_val].tolist()), set(order[n_val:n_val + n_test].tolist())
     pick = lambda chosen: [s for i, s in enumerate(sonnets) if i in chosen]  # noqa: E731
@@ -107,12 +105,12 @@ def make_batch(sonnets, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.n
     and has mask 0.  ``T`` is the longest line plus one.
     """
     if isinstance(sonnets, str) or not all(isinstance(s, str) for s in sonnets):
-        raise ValueError(f"sonnets: expected a list of strings (e.g. from split_sonnets), received {type(sonnets).__name__}")
+        raise ArgumentError("sonnets", f"sonnets: expected a list of strings (e.g. from split_sonnets), received {type(sonnets).__name__}")
     if "\n" not in vocab.tokens:
-        raise ValueError("vocab: expected a vocabulary holding the newline (it ends every line); build it from text with line breaks")
+        raise ArgumentError("vocab", "vocab: expected a vocabulary holding the newline (it ends every line); build it from text with line breaks")
     lines = [ln for s in sonnets for ln in s.split("\n") if ln]
     if not lines:
-        raise ValueError("sonnets: expected at least one non-empty line, received none")
+        raise ArgumentError("sonnets", "sonnets: expected at least one non-empty line, received none")
     newline = vocab.encode("\n")[0]
     seqs = [np.concatenate([[BOS], vocab.encode(ln), [newline]]) for ln in lines]
     ids, lengths = pad_tokens([s.tolist() for s in seqs], pad_id=PAD)  # (T + 1, N)
@@ -120,8 +118,27 @@ def make_batch(sonnets, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.n
     return np.where(mask > 0, ids[:-1], PAD), np.where(mask > 0, ids[1:], PAD), mask
 
 
+def _check_lm_batch(logits, targets, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate ``logits (..., V)``, ``targets (...)`` and a 0/1 ``mask (...)``; padded targets may hold anything."""
+    logits = check_array(logits, "logits", ndim=tuple(range(1, 33)))
+    if logits.shape[-1] < 1:
+        raise ArgumentError("logits", f"logits: expected (..., V) with V >= 1 tokens on the last axis, received shape {logits.shape}")
+    mask = check_mask(mask, logits.shape[:-1], against="logits without its last axis")
+    if mask.sum() == 0:
+        raise ArgumentError("mask", "mask: expected at least one real position (a 1), received a mask of zeros only")
+    targets = check_token_ids(targets, "targets", None, shape=logits.shape[:-1])
+    V = logits.shape[-1]
+    bad = (mask > 0) & ((targets < 0) | (targets >= V))
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ArgumentError("targets", f"targets: expected token ids in 0..{V - 1} at real positions, "
+                                       f"received {int(targets[idx])} at index {idx}")
+    return logits, np.where(mask > 0, targets, 0), mask
+
+
 def cross_entropy(logits, targets, mask) -> float:
     """Mean cross-entropy in nats over the real positions: ``-(1/K) Σ mask · log softmax(o)[target]``."""
+    logits, targets, mask = _check_lm_batch(logits, targets, mask)
     return softmax_cross_entropy(logits, targets, mask=mask)[0]
 
 
@@ -134,17 +151,16 @@ def perplexity(logits, targets, mask) -> float:
 
 def uniform_log_probs(V: int) -> np.ndarray:
     """``log P(j) = -log V`` for every token: a model that knows nothing.  ``(V,)``"""
-    if isinstance(V, (bool, np.bool_)) or not isinstance(V, (int, np.integer)) or V < 1:
-        raise ValueError(f"V: expected a positive integer, received {V!r}")
+    V = check_int(V, "V")
     return np.full(V, -np.log(V))
 
 
 def _counts(targets, mask, V: int, inputs=None) -> np.ndarray:
-    if isinstance(V, (bool, np.bool_)) or not isinstance(V, (int, np.integer)) or V < 1:
-        raise ValueError(f"V: expected a positive integer, received {V!r}")
+    V = check_int(V, "V")
+    targets = check_token_ids(targets, "targets", None, ndim=tuple(range(1, 33)))
     mask = check_mask(mask, np.shape(targets), against="targets") > 0
     if inputs is not None and np.shape(inputs) != np.shape(targets):
-        raise ValueError(f"inputs: expected shape {np.shape(targets)} (the shape of targets), "
+        raise ArgumentError("inputs", f"inputs: expected shape {np.shape(targets)} (the shape of targets), "
                          f"received shape {np.shape(inputs)}")
     t = check_ids(np.asarray(targets)[mask], V, "targets")
     if inputs is None:
@@ -155,9 +171,7 @@ def _counts(targets, mask, V: int, inputs=None) -> np.ndarray:
 
 
 def _check_alpha(alpha) -> float:
-    if not (isinstance(alpha, (int, float, np.floating)) and not isinstance(alpha, bool) and alpha > 0):
-        raise ValueError(f"alpha: expected a positive smoothing count, received {alpha!r}")
-    return float(alpha)
+    return check_real(alpha, "alpha", 0.0, None, low_open=True, what="a smoothing count")
 
 
 def unigram_log_probs(targets, mask, V: int, alpha: float = 1.0) -> np.ndarray:
@@ -176,10 +190,10 @@ def baseline_cross_entropy(log_probs, inputs, targets, mask) -> float:
     """Mean cross-entropy (nats) of a count model: ``(V,)`` ignores the input, ``(V, V)`` reads it."""
     log_probs = np.asarray(log_probs, dtype=float)
     if log_probs.ndim not in (1, 2) or (log_probs.ndim == 2 and log_probs.shape[0] != log_probs.shape[1]):
-        raise ValueError(f"log_probs: expected a unigram (V,) or a bigram table (V, V), received shape {log_probs.shape}")
+        raise ArgumentError("log_probs", f"log_probs: expected a unigram (V,) or a bigram table (V, V), received shape {log_probs.shape}")
     mask = check_mask(mask, np.shape(targets), against="targets")
     if inputs is not None and np.shape(inputs) != np.shape(targets):
-        raise ValueError(f"inputs: expected shape {np.shape(targets)} (the shape of targets), "
+        raise ArgumentError("inputs", f"inputs: expected shape {np.shape(targets)} (the shape of targets), "
                          f"received shape {np.shape(inputs)}")
     keep = mask > 0
     V = log_probs.shape[-1]
@@ -193,8 +207,7 @@ def baseline_cross_entropy(log_probs, inputs, targets, mask) -> float:
 
 def init_lm(V: int, e: int, m: int, n_layers: int, rng: np.random.Generator) -> dict:
     """Parameters of the embedding + ``n_layers`` Elman layers + head model (see the module docstring)."""
-    if isinstance(n_layers, bool) or not isinstance(n_layers, (int, np.integer)) or n_layers < 1:
-        raise ValueError(f"n_layers: expected a positive integer, received {n_layers!r}")
+    n_layers = check_int(n_layers, "n_layers", 1, 100)
     params = {"w_e": init_embedding(V, e, rng, scale=0.3)}
     for layer in range(1, n_layers + 1):
         cell = ELMAN.init_params(e if layer == 1 else m, m, rng)
@@ -204,6 +217,7 @@ def init_lm(V: int, e: int, m: int, n_layers: int, rng: np.random.Generator) -> 
 
 def count_lm_params(V: int, e: int, m: int, n_layers: int) -> int:
     """``V e + Σ_l (m d_l + m² + m) + V m + V`` with ``d_1 = e`` and ``d_l = m`` above."""
+    V, e, m, n_layers = check_int(V, "V"), check_int(e, "e"), check_int(m, "m"), check_int(n_layers, "n_layers", 1, 100)
     return V * e + (m * e + m * m + m) + (n_layers - 1) * (2 * m * m + m) + V * m + V
 
 
@@ -212,7 +226,7 @@ def _n_layers(params) -> int:
     while f"w_h_{n + 1}" in params:
         n += 1
     if n == 0 or "w_e" not in params:
-        raise ValueError(f"params: expected keys 'w_e', 'w_x_1', 'w_h_1', 'b_h_1', ..., 'w_y', 'b_y' from init_lm, "
+        raise ArgumentError("params", f"params: expected keys 'w_e', 'w_x_1', 'w_h_1', 'b_h_1', ..., 'w_y', 'b_y' from init_lm, "
                          f"received {sorted(params)}")
     return n
 
@@ -231,10 +245,8 @@ def lm_forward(params, inputs, dropout: float = 0.0, rng: np.random.Generator | 
     ``dropout`` in ``[0, 1)`` needs ``rng``.  ``states`` (a list of ``(N, m)``) continues a sequence.
     """
     L = _n_layers(params)
-    if not (isinstance(dropout, (int, float, np.floating)) and 0 <= dropout < 1):
-        raise ValueError(f"dropout: expected a probability in [0, 1), received {dropout!r}")
-    if dropout > 0 and not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator when dropout > 0, received {type(rng).__name__}")
+    dropout = check_real(dropout, "dropout", 0.0, 1.0, high_open=True, what="a probability")
+    check_rng(rng, allow_none=dropout == 0)
     a, c_emb = embedding_forward(inputs, params["w_e"])  # (T, N) -> (T, N, e)
     caches, last, keeps = [], [], []
     for layer in range(1, L + 1):
@@ -287,18 +299,18 @@ def train_lm(params, train, val, steps: int, rng: np.random.Generator, batch_siz
     validation sets is measured without dropout.  Returns ``(params, history)`` with history keys
     ``"step"``, ``"train"``, ``"val"`` (arrays) and ``"loss"`` (one per update, with dropout).
     """
-    for name, value in (("steps", steps), ("eval_every", eval_every)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator, received {type(rng).__name__}")
+    steps, eval_every = check_int(steps, "steps", 1, MAX_ITERATIONS), check_int(eval_every, "eval_every", 1, MAX_ITERATIONS)
+    check_rng(rng)
+    lr = check_real(lr, "lr", 0.0, None, low_open=True)
+    clip = check_real(clip, "clip", 0.0, None, low_open=True)
+    dropout = check_real(dropout, "dropout", 0.0, 1.0, high_open=True, what="a probability")
     for name, batch in (("train", train), ("val", val)):
         if not isinstance(batch, tuple) or len(batch) != 3:
-            raise ValueError(f"{name}: expected (inputs, targets, mask) from make_batch, received {type(batch).__name__}")
+            raise ArgumentError(name, f"{name}: expected (inputs, targets, mask) from make_batch, received {type(batch).__name__}")
     x, y, mask = train
     N = x.shape[1]
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= N:
-        raise ValueError(f"batch_size: expected an integer from 1 to {N} (the training lines), received {batch_size!r}")
+        raise ArgumentError("batch_size", f"batch_size: expected an integer from 1 to {N} (the training lines), received {batch_size!r}")
     state, hist = adam_init(params), {"step": [], "train": [], "val": [], "loss": []}
     for step in range(1, steps + 1):
         idx = rng.choice(N, size=batch_size, replace=False)
@@ -327,11 +339,8 @@ def generate(params, vocab: Vocabulary, n_lines: int, max_len: int, choose, rng:
 
     ``choose(log_probs (N, V), rng) -> tokens (N,)`` is the decoding rule (e.g. greedy, nucleus).
     """
-    for name, value in (("n_lines", n_lines), ("max_len", max_len)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
-    if not callable(choose):
-        raise ValueError(f"choose: expected a function (log_probs, rng) -> tokens, received {type(choose).__name__}")
+    n_lines, max_len = check_int(n_lines, "n_lines"), check_int(max_len, "max_len")
+    check_callable(choose, "choose")
     newline = int(vocab.encode("\n")[0])
     tokens, states = np.full(n_lines, BOS), None
     out = np.full((max_len, n_lines), PAD)

@@ -38,7 +38,7 @@ def test_decoding_probs_and_validation():
     np.testing.assert_array_equal(decoding.decoding_probs(logits, "greedy"), [[0, 1, 0]])
     with pytest.raises(ValueError, match="strategy: expected one of"):
         decoding.decoding_probs(logits, "beam")
-    with pytest.raises(ValueError, match="k: expected an integer in 1..3"):
+    with pytest.raises(ValueError, match=r"k: expected a positive integer \(at most 3\)"):
         decoding.decoding_probs(logits, "top_k", k=4)
     with pytest.raises(ValueError, match=r"top_p: expected a number in \(0, 1\]"):
         decoding.decoding_probs(logits, "nucleus", top_p=0)
@@ -111,7 +111,7 @@ def test_beam_of_one_equals_seq2seq_greedy_decode():
 
 def test_beam_search_validates():
     step = markov_step(np.log([0.5, 0.5]), np.log([[0.5, 0.5], [0.5, 0.5]]))
-    with pytest.raises(ValueError, match="beam_width: expected an integer"):
+    with pytest.raises(ValueError, match="beam_width: expected a positive integer"):
         decoding.beam_search(step, np.zeros((1, 1)), 2, 0, 0, 3)
 
 
