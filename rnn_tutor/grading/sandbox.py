@@ -121,9 +121,6 @@ def bwrap_argv(bwrap: str, *, run_dir: Path | None, command: list[str], hide: It
             "--hostname", "rnn-tutor-sandbox"]
     args += _system_mounts()
     mounted = [Path(p) for p in _SYSTEM if os.path.isdir(p)]
-    for path in library_paths():
-        args += ["--ro-bind", str(path), str(path)]
-        mounted.append(path)
     # /proc/sys and friends are host-global for a uid 0 (the grader run as root maps to host
     # root, capabilities or not): hide them under empty read-only mounts.
     args += ["--proc", "/proc",
@@ -132,6 +129,11 @@ def bwrap_argv(bwrap: str, *, run_dir: Path | None, command: list[str], hide: It
              "--tmpfs", "/proc/bus", "--remount-ro", "/proc/bus",
              "--dev", "/dev",
              "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", HOME]
+    # After the tmpfs mounts, which would otherwise cover a Python environment or a course
+    # checkout that lives under /tmp (a CI clone, a venv made in a temporary folder).
+    for path in library_paths():
+        args += ["--ro-bind", str(path), str(path)]
+        mounted.append(path)
     if run_dir is not None:
         args += ["--bind", str(run_dir), str(run_dir)]
     for path in sorted({Path(os.path.abspath(p)) for p in hide}, key=str):
