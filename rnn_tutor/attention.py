@@ -32,7 +32,7 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.heads import check_mask
-from rnn_tutor.validation import as_float_array, check_shape
+from rnn_tutor.validation import ArgumentError, check_array, check_finite, as_float_array, check_shape
 
 __all__ = ["ADDITIVE_NAMES", "init_additive_params", "masked_softmax", "masked_softmax_backward",
            "additive_attention", "additive_attention_backward", "dot_attention", "dot_attention_backward"]
@@ -43,10 +43,10 @@ ADDITIVE_NAMES = ("w_q", "w_k", "v")
 def init_additive_params(m_g: int, m: int, a: int, rng: np.random.Generator) -> dict:
     """Random additive-attention parameters ``w_q (a, m_g)``, ``w_k (a, m)``, ``v (a,)``, uniform in ``±1/sqrt(a)``."""
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
+        raise ArgumentError("rng", f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
     for name, value in (("m_g", m_g), ("m", m), ("a", a)):
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+            raise ArgumentError(name, f"{name}: expected a positive integer, received {value!r}")
     s = 1.0 / np.sqrt(a)
     return {"w_q": rng.uniform(-s, s, (a, m_g)), "w_k": rng.uniform(-s, s, (a, m)), "v": rng.uniform(-s, s, a)}
 
@@ -56,12 +56,14 @@ def init_additive_params(m_g: int, m: int, a: int, rng: np.random.Generator) -> 
 def _check_states(query, hs) -> tuple[np.ndarray, np.ndarray]:
     hs = as_float_array(hs, "hs")
     if hs.ndim != 3 or 0 in hs.shape:
-        raise ValueError(f"hs: expected a 3-D array (S, N, m) of encoder states with S, N, m >= 1, received shape {hs.shape}")
+        raise ArgumentError("hs", f"hs: expected a 3-D array (S, N, m) of encoder states with S, N, m >= 1, received shape {hs.shape}")
     query = as_float_array(query, "query")
     N = hs.shape[1]
     if query.ndim not in (2, 3) or query.shape[-2] != N or 0 in query.shape:
-        raise ValueError(f"query: expected shape (N, m_g) = ({N}, *), or (U, {N}, m_g) for U decoder steps at once, "
+        raise ArgumentError("query", f"query: expected shape (N, m_g) = ({N}, *), or (U, {N}, m_g) for U decoder steps at once, "
                          f"received shape {query.shape}. The query holds one decoder state per sequence (N = {N}).")
+    check_finite(hs, "hs")
+    check_finite(query, "query")
     return query, hs
 
 
@@ -71,7 +73,7 @@ def _check_attention_mask(mask, S: int, N: int):
     mask = check_mask(mask, (S, N), against="the first two axes of hs, (S, N)")
     empty = np.flatnonzero(mask.sum(axis=0) == 0)
     if empty.size:
-        raise ValueError(f"mask: expected at least one real step (a 1) in every column, received none in column {int(empty[0])} "
+        raise ArgumentError("mask", f"mask: expected at least one real step (a 1) in every column, received none in column {int(empty[0])} "
                          "(a sequence with nothing to attend to)")
     return mask
 
@@ -111,9 +113,9 @@ def masked_softmax(scores, mask=None) -> np.ndarray:
     -------
     weights : (S, N), each column sums to 1
     """
-    scores = as_float_array(scores, "scores")
+    scores = check_array(scores, "scores")
     if scores.ndim != 2 or 0 in scores.shape:
-        raise ValueError(f"scores: expected a 2-D array (S, N) with S, N >= 1, received shape {scores.shape}")
+        raise ArgumentError("scores", f"scores: expected a 2-D array (S, N) with S, N >= 1, received shape {scores.shape}")
     return _masked_softmax(scores, _check_attention_mask(mask, *scores.shape))
 
 
@@ -123,9 +125,9 @@ def masked_softmax_backward(dweights, weights) -> np.ndarray:
     This is the softmax's Jacobian ``diag(α) - α αᵀ`` applied column by column; padded positions
     have ``α_s = 0`` and so get exactly zero gradient.  Shapes: ``(S, N)`` in and out.
     """
-    dweights, weights = as_float_array(dweights, "dweights"), as_float_array(weights, "weights")
+    dweights, weights = check_array(dweights, "dweights"), check_array(weights, "weights")
     if weights.ndim != 2:
-        raise ValueError(f"weights: expected a 2-D array (S, N), received shape {weights.shape}")
+        raise ArgumentError("weights", f"weights: expected a 2-D array (S, N), received shape {weights.shape}")
     check_shape(dweights, weights.shape, "dweights", "It is the gradient of the weights and has their shape.")
     return _softmax_back(dweights, weights)
 
@@ -219,10 +221,10 @@ def additive_attention(query, hs, params: Mapping, mask=None) -> tuple[np.ndarra
     """
     query, hs = _check_states(query, hs)
     if not isinstance(params, Mapping):
-        raise ValueError(f"params: expected a dict with keys {list(ADDITIVE_NAMES)}, received {type(params).__name__}")
+        raise ArgumentError("params", f"params: expected a dict with keys {list(ADDITIVE_NAMES)}, received {type(params).__name__}")
     missing = [k for k in ADDITIVE_NAMES if k not in params]
     if missing:
-        raise ValueError(f"params: missing key(s) {missing}; expected keys {list(ADDITIVE_NAMES)}, received {sorted(params)}")
+        raise ArgumentError("params", f"params: missing key(s) {missing}; expected keys {list(ADDITIVE_NAMES)}, received {sorted(params)}")
     p = {k: as_float_array(params[k], f"params['{k}']") for k in ADDITIVE_NAMES}
     check_shape(p["v"], (None,), "params['v']", "v holds one weight per attention unit, (a,).")
     a, m_g = p["v"].shape[0], query.shape[-1]
@@ -296,7 +298,7 @@ def dot_attention(query, hs, mask=None, w_a=None) -> tuple[np.ndarray, np.ndarra
     m_g, m = query.shape[-1], hs.shape[2]
     if w_a is None:
         if m_g != m:
-            raise ValueError(f"query: expected m_g = m = {m} features for the dot score gᵀh (or pass w_a for the "
+            raise ArgumentError("query", f"query: expected m_g = m = {m} features for the dot score gᵀh (or pass w_a for the "
                              f"general score), received shape {query.shape}")
     else:
         w_a = as_float_array(w_a, "w_a")

@@ -31,7 +31,7 @@ from rnn_tutor.heads import check_labels, dense_backward, dense_forward, softmax
 from rnn_tutor.masking import (check_lengths, lengths_to_mask, masked_cell_backward, masked_cell_forward, one_hot,
                                resolve_lengths)
 from rnn_tutor.seq2seq import init_seq2seq_params, split_seq2seq_params, teacher_forcing_inputs
-from rnn_tutor.validation import as_float_array, check_shape
+from rnn_tutor.validation import ArgumentError, as_float_array, check_shape
 
 __all__ = ["SCORES", "init_attention_seq2seq_params", "attention_seq2seq_forward", "attention_seq2seq_backward",
            "attention_seq2seq_loss", "attention_greedy_decode", "reverse_task"]
@@ -42,7 +42,7 @@ _ATT_KEYS = {"additive": ("att_w_q", "att_w_k", "att_v"), "general": ("att_w_a",
 
 def _check_score(score: str) -> str:
     if score not in SCORES:
-        raise ValueError(f"score: expected one of {SCORES}, received {score!r}")
+        raise ArgumentError("score", f"score: expected one of {SCORES}, received {score!r}")
     return score
 
 
@@ -65,7 +65,7 @@ def _split(cell: Cell, params, score: str):
     _check_score(score)
     missing = [k for k in _ATT_KEYS[score] if k not in params]
     if missing:
-        raise ValueError(f"params: missing key(s) {missing} of the {score!r} attention score; received {sorted(params)}")
+        raise ArgumentError("params", f"params: missing key(s) {missing} of the {score!r} attention score; received {sorted(params)}")
     enc, dec, w_y, b_y = split_seq2seq_params(cell, params)
     att = {k[4:]: as_float_array(params[k], f"params['{k}']") for k in _ATT_KEYS[score]}
     return enc, dec, att, w_y, b_y
@@ -112,7 +112,7 @@ def attention_seq2seq_forward(cell: Cell, xs, dec_xs, params: Mapping, score: st
     _check_sizes(hs, att, w_y, score)
     S, N, m = hs.shape
     if dec_xs.shape[1] != N or dec_xs.shape[2] != w_y.shape[0] + 1:
-        raise ValueError(f"dec_xs: expected shape (U, {N}, {w_y.shape[0] + 1}) (one-hot outputs and START), "
+        raise ArgumentError("dec_xs", f"dec_xs: expected shape (U, {N}, {w_y.shape[0] + 1}) (one-hot outputs and START), "
                          f"received shape {dec_xs.shape}")
     gs, _, c_dec = cell.forward(dec_xs, dec, state)  # (U, N, q+1) -> (U, N, m); teacher forcing: no feedback
     contexts, alphas, c_att = _attend(score, gs, hs, att, in_mask)  # all U queries at once: (U, N, m), (U, S, N)
@@ -150,7 +150,7 @@ def attention_seq2seq_loss(cell: Cell, xs, targets, params, score: str = "additi
     q = w_y.shape[0]
     targets = np.asarray(targets)
     if targets.ndim != 2:
-        raise ValueError(f"targets: expected a 2-D array (U, N) of output tokens, received shape {targets.shape}")
+        raise ArgumentError("targets", f"targets: expected a 2-D array (U, N) of output tokens, received shape {targets.shape}")
     U, N = targets.shape
     tl = np.full(N, U) if target_lengths is None else check_lengths(target_lengths, U, N, "target_lengths")
     out_mask = (np.arange(U)[:, None] < tl[None, :]).astype(float)
@@ -174,9 +174,9 @@ def attention_greedy_decode(cell: Cell, xs, params: Mapping, eos: int, max_len: 
     enc, dec, att, w_y, b_y = _split(cell, params, score)
     q = w_y.shape[0]
     if isinstance(eos, (bool, np.bool_)) or not isinstance(eos, (int, np.integer)) or not 0 <= eos < q:
-        raise ValueError(f"eos: expected a class index in 0..{q - 1}, received {eos!r}")
+        raise ArgumentError("eos", f"eos: expected a class index in 0..{q - 1}, received {eos!r}")
     if isinstance(max_len, (bool, np.bool_)) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
-        raise ValueError(f"max_len: expected a positive integer, received {max_len!r}")
+        raise ArgumentError("max_len", f"max_len: expected a positive integer, received {max_len!r}")
     hs, state, _, in_mask = _encode(cell, xs, enc, lengths, mask)
     _check_sizes(hs, att, w_y, score)
     S, N, _ = hs.shape
@@ -210,12 +210,12 @@ def reverse_task(rng: np.random.Generator, n: int, min_len: int, max_len: int, K
     targets : (max_len + 1, n) outputs (padding EOS),       target_lengths : (n,) = lengths + 1
     """
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
+        raise ArgumentError("rng", f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
     for name, value in (("n", n), ("min_len", min_len), ("max_len", max_len), ("K", K)):
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+            raise ArgumentError(name, f"{name}: expected a positive integer, received {value!r}")
     if min_len > max_len:
-        raise ValueError(f"max_len: expected at least min_len = {min_len}, received {max_len}")
+        raise ArgumentError("max_len", f"max_len: expected at least min_len = {min_len}, received {max_len}")
     lengths = rng.integers(min_len, max_len + 1, size=n)
     tokens = np.zeros((max_len, n), dtype=np.int64)
     targets = np.full((max_len + 1, n), K, dtype=np.int64)

@@ -25,7 +25,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from rnn_tutor.validation import as_float_array, check_shape
+from rnn_tutor.validation import MAX_SIZE, ArgumentError, ArgumentTypeError, check_array, check_elements, check_int, check_params, check_rng, as_float_array, check_shape
 
 __all__ = ["init_self_attention_params", "self_attention", "Counted", "count_work", "rnn_chain", "rnn_work",
            "self_attention_work"]
@@ -33,11 +33,8 @@ __all__ = ["init_self_attention_params", "self_attention", "Counted", "count_wor
 
 def init_self_attention_params(d: int, d_k: int, d_v: int, rng: np.random.Generator) -> dict:
     """``w_q, w_k (d_k, d)`` and ``w_v (d_v, d)``, uniform in ``±1/sqrt(d)``."""
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
-    for name, value in (("d", d), ("d_k", d_k), ("d_v", d_v)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+    check_rng(rng)
+    d, d_k, d_v = (check_int(v, n, 1, 4096) for v, n in ((d, "d"), (d_k, "d_k"), (d_v, "d_v")))
     s = 1.0 / np.sqrt(d)
     return {"w_q": rng.uniform(-s, s, (d_k, d)), "w_k": rng.uniform(-s, s, (d_k, d)), "w_v": rng.uniform(-s, s, (d_v, d))}
 
@@ -59,10 +56,10 @@ def self_attention(xs, params: Mapping) -> tuple[np.ndarray, np.ndarray]:
     """
     xs = as_float_array(xs, "xs")
     if xs.ndim != 3 or 0 in xs.shape:
-        raise ValueError(f"xs: expected a 3-D array (T, N, d) with T, N, d >= 1, received shape {xs.shape}")
+        raise ArgumentError("xs", f"xs: expected a 3-D array (T, N, d) with T, N, d >= 1, received shape {xs.shape}")
     missing = [k for k in ("w_q", "w_k", "w_v") if k not in params]
     if missing:
-        raise ValueError(f"params: missing key(s) {missing}; expected keys ['w_q', 'w_k', 'w_v'], received {sorted(params)}")
+        raise ArgumentError("params", f"params: missing key(s) {missing}; expected keys ['w_q', 'w_k', 'w_v'], received {sorted(params)}")
     p = {k: as_float_array(params[k], f"params['{k}']") for k in ("w_q", "w_k", "w_v")}
     d = xs.shape[2]
     check_shape(p["w_q"], (None, d), "params['w_q']", f"w_q reads the d = {d} input features.")
@@ -158,7 +155,7 @@ def count_work(fn: Callable, *inputs) -> tuple[np.ndarray, dict]:
     out = fn(*(Counted(as_float_array(x, f"inputs[{i}]"), 0, tally) for i, x in enumerate(inputs)))
     outs = out if isinstance(out, (list, tuple)) else [out]
     if not outs or not all(isinstance(o, Counted) for o in outs):
-        raise ValueError(f"fn: expected it to return a Counted array (or a list of them), received {type(out).__name__}")
+        raise ArgumentError("fn", f"fn: expected it to return a Counted array (or a list of them), received {type(out).__name__}")
     value = np.stack([o.value for o in outs]) if isinstance(out, (list, tuple)) else out.value
     return value, {"steps": max(o.depth for o in outs), "flops": tally.flops}
 
@@ -166,6 +163,10 @@ def count_work(fn: Callable, *inputs) -> tuple[np.ndarray, dict]:
 def rnn_chain(xs, params: Mapping) -> list:
     """The Elman recurrence ``h_t = tanh(w_x x_t + w_h h_{t-1} + b_h)`` from ``h_0 = 0``, written to run on
     :class:`Counted` arrays (or plain ones); returns ``[h_1, ..., h_T]``."""
+    if not isinstance(xs, Counted):
+        p = check_params(params, names=("w_x", "w_h", "b_h"))
+        xs = check_array(xs, "xs", ndim=3, names=("T", "N", "d"), nonempty=True)
+        check_shape(xs, (None, None, p["w_x"].shape[1]), "xs", "The last axis holds the d inputs that w_x expects.")
     w_x, w_h, b_h = (np.asarray(params[k]) for k in ("w_x", "w_h", "b_h"))
     h, hs = None, []
     for t in range(len(xs.value) if isinstance(xs, Counted) else len(xs)):
@@ -178,7 +179,8 @@ def rnn_chain(xs, params: Mapping) -> list:
 def rnn_work(T: int, d: int, m: int, N: int = 1, seed: int = 0) -> dict:
     """Sequential steps and flops of an Elman layer over ``T`` steps, counted by running it (h_0 = 0)."""
     _check_sizes(T=T, d=d, m=m, N=N)
-    rng = np.random.default_rng(seed)
+    check_elements((T, N, max(d, m)), "inputs (T, N, d)", "T")
+    rng = np.random.default_rng(check_int(seed, "seed", 0, None))
     params = {"w_x": rng.normal(size=(m, d)), "w_h": rng.normal(size=(m, m)) / np.sqrt(m), "b_h": rng.normal(size=m)}
     _, work = count_work(lambda xs: rnn_chain(xs, params), rng.normal(size=(T, N, d)))
     return work
@@ -187,7 +189,8 @@ def rnn_work(T: int, d: int, m: int, N: int = 1, seed: int = 0) -> dict:
 def self_attention_work(T: int, d: int, N: int = 1, seed: int = 0) -> dict:
     """Sequential steps and flops of single-head self-attention (``d_k = d_v = d``) over ``T`` positions, counted by running it."""
     _check_sizes(T=T, d=d, N=N)
-    rng = np.random.default_rng(seed)
+    check_elements((T, T, N, d), "attention weights (T, T, N) over d features", "T")
+    rng = np.random.default_rng(check_int(seed, "seed", 0, None))
     p = init_self_attention_params(d, d, d, rng)
 
     _, work = count_work(lambda xs: _self_attention(xs, p)[0], rng.normal(size=(T, N, d)))
@@ -197,4 +200,6 @@ def self_attention_work(T: int, d: int, N: int = 1, seed: int = 0) -> dict:
 def _check_sizes(**sizes):
     for name, value in sizes.items():
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, received {value!r}")
+            kind = ArgumentError if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else ArgumentTypeError
+            raise kind(name, f"{name}: expected a positive integer, received {value!r}")
+        check_int(value, name, 1, 4096 if name != "N" else MAX_SIZE)

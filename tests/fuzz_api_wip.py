@@ -50,7 +50,8 @@ hypothesis = pytest.importorskip("hypothesis") if __name__ != "__main__" else im
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-NOT_NUMERIC = ("checks", "grading", "plots", "widgets", "cli", "release", "nbsource", "course", "validation",
+NOT_NUMERIC = ("checks", "grading", "plots", "widgets", "cli", "release", "nbsource", "course", "validation", "lab",
+               "selfcheck", "display",
                "__main__")
 """Packages and modules that are not numeric (files, notebooks, figures, command line) or are the
 validation layer itself."""
@@ -425,6 +426,8 @@ DELIBERATE = {
     ("gradflow.gradient_decay_curve", "*"): "documented: log10 of an exact zero norm is -inf (tanh' underflows to 0)",
     ("gradflow.norm_bound_by_distance", "huge number:rate"): "documented: rate**k beyond float64 is inf",
     ("*", "None:state"): "documented: a state of None means zeros",
+    ("lm.*", "None:mask"): "mask=None: every position is real (as in heads.softmax_cross_entropy)",
+    ("lm.build_vocabulary", "huge:min_count"): "a high threshold keeps only the special tokens: a valid, if useless, vocabulary",
     ("*", "None:dhs"): "dhs=None means no gradient from outside the recurrence (the Cell contract)",
     ("bptt.rnn_backward", "None:dys"): "documented: dys=None when the loss does not read the outputs",
     ("optim.*", "missing key:params"): "an optimiser updates whichever parameters it is given",
