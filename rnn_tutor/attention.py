@@ -32,7 +32,7 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.heads import check_mask
-from rnn_tutor.validation import ArgumentError, check_array, check_finite, as_float_array, check_shape
+from rnn_tutor.validation import ArgumentError, check_array, check_finite, check_int, check_rng, as_float_array, check_shape
 
 __all__ = ["ADDITIVE_NAMES", "init_additive_params", "masked_softmax", "masked_softmax_backward",
            "additive_attention", "additive_attention_backward", "dot_attention", "dot_attention_backward"]
@@ -42,11 +42,8 @@ ADDITIVE_NAMES = ("w_q", "w_k", "v")
 
 def init_additive_params(m_g: int, m: int, a: int, rng: np.random.Generator) -> dict:
     """Random additive-attention parameters ``w_q (a, m_g)``, ``w_k (a, m)``, ``v (a,)``, uniform in ``±1/sqrt(a)``."""
-    if not isinstance(rng, np.random.Generator):
-        raise ArgumentError("rng", f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
-    for name, value in (("m_g", m_g), ("m", m), ("a", a)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ArgumentError(name, f"{name}: expected a positive integer, received {value!r}")
+    check_rng(rng)
+    m_g, m, a = (check_int(v, n, 1, 4096) for v, n in ((m_g, "m_g"), (m, "m"), (a, "a")))
     s = 1.0 / np.sqrt(a)
     return {"w_q": rng.uniform(-s, s, (a, m_g)), "w_k": rng.uniform(-s, s, (a, m)), "v": rng.uniform(-s, s, a)}
 
@@ -225,7 +222,7 @@ def additive_attention(query, hs, params: Mapping, mask=None) -> tuple[np.ndarra
     missing = [k for k in ADDITIVE_NAMES if k not in params]
     if missing:
         raise ArgumentError("params", f"params: missing key(s) {missing}; expected keys {list(ADDITIVE_NAMES)}, received {sorted(params)}")
-    p = {k: as_float_array(params[k], f"params['{k}']") for k in ADDITIVE_NAMES}
+    p = {k: check_array(params[k], f"params['{k}']") for k in ADDITIVE_NAMES}
     check_shape(p["v"], (None,), "params['v']", "v holds one weight per attention unit, (a,).")
     a, m_g = p["v"].shape[0], query.shape[-1]
     check_shape(p["w_q"], (a, m_g), "params['w_q']", f"w_q maps the m_g = {m_g} query features to a = {a} units.")

@@ -31,7 +31,7 @@ from rnn_tutor.heads import check_labels, dense_backward, dense_forward, softmax
 from rnn_tutor.masking import (check_lengths, lengths_to_mask, masked_cell_backward, masked_cell_forward, one_hot,
                                resolve_lengths)
 from rnn_tutor.seq2seq import init_seq2seq_params, split_seq2seq_params, teacher_forcing_inputs
-from rnn_tutor.validation import ArgumentError, as_float_array, check_shape
+from rnn_tutor.validation import ArgumentError, check_int, as_float_array, check_shape
 
 __all__ = ["SCORES", "init_attention_seq2seq_params", "attention_seq2seq_forward", "attention_seq2seq_backward",
            "attention_seq2seq_loss", "attention_greedy_decode", "reverse_task"]
@@ -49,6 +49,8 @@ def _check_score(score: str) -> str:
 def init_attention_seq2seq_params(cell: Cell, d: int, m: int, q: int, rng: np.random.Generator,
                                   score: str = "additive", a: int | None = None) -> dict:
     """Encoder, decoder, attention (``a`` units for the additive score, default ``m``) and output ``w_y (q, 2m)``."""
+    if a is not None:
+        a = check_int(a, "a", 1, 4096)
     _check_score(score)
     p = init_seq2seq_params(cell, d, m, q, rng)
     s = 1.0 / np.sqrt(2 * m)

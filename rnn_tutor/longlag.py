@@ -188,6 +188,8 @@ def train_last_step(task: str, T: int, rng: np.random.Generator, m: int = 16, st
     T = _check_int(T, "T", 2 if task == "adding" else 1)
     steps = check_int(steps, "steps", 1, MAX_ITERATIONS)
     batch = _check_int(batch, "batch", 1)
+    if params is None:
+        m = check_int(m, "m", 1, 4096)
     check_elements((T, batch, m if params is None else 1), "batch of hidden states (T, batch, m)", "batch")
     lr = check_real(lr, "lr", 0.0, None, low_open=True, what="a positive learning rate")
     check_choice(optimizer, "optimizer", ("adam", "sgd"))

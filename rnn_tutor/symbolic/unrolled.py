@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn_tutor.validation import ArgumentError
+from rnn_tutor.validation import ArgumentError, ArgumentTypeError, describe
 import sympy as sp
 
 from rnn_tutor.activations import Activation, get_activation
@@ -75,9 +75,20 @@ class UnrolledRNN:
         return p["w_x"] * self.xs[t - 1] + p["w_h"] * self.h_prev(t) + p["b_h"]
 
 
+MAX_STEPS = 40
+"""Largest ``k`` that :func:`unroll` accepts (the unrolled expressions grow with every step)."""
+MAX_WIDTH = 8
+"""Largest ``m``, ``d`` and ``q`` that :func:`unroll` accepts (every entry is a symbol)."""
+
+
 def _positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ArgumentError(name, f"{name}: expected a positive integer, received {value!r}")
+        kind = ArgumentError if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else ArgumentTypeError
+        raise kind(name, f"{name}: expected a positive integer, received {value!r}")
+    limit = MAX_STEPS if name == "k" else MAX_WIDTH
+    if value > limit:
+        raise ArgumentError(name, f"{name}: expected at most {limit} for a symbolic network (the expressions grow "
+                                  f"with every {'step' if name == 'k' else 'unit'}), received {value!r}")
     return int(value)
 
 
@@ -132,10 +143,12 @@ def _check_net(net) -> UnrolledRNN:
     return net
 
 
-def _check_t(net: UnrolledRNN, t, wrt=None):
+def _check_t(net: UnrolledRNN, t, wrt=None, need_wrt=False):
+    if need_wrt and wrt is None:
+        raise ArgumentTypeError("wrt", f"wrt: expected one of {list(net.params)}, received None")
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 1 <= t <= net.k:
         raise ArgumentError("t", f"t: expected a step 1 <= t <= k = {net.k}, received {t!r}")
-    if wrt is not None and wrt not in net.params:
+    if wrt is not None and (not isinstance(wrt, str) or wrt not in net.params):
         raise ArgumentError("wrt", f"wrt: expected one of {list(net.params)}, received {wrt!r}")
     return int(t)
 
@@ -146,8 +159,11 @@ def unrolled(net: UnrolledRNN, expr):
     This is the network "unrolled" into one formula, e.g. for k = 2 and the scalar case
     ``h_2 -> tanh(b_h + w_h tanh(b_h + w_x x_1) + w_x x_2)``.
     """
+    _check_net(net)
+    if expr is None or isinstance(expr, (str, bytes, np.ndarray)):
+        raise ArgumentTypeError("expr", f"expr: expected a SymPy expression or matrix in the net's symbols, received {describe(expr)}")
     full: dict = {}
-    for sym, value in _check_net(net).definitions:
+    for sym, value in net.definitions:
         full[sym] = value.xreplace(full)
     return sp.sympify(expr).xreplace(full)
 
@@ -169,7 +185,7 @@ def immediate_partial(net: UnrolledRNN, t: int, wrt: str) -> sp.Matrix:
     ``∂⁺h_t/∂w_h = (1 - tanh²(a_t)) h_{t-1}``, whereas the total derivative ``dh_t/dw_h`` also
     counts the path through ``h_{t-1}`` (see :func:`total_derivative`).
     """
-    t = _check_t(_check_net(net), t, wrt)
+    t = _check_t(_check_net(net), t, wrt, need_wrt=True)
     fprime = sp.diag(*[net.f.sym_deriv(v) for v in net.a[t - 1]])
     return fprime * net.step_a(t).jacobian(list(net.params[wrt]))  # (m, m) (m, |θ|) -> (m, |θ|)
 
@@ -180,7 +196,7 @@ def total_derivative(net: UnrolledRNN, t: int, wrt: str) -> sp.Matrix:
     The recursion starts from ``dh_0/dθ = 0``.  The result is in the
     intermediate symbols; ``unrolled(net, ...)`` of it equals ``sympy.diff`` of the unrolled ``h_t``.
     """
-    t = _check_t(_check_net(net), t, wrt)
+    t = _check_t(_check_net(net), t, wrt, need_wrt=True)
     total = sp.zeros(net.m, len(net.params[wrt]))  # h_0 depends on no parameter; a symbolic h_0
     for s in range(1, t + 1):                      # enters through ∂⁺h_1/∂h_0 = J_1
         total = immediate_partial(net, s, wrt) + jacobian(net, s) * total  # (m, |θ|) + (m, m) (m, |θ|)

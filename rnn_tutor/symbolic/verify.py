@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 
 from rnn_tutor.symbolic.unrolled import PARAMS, UnrolledRNN, _check_net, grads_bptt, grads_direct, unroll, unrolled
-from rnn_tutor.validation import ArgumentError, as_float_array, check_params, check_shape
+from rnn_tutor.validation import ArgumentError, ArgumentTypeError, check_int, check_rng, describe, as_float_array, check_params, check_shape
 
 __all__ = ["equal_symbolically", "lambdify_grads", "derive_and_verify"]
 
@@ -32,6 +32,13 @@ def equal_symbolically(net: UnrolledRNN, a, b) -> bool:
     expand to the zero polynomial.  When it does not, a difference that is clearly non-zero at a
     random point (30-digit arithmetic) gives ``False`` at once; otherwise ``sympy.simplify`` decides.
     """
+    _check_net(net)
+    for name, value in (("a", a), ("b", b)):
+        ok = isinstance(value, (Mapping, sp.MatrixBase, sp.Basic)) or (
+            isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and np.isfinite(value))
+        if not ok:
+            raise ArgumentTypeError(name, f"{name}: expected SymPy expressions (an expression, a Matrix or a dict of "
+                                          f"them, as from grads_*), received {describe(value)}")
     if isinstance(a, Mapping) or isinstance(b, Mapping):
         if not (isinstance(a, Mapping) and isinstance(b, Mapping)) or set(a) != set(b):
             return False
@@ -82,6 +89,10 @@ def lambdify_grads(net: UnrolledRNN, grads: Mapping[str, sp.Matrix]) -> Callable
         ``h_0`` as ``(N, m)`` (one row per sequence).
     """
     _check_net(net)
+    if not isinstance(grads, Mapping) or not grads or not all(
+            isinstance(v, sp.MatrixBase) and k in net.params and v.shape == net.params[k].shape for k, v in grads.items()):
+        raise ArgumentTypeError("grads", f"grads: expected a dict of SymPy matrices shaped like net.params (from "
+                                         f"grads_direct or grads_bptt), received {describe(grads)}")
     keys = list(grads)
     exprs = [v for key in keys for v in grads[key]]
     used = set().union(*[e.free_symbols for e in exprs]) if exprs else set()
@@ -145,7 +156,10 @@ def derive_and_verify(k: int, m: int = 1, f: str = "tanh", g: str = "identity", 
     """
     from rnn_tutor.gradcheck import rel_error
 
-    rng = np.random.default_rng(0) if rng is None else rng
+    rng = np.random.default_rng(0) if check_rng(rng, allow_none=True) is None else rng
+    n_points = check_int(n_points, "n_points", 1, 100)
+    if symbolic is not None and not isinstance(symbolic, (bool, np.bool_)):
+        raise ArgumentTypeError("symbolic", f"symbolic: expected True, False or None, received {describe(symbolic)}")
     stamps = [time.perf_counter()]
     net = unroll(k, m, f=f, g=g, loss_at=loss_at)
     stamps.append(time.perf_counter())
