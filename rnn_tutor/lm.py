@@ -34,11 +34,12 @@ from rnn_tutor._blas import one_blas_thread
 from rnn_tutor.cells import ELMAN
 from rnn_tutor.clipping import clip_grad_norm
 from rnn_tutor.embedding import check_ids, embedding_backward, embedding_forward, init_embedding
-from rnn_tutor.heads import check_mask, dense_backward, dense_forward, init_head, log_softmax, softmax_cross_entropy
+from rnn_tutor.heads import check_labels, check_mask, dense_backward, dense_forward, init_head, log_softmax, softmax_cross_entropy
 from rnn_tutor.masking import pad_tokens
 from rnn_tutor.optim import adam_init, adam_step
 from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, ArgumentTypeError, check_array, check_callable,
-                                  check_int, check_real, check_rng, check_token_ids)
+                                  check_int, check_real, check_rng, check_token_ids, describe, check_mapping, check_shape,
+                                  Cache, check_cache)
 
 __all__ = ["PAD", "UNK", "BOS", "SPECIALS", "Vocabulary", "build_vocabulary", "split_sonnets", "make_batch",
            "cross_entropy", "perplexity", "uniform_log_probs", "unigram_log_probs", "bigram_log_probs",
@@ -85,6 +86,9 @@ def split_sonnets(text: str, n_val: int, n_test: int, rng: np.random.Generator) 
 
     The held-out sonnets are drawn with ``rng``; each list keeps the order of the text.
     """
+    if not isinstance(text, str) or not text.strip():
+        raise ArgumentTypeError("text", f"text: expected a non-empty string of sonnets separated by blank lines, "
+                                        f"received {describe(text)}")
     sonnets = [s.strip("\n") for s in text.strip().split("\n\n")]
     S = len(sonnets)
     n_val, n_test = check_int(n_val, "n_val", what="a positive number of sonnets"), check_int(n_test, "n_test", what="a positive number of sonnets")
@@ -104,7 +108,10 @@ def make_batch(sonnets, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.n
     ``inputs`` are ``<bos>`` and the line, ``targets`` the line and ``"\\n"``; padding holds ``<pad>``
     and has mask 0.  ``T`` is the longest line plus one.
     """
-    if isinstance(sonnets, str) or not all(isinstance(s, str) for s in sonnets):
+    if not isinstance(vocab, Vocabulary):
+        raise ArgumentTypeError("vocab", f"vocab: expected a Vocabulary from build_vocabulary, received {describe(vocab)}")
+    if sonnets is None or isinstance(sonnets, str) or not hasattr(sonnets, "__iter__") or \
+            not all(isinstance(s, str) for s in sonnets):
         raise ArgumentError("sonnets", f"sonnets: expected a list of strings (e.g. from split_sonnets), received {type(sonnets).__name__}")
     if "\n" not in vocab.tokens:
         raise ArgumentError("vocab", "vocab: expected a vocabulary holding the newline (it ends every line); build it from text with line breaks")
@@ -182,13 +189,22 @@ def unigram_log_probs(targets, mask, V: int, alpha: float = 1.0) -> np.ndarray:
 
 def bigram_log_probs(inputs, targets, mask, V: int, alpha: float = 1.0) -> np.ndarray:
     """``log P(j | i) = log (n_ij + α) / (n_i + α V)``: the next token given the current one.  ``(V, V)``"""
+    if inputs is None:
+        raise ArgumentTypeError("inputs", "inputs: expected the input tokens (T, N) that precede the targets, received None")
     counts = _counts(targets, mask, V, inputs) + _check_alpha(alpha)
     return np.log(counts / counts.sum(axis=1, keepdims=True))
 
 
 def baseline_cross_entropy(log_probs, inputs, targets, mask) -> float:
     """Mean cross-entropy (nats) of a count model: ``(V,)`` ignores the input, ``(V, V)`` reads it."""
-    log_probs = np.asarray(log_probs, dtype=float)
+    log_probs = check_array(log_probs, "log_probs")
+    if log_probs.size == 0:
+        raise ArgumentError("log_probs", f"log_probs: expected a unigram (V,) or a bigram table (V, V) with V >= 1, received shape {log_probs.shape}")
+    targets = check_token_ids(targets, "targets", None, what="integer token ids")
+    if inputs is not None:
+        inputs = check_token_ids(inputs, "inputs", None, what="integer token ids")
+    elif log_probs.ndim == 2:
+        raise ArgumentTypeError("inputs", "inputs: expected the input tokens for a bigram table (V, V), received None")
     if log_probs.ndim not in (1, 2) or (log_probs.ndim == 2 and log_probs.shape[0] != log_probs.shape[1]):
         raise ArgumentError("log_probs", f"log_probs: expected a unigram (V,) or a bigram table (V, V), received shape {log_probs.shape}")
     mask = check_mask(mask, np.shape(targets), against="targets")
@@ -231,6 +247,28 @@ def _n_layers(params) -> int:
     return n
 
 
+def _lm_params(params, name: str = "params") -> tuple[dict, int, int]:
+    """Validate an :func:`init_lm` dict (keys, shapes, finite values); return ``(params, n_layers, V)``."""
+    check_mapping(params, name, (), "a language-model parameter dict from init_lm")
+    L = _n_layers(params)
+    need = ["w_e", "w_y", "b_y"] + [f"{k}_{layer}" for layer in range(1, L + 1) for k in ("w_x", "w_h", "b_h")]
+    check_mapping(params, name, need, "a language-model parameter dict from init_lm")
+    p = {k: check_array(params[k], f"{name}[{k!r}]") for k in need}
+    V, e = p["w_e"].shape if p["w_e"].ndim == 2 else (None, None)
+    if V is None or V < 1 or e < 1:
+        raise ArgumentError(name, f"{name}['w_e']: expected an embedding matrix (V, e), received shape {p['w_e'].shape}")
+    d = e
+    for layer in range(1, L + 1):
+        m = p[f"w_h_{layer}"].shape[0] if p[f"w_h_{layer}"].ndim == 2 else 0
+        check_shape(p[f"w_h_{layer}"], (m, m), f"{name}['w_h_{layer}']", "w_h is a square (m, m) matrix.")
+        check_shape(p[f"w_x_{layer}"], (m, d), f"{name}['w_x_{layer}']", f"Layer {layer} reads d = {d} features.")
+        check_shape(p[f"b_h_{layer}"], (m,), f"{name}['b_h_{layer}']")
+        d = m
+    check_shape(p["w_y"], (V, d), f"{name}['w_y']", f"w_y maps the m = {d} units of the top layer to V = {V} scores.")
+    check_shape(p["b_y"], (V,), f"{name}['b_y']")
+    return p, L, V
+
+
 def _dropout(a, p: float, rng):
     if p == 0.0:
         return a, None
@@ -244,9 +282,16 @@ def lm_forward(params, inputs, dropout: float = 0.0, rng: np.random.Generator | 
 
     ``dropout`` in ``[0, 1)`` needs ``rng``.  ``states`` (a list of ``(N, m)``) continues a sequence.
     """
-    L = _n_layers(params)
+    params, L, V = _lm_params(params)
     dropout = check_real(dropout, "dropout", 0.0, 1.0, high_open=True, what="a probability")
     check_rng(rng, allow_none=dropout == 0)
+    inputs = check_token_ids(inputs, "inputs", V, ndim=2, names=("T", "N"), nonempty=True, what="integer token ids")
+    if states is not None:
+        if not isinstance(states, (list, tuple)) or len(states) != L:
+            raise ArgumentTypeError("states", f"states: expected None or a list of {L} states (N, m), one per layer, "
+                                              f"received {describe(states)}")
+        states = [check_array(st, f"states[{i}]", shape=(inputs.shape[1], params[f"w_h_{i + 1}"].shape[0]),
+                              names=("N", "m")) for i, st in enumerate(states)]
     a, c_emb = embedding_forward(inputs, params["w_e"])  # (T, N) -> (T, N, e)
     caches, last, keeps = [], [], []
     for layer in range(1, L + 1):
@@ -259,11 +304,13 @@ def lm_forward(params, inputs, dropout: float = 0.0, rng: np.random.Generator | 
     top, keep = _dropout(a, float(dropout), rng)
     keeps.append(keep)
     os_ = dense_forward(top, params["w_y"], params["b_y"])  # (T, N, m) -> (T, N, V)
-    return os_, last, {"emb": c_emb, "cells": caches, "keeps": keeps, "top": top, "w_y": params["w_y"]}
+    return os_, last, Cache("lm_forward", {"emb": c_emb, "cells": caches, "keeps": keeps, "top": top, "w_y": params["w_y"]})
 
 
 def lm_backward(dos, cache) -> dict:
     """Gradients of every parameter of :func:`lm_forward` given ``dos = ∂L/∂os (T, N, V)``."""
+    check_cache(cache, "lm_forward", ("emb", "cells", "keeps", "top", "w_y"))
+    dos = check_array(dos, "dos", shape=cache["top"].shape[:2] + (cache["w_y"].shape[0],), names=("T", "N", "V"))
     dw_y, db_y, da = dense_backward(dos, cache["top"], cache["w_y"])
     grads = {"w_y": dw_y, "b_y": db_y}
     for layer in range(len(cache["cells"]), 0, -1):
@@ -281,6 +328,8 @@ def lm_loss(params, inputs, targets, mask, dropout: float = 0.0,
             rng: np.random.Generator | None = None) -> tuple[float, dict]:
     """Masked mean cross-entropy (nats) and its gradients, in one call."""
     os_, _, cache = lm_forward(params, inputs, dropout, rng)
+    mask = check_mask(mask, os_.shape[:-1], against="inputs")
+    targets = check_labels(targets, os_.shape[-1], os_.shape[:-1], mask, name="targets")
     L, dos = softmax_cross_entropy(os_, targets, mask=mask)
     return L, lm_backward(dos, cache)
 
@@ -304,9 +353,13 @@ def train_lm(params, train, val, steps: int, rng: np.random.Generator, batch_siz
     lr = check_real(lr, "lr", 0.0, None, low_open=True)
     clip = check_real(clip, "clip", 0.0, None, low_open=True)
     dropout = check_real(dropout, "dropout", 0.0, 1.0, high_open=True, what="a probability")
+    params, _, V = _lm_params(params)
     for name, batch in (("train", train), ("val", val)):
         if not isinstance(batch, tuple) or len(batch) != 3:
-            raise ArgumentError(name, f"{name}: expected (inputs, targets, mask) from make_batch, received {type(batch).__name__}")
+            raise ArgumentTypeError(name, f"{name}: expected (inputs, targets, mask) from make_batch, received {describe(batch)}")
+        b_in = check_token_ids(batch[0], name, V, ndim=2, names=("T", "N"), nonempty=True, what="integer token ids")
+        b_mask = check_mask(batch[2], b_in.shape, name=name, against="the inputs")
+        check_labels(batch[1], V, b_in.shape, b_mask, name=name)
     x, y, mask = train
     N = x.shape[1]
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= N:
@@ -330,7 +383,9 @@ def train_lm(params, train, val, steps: int, rng: np.random.Generator, batch_siz
 
 def lm_step(params, tokens, states=None) -> tuple[np.ndarray, list]:
     """One step for ``N`` sequences: ``tokens (N,)`` -> log-probabilities ``(N, V)`` and the new states."""
-    os_, states, _ = lm_forward(params, np.asarray(tokens)[None], states=states)
+    _, _, V = _lm_params(params)
+    tokens = check_token_ids(tokens, "tokens", V, ndim=1, names=("N",), nonempty=True, what="integer token ids")
+    os_, states, _ = lm_forward(params, tokens[None], states=states)
     return log_softmax(os_[0]), states
 
 
@@ -341,6 +396,10 @@ def generate(params, vocab: Vocabulary, n_lines: int, max_len: int, choose, rng:
     """
     n_lines, max_len = check_int(n_lines, "n_lines"), check_int(max_len, "max_len")
     check_callable(choose, "choose")
+    if not isinstance(vocab, Vocabulary):
+        raise ArgumentTypeError("vocab", f"vocab: expected a Vocabulary from build_vocabulary, received {describe(vocab)}")
+    check_rng(rng)
+    _lm_params(params)
     newline = int(vocab.encode("\n")[0])
     tokens, states = np.full(n_lines, BOS), None
     out = np.full((max_len, n_lines), PAD)

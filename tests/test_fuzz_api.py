@@ -161,6 +161,34 @@ def _head(m, q, g):
 
 
 _WORLD: dict | None = None
+_LM: dict | None = None
+
+
+def _lm_world() -> dict:
+    """Candidates for the language-model module: a tiny text of blank-line separated "sonnets"."""
+    global _LM
+    if _LM is None:
+        try:
+            from rnn_tutor import lm
+        except ImportError:
+            _LM = {}
+            return _LM
+        g = np.random.default_rng(6)
+        text = "\n\n".join(["abc bca\ncab", "bac acb\nabc", "cab abc\nbca", "acb bac\ncba", "abc cba\nbca"])
+        vocab = lm.build_vocabulary(text)
+        train, val, _ = lm.split_sonnets(text, 1, 1, np.random.default_rng(0))
+        inputs, targets, mask = lm.make_batch(train, vocab)
+        params = lm.init_lm(vocab.V, 3, 4, 1, g)
+        _LM = {"text": [text], "n_val": [1], "n_test": [1], "sonnets": [train], "vocab": [vocab],
+               "inputs": [inputs], "targets": [targets], "mask": [mask], "params": [params],
+               "log_probs": [lm.unigram_log_probs(targets, mask, vocab.V), lm.bigram_log_probs(inputs, targets, mask, vocab.V)],
+               "V": [vocab.V], "train": [(inputs, targets, mask)], "val": [lm.make_batch(val, vocab)], "tokens": [inputs[0]], "states": [None],
+               "dos": [g.normal(size=inputs.shape + (vocab.V,))], "rng": [np.random.default_rng(0)], "steps": [2],
+               "eval_every": [1], "batch_size": [2], "logits": [g.normal(size=inputs.shape + (vocab.V,))],
+               "choose": [lambda log_probs, rng: np.asarray(log_probs).argmax(axis=1)], "n_lines": [2], "max_len": [4]}
+        _LM["sonnets"] = [train]
+    return _LM
+
 
 
 def world() -> dict:
@@ -251,6 +279,10 @@ def candidates(name: str, param: inspect.Parameter, target: Target) -> list:
         from rnn_tutor.symbolic import unroll
         net = unroll(2)
         return [net] if name == "net" else [net.h[-1][0]]
+    if target.module == "lm":
+        lm_world = _lm_world()
+        if name in lm_world:
+            return lm_world[name] + (table.get(name, []) if name in ("rng", "steps") else [])
     if name == "loss_and_grads":
         from rnn_tutor import architectures
         from rnn_tutor.cells import ELMAN
@@ -445,6 +477,10 @@ DELIBERATE = {
     ("*", "None:state"): "documented: a state of None means zeros",
     ("heads.log_softmax", "-inf"): "documented: -inf is an excluded class, log-probability -inf",
     ("heads.softmax", "-inf"): "documented: -inf is an excluded class, probability 0",
+    ("None:inputs"): "documented: a unigram table (V,) ignores the inputs",
+    ("huge:inputs"): "documented: a unigram table (V,) ignores the inputs",
+    ("lm.baseline_cross_entropy", "None:inputs"): "documented: a unigram table (V,) ignores the inputs",
+    ("lm.baseline_cross_entropy", "huge:inputs"): "documented: a unigram table (V,) ignores the inputs",
     ("lm.*", "None:mask"): "mask=None: every position is real (as in heads.softmax_cross_entropy)",
     ("lm.build_vocabulary", "huge:min_count"): "a high threshold keeps only the special tokens: a valid, if useless, vocabulary",
     ("*", "None:dhs"): "dhs=None means no gradient from outside the recurrence (the Cell contract)",
@@ -648,14 +684,12 @@ def state() -> dict:
 
 
 NO_VALID_CALL = {
-    name: "its arguments have names without candidates yet (a language-model batch, a beam-search step function, "
-          "an attention-seq2seq parameter dict): add candidates in candidates() to fuzz it"
+    name: "its arguments have names without candidates yet (a beam-search step function, an attention-seq2seq "
+          "parameter dict, the caches of the attention functions): add candidates in candidates() to fuzz it"
     for name in ("attention_seq2seq.attention_seq2seq_forward", "attention_seq2seq.attention_seq2seq_loss",
                  "attention_seq2seq.attention_greedy_decode", "attention_seq2seq.reverse_task",
                  "attention_seq2seq.attention_seq2seq_backward", "decoding.decoding_probs", "decoding.beam_search",
-                 "lm.split_sonnets", "lm.make_batch", "lm.bigram_log_probs", "lm.baseline_cross_entropy",
-                 "lm.lm_forward", "lm.lm_loss", "lm.lm_cross_entropy", "lm.train_lm", "lm.lm_step", "lm.generate",
-                 "lm.lm_backward", "self_attention.self_attention", "self_attention.count_work",
+                 "self_attention.self_attention", "self_attention.count_work",
                  "attention.additive_attention_backward", "attention.dot_attention_backward",
                  "embedding.embedding_backward")
 }
