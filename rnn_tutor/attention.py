@@ -32,7 +32,7 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.heads import check_mask
-from rnn_tutor.validation import ArgumentError, check_array, check_finite, check_int, check_rng, as_float_array, check_shape
+from rnn_tutor.validation import ArgumentError, Cache, check_array, check_cache, check_finite, check_int, check_rng, as_float_array, check_shape
 
 __all__ = ["ADDITIVE_NAMES", "init_additive_params", "masked_softmax", "masked_softmax_backward",
            "additive_attention", "additive_attention_backward", "dot_attention", "dot_attention_backward"]
@@ -162,11 +162,13 @@ def _check_backward(dcontext, dweights, cache):
     U, S, N = cache["weights"].shape
     m = cache["hs"].shape[2]
     lead = () if cache["single"] else (U,)
-    dcontext = as_float_array(dcontext, "dcontext")
+    dcontext = check_array(dcontext, "dcontext", finite=False)
     check_shape(dcontext, lead + (N, m), "dcontext", "It is the gradient of the context and has its shape.")
+    check_finite(dcontext, "dcontext")
     if dweights is not None:
-        dweights = as_float_array(dweights, "dweights")
+        dweights = check_array(dweights, "dweights", finite=False)
         check_shape(dweights, lead + (S, N), "dweights", "It is the gradient of the weights and has their shape.")
+        check_finite(dweights, "dweights")
     return _as_steps(dcontext, dweights)
 
 
@@ -229,7 +231,7 @@ def additive_attention(query, hs, params: Mapping, mask=None) -> tuple[np.ndarra
     check_shape(p["w_k"], (a, hs.shape[2]), "params['w_k']", f"w_k maps the m = {hs.shape[2]} features of hs to a = {a} units.")
     context, weights, cache = _additive_forward(_as_steps(query)[0], hs, p, _check_attention_mask(mask, *hs.shape[:2]))
     cache["single"] = query.ndim == 2
-    return (*_unstep(cache, context, weights), cache)
+    return (*_unstep(cache, context, weights), Cache("additive_attention", cache))
 
 
 def additive_attention_backward(dcontext, cache: dict, dweights=None) -> dict:
@@ -243,6 +245,7 @@ def additive_attention_backward(dcontext, cache: dict, dweights=None) -> dict:
     (with U queries, every sum also runs over u).  Returns a dict with ``query`` (shaped like the
     query), ``hs (S, N, m)``, ``w_q``, ``w_k``, ``v``.
     """
+    check_cache(cache, "additive_attention", ("query", "hs", "u", "weights", "w_q", "w_k", "v", "single"))
     dcontext, dweights = _check_backward(dcontext, dweights, cache)
     grads = _additive_backward(dcontext, cache, dweights)
     grads["query"] = _unstep(cache, grads["query"])[0]
@@ -298,11 +301,11 @@ def dot_attention(query, hs, mask=None, w_a=None) -> tuple[np.ndarray, np.ndarra
             raise ArgumentError("query", f"query: expected m_g = m = {m} features for the dot score gᵀh (or pass w_a for the "
                              f"general score), received shape {query.shape}")
     else:
-        w_a = as_float_array(w_a, "w_a")
+        w_a = check_array(w_a, "w_a")
         check_shape(w_a, (m_g, m), "w_a", f"w_a maps the m = {m} features of hs to the m_g = {m_g} of the query.")
     context, weights, cache = _dot_forward(_as_steps(query)[0], hs, w_a, _check_attention_mask(mask, *hs.shape[:2]))
     cache["single"] = query.ndim == 2
-    return (*_unstep(cache, context, weights), cache)
+    return (*_unstep(cache, context, weights), Cache("dot_attention", cache))
 
 
 def dot_attention_backward(dcontext, cache: dict, dweights=None) -> dict:
@@ -314,6 +317,7 @@ def dot_attention_backward(dcontext, cache: dict, dweights=None) -> dict:
 
     Returns a dict with ``query``, ``hs`` and, for the general score, ``w_a``.
     """
+    check_cache(cache, "dot_attention", ("query", "hs", "keys", "weights", "w_a", "single"))
     dcontext, dweights = _check_backward(dcontext, dweights, cache)
     grads = _dot_backward(dcontext, cache, dweights)
     grads["query"] = _unstep(cache, grads["query"])[0]

@@ -31,7 +31,7 @@ from rnn_tutor.heads import check_labels, dense_backward, dense_forward, softmax
 from rnn_tutor.masking import (check_lengths, lengths_to_mask, masked_cell_backward, masked_cell_forward, one_hot,
                                resolve_lengths)
 from rnn_tutor.seq2seq import init_seq2seq_params, split_seq2seq_params, teacher_forcing_inputs
-from rnn_tutor.validation import ArgumentError, check_int, as_float_array, check_shape
+from rnn_tutor.validation import ArgumentError, Cache, check_array, check_cache, check_elements, check_int, check_mapping, check_rng, as_float_array, check_shape
 
 __all__ = ["SCORES", "init_attention_seq2seq_params", "attention_seq2seq_forward", "attention_seq2seq_backward",
            "attention_seq2seq_loss", "attention_greedy_decode", "reverse_task"]
@@ -65,11 +65,12 @@ def init_attention_seq2seq_params(cell: Cell, d: int, m: int, q: int, rng: np.ra
 
 def _split(cell: Cell, params, score: str):
     _check_score(score)
+    check_mapping(params, "params", (), "an attention encoder-decoder parameter dict")
     missing = [k for k in _ATT_KEYS[score] if k not in params]
     if missing:
         raise ArgumentError("params", f"params: missing key(s) {missing} of the {score!r} attention score; received {sorted(params)}")
     enc, dec, w_y, b_y = split_seq2seq_params(cell, params)
-    att = {k[4:]: as_float_array(params[k], f"params['{k}']") for k in _ATT_KEYS[score]}
+    att = {k[4:]: check_array(params[k], f"params['{k}']") for k in _ATT_KEYS[score]}
     return enc, dec, att, w_y, b_y
 
 
@@ -119,8 +120,8 @@ def attention_seq2seq_forward(cell: Cell, xs, dec_xs, params: Mapping, score: st
     gs, _, c_dec = cell.forward(dec_xs, dec, state)  # (U, N, q+1) -> (U, N, m); teacher forcing: no feedback
     contexts, alphas, c_att = _attend(score, gs, hs, att, in_mask)  # all U queries at once: (U, N, m), (U, S, N)
     cat = np.concatenate([gs, contexts], axis=2)  # (U, N, 2m)
-    cache = {"cell": cell, "score": score, "c_enc": c_enc, "c_dec": c_dec, "c_att": c_att, "cat": cat,
-             "w_y": w_y, "shape": (S, N, m)}
+    cache = Cache("attention_seq2seq_forward", {"cell": cell, "score": score, "c_enc": c_enc, "c_dec": c_dec,
+                                                "c_att": c_att, "cat": cat, "w_y": w_y, "shape": (S, N, m)})
     return dense_forward(cat, w_y, b_y), alphas, cache
 
 
@@ -130,9 +131,11 @@ def attention_seq2seq_backward(dos, cache: dict) -> dict:
     Each decoder state ``g_u`` gets gradient from the output layer and from its query; each
     encoder state ``h_s`` from every output step that read it, plus (the last one) through ``g_0``.
     """
+    check_cache(cache, "attention_seq2seq_forward", ("cell", "score", "c_enc", "c_dec", "c_att", "cat", "w_y", "shape"))
     S, N, m = cache["shape"]
-    dos = as_float_array(dos, "dos")
+    dos = check_array(dos, "dos", finite=False)
     check_shape(dos, cache["cat"].shape[:2] + (cache["w_y"].shape[0],), "dos", "It is the gradient of the logits os.")
+    check_array(dos, "dos")
     dw_y, db_y, dcat = dense_backward(dos, cache["cat"], cache["w_y"])
     dgs = dcat[..., :m].copy()
     back = _additive_backward if cache["score"] == "additive" else _dot_backward
@@ -154,6 +157,10 @@ def attention_seq2seq_loss(cell: Cell, xs, targets, params, score: str = "additi
     if targets.ndim != 2:
         raise ArgumentError("targets", f"targets: expected a 2-D array (U, N) of output tokens, received shape {targets.shape}")
     U, N = targets.shape
+    xs_ = _check_batch(xs, finite=False)
+    if xs_.shape[1] != N:
+        raise ArgumentError("targets", f"targets: expected one column per sequence of xs (N = {xs_.shape[1]}), "
+                                       f"received shape {targets.shape}")
     tl = np.full(N, U) if target_lengths is None else check_lengths(target_lengths, U, N, "target_lengths")
     out_mask = (np.arange(U)[:, None] < tl[None, :]).astype(float)
     targets = check_labels(targets, q, (U, N), out_mask, name="targets")
@@ -179,6 +186,7 @@ def attention_greedy_decode(cell: Cell, xs, params: Mapping, eos: int, max_len: 
         raise ArgumentError("eos", f"eos: expected a class index in 0..{q - 1}, received {eos!r}")
     if isinstance(max_len, (bool, np.bool_)) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
         raise ArgumentError("max_len", f"max_len: expected a positive integer, received {max_len!r}")
+    check_int(max_len, "max_len", 1, 10_000, "a most number of tokens")
     hs, state, _, in_mask = _encode(cell, xs, enc, lengths, mask)
     _check_sizes(hs, att, w_y, score)
     S, N, _ = hs.shape
@@ -211,11 +219,10 @@ def reverse_task(rng: np.random.Generator, n: int, min_len: int, max_len: int, K
     tokens : (max_len, n) right-padded inputs (padding 0),  lengths : (n,)
     targets : (max_len + 1, n) outputs (padding EOS),       target_lengths : (n,) = lengths + 1
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ArgumentError("rng", f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), received {type(rng).__name__}")
-    for name, value in (("n", n), ("min_len", min_len), ("max_len", max_len), ("K", K)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ArgumentError(name, f"{name}: expected a positive integer, received {value!r}")
+    check_rng(rng)
+    n, min_len, max_len = check_int(n, "n"), check_int(min_len, "min_len", 1, 1000), check_int(max_len, "max_len", 1, 1000)
+    K = check_int(K, "K", 1, 1000)
+    check_elements((max_len + 1, n), "targets (max_len + 1, n)", "n")
     if min_len > max_len:
         raise ArgumentError("max_len", f"max_len: expected at least min_len = {min_len}, received {max_len}")
     lengths = rng.integers(min_len, max_len + 1, size=n)

@@ -25,7 +25,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from rnn_tutor.validation import MAX_SIZE, ArgumentError, ArgumentTypeError, check_array, check_elements, check_int, check_params, check_rng, as_float_array, check_shape
+from rnn_tutor.validation import MAX_SIZE, ArgumentError, ArgumentTypeError, check_mapping, check_array, check_elements, check_int, check_params, check_rng, as_float_array, check_shape
 
 __all__ = ["init_self_attention_params", "self_attention", "Counted", "count_work", "rnn_chain", "rnn_work",
            "self_attention_work"]
@@ -54,13 +54,14 @@ def self_attention(xs, params: Mapping) -> tuple[np.ndarray, np.ndarray]:
     position ``t`` reads position ``s``).  All ``T`` outputs come from the same few matrix
     products; no output waits for another.
     """
-    xs = as_float_array(xs, "xs")
+    xs = check_array(xs, "xs")
     if xs.ndim != 3 or 0 in xs.shape:
         raise ArgumentError("xs", f"xs: expected a 3-D array (T, N, d) with T, N, d >= 1, received shape {xs.shape}")
+    check_mapping(params, "params", (), "a self-attention parameter dict")
     missing = [k for k in ("w_q", "w_k", "w_v") if k not in params]
     if missing:
         raise ArgumentError("params", f"params: missing key(s) {missing}; expected keys ['w_q', 'w_k', 'w_v'], received {sorted(params)}")
-    p = {k: as_float_array(params[k], f"params['{k}']") for k in ("w_q", "w_k", "w_v")}
+    p = {k: check_array(params[k], f"params['{k}']") for k in ("w_q", "w_k", "w_v")}
     d = xs.shape[2]
     check_shape(p["w_q"], (None, d), "params['w_q']", f"w_q reads the d = {d} input features.")
     check_shape(p["w_k"], p["w_q"].shape, "params['w_k']", "w_k must have the shape of w_q (queries meet keys).")
