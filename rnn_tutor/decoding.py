@@ -111,7 +111,7 @@ def decoding_probs(logits, strategy: str, temperature: float = 1.0, k: int | Non
     if k is not None:
         check_int(k, "k", 1, logits.shape[-1])
     if top_p is not None:
-        check_real(top_p, "top_p", 0.0, 1.0, low_open=True, what="a probability mass")
+        check_real(top_p, "top_p", 0.0, 1.0, low_open=True)
     if strategy == "greedy":
         return np.eye(logits.shape[-1])[greedy(logits)]
     probs = softmax_with_temperature(logits, temperature)
