@@ -126,7 +126,8 @@ def elman_cell(f: str = "tanh") -> Cell:
 
     def forward(xs, params, state_0=None):
         check_mapping(params, "params", names, "an Elman cell parameter dict")
-        m = check_params(params, names=names)["w_h"].shape[0]
+        w_h_shape = np.shape(params["w_h"])  # rnn_forward validates every entry; this only sizes the zero head
+        m = w_h_shape[0] if len(w_h_shape) >= 1 else 1
         # The recurrent layer alone: a zero output layer (q = 1) satisfies rnn_forward.
         full = {**{k: params[k] for k in names}, "w_y": np.zeros((1, m)), "b_y": np.zeros(1)}
         if state_0 is not None:  # name the Cell interface's argument, not rnn_forward's h_0
