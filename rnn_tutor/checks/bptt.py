@@ -239,8 +239,9 @@ TRAIN_TRUNCATED = register(Check(
     forbidden=("rnn_tutor.truncated.train_tbptt", "rnn_tutor.truncated.train_tbptt_carried", "rnn_tutor.truncated.window_loss_and_grads", "rnn_tutor.bptt.rnn_backward", "rnn_tutor.bptt.rnn_step_backward", "rnn_tutor.rnn.rnn_forward", "rnn_tutor.rnn.rnn_step",), points=3,
     output_names=("params", "history"), make_inputs=_train_inputs, reference=train_truncated_reference,
     rtol=1e-7, atol=1e-10,
-    mistakes=mistakes(("h is not reset: each window must start from h = 0 (the tutorial's \"set h to zero\"), not from the "
-         "state the previous window ended in.", _train_with(carry=True)),
+    mistakes=mistakes(("h is not reset: this task asks for the reading in which every window starts from h = 0 "
+         "(lesson 03, the first reading of \"set h to zero\"), not from the state the previous window "
+         "ended in (the carried reading).", _train_with(carry=True)),
         ("the error is taken at every step of the window; the tutorial uses only the last one, "
          "e = y_{t+k} - p_{t+k}.", _train_with(loss_at_last=False)),
         ("one window is missing: t runs from 0 to T - k *inclusive* (range(T - k + 1)).",
