@@ -1,8 +1,9 @@
 """``rnn-tutor lab [JUPYTERLAB_ARGS...]``: open the whole course in JupyterLab.
 
 JupyterLab serves the *course root* (the folder that holds ``lessons/``,
-``exercises/`` and ``solutions/``), so the file browser shows all three and the
-lessons' links to ``../exercises/...`` work, and the first lesson opens at once.
+``exercises/`` and ``solutions/``), so the lessons' links to ``../exercises/...``
+work, and the first lesson opens at once with the file browser at that root,
+showing all three (the start URL is served by :mod:`rnn_tutor.labstart`).
 Every other argument goes to ``jupyter lab`` unchanged (``--no-browser``,
 ``--port=8889``, ``--ServerApp.token=...``), and an option given there wins over
 ours (a ``--ServerApp.root_dir`` or ``--LabApp.default_url`` of your own).
@@ -27,6 +28,10 @@ COURSE_DIRS = ("lessons", "exercises", "solutions")
 _ROOT_OPTIONS = ("ServerApp.root_dir", "ServerApp.notebook_dir", "notebook-dir", "NotebookApp.notebook_dir")
 _URL_OPTIONS = ("LabApp.default_url", "ServerApp.default_url")
 _ROOT_USER_OPTIONS = ("allow-root", "ServerApp.allow_root", "NotebookApp.allow_root")
+
+#: The server module that serves our start URL (see :mod:`rnn_tutor.labstart`).
+START_SERVICE = "rnn_tutor.labstart"
+START_PREFIX = "/rnn-tutor/open/"
 
 ALLOW_ROOT_NOTE = (
     "rnn-tutor lab: you are running as root (user id 0), and JupyterLab refuses to start as "
@@ -77,7 +82,8 @@ def _given(args: Sequence[str], names: Sequence[str]) -> bool:
 
 
 def _url_path(path: Path, root: Path) -> str:
-    return "/lab/tree/" + "/".join(path.resolve().relative_to(root.resolve()).parts)
+    """The start URL that opens ``path`` with the file browser at the served root."""
+    return START_PREFIX + "/".join(path.resolve().relative_to(root.resolve()).parts)
 
 
 def lab_argv(root: Path, extra: Sequence[str] = (), *, as_root: bool = False) -> tuple[list[str], list[str]]:
@@ -97,7 +103,8 @@ def lab_argv(root: Path, extra: Sequence[str] = (), *, as_root: bool = False) ->
     target = opened[0] if opened else first_lesson(root)
     if target is not None and not _given(extra, _URL_OPTIONS):
         try:
-            argv.append(f"--LabApp.default_url={_url_path(target, root)}")
+            argv += [f"--LabApp.default_url={_url_path(target, root)}",
+                     f"--ServerApp.extra_services={START_SERVICE}"]
         except ValueError:       # a notebook outside the course: JupyterLab decides
             pass
     # JupyterLab reads a notebook path relative to the root it serves: make it absolute.

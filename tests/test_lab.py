@@ -29,7 +29,8 @@ def _option(argv: list[str], name: str) -> list[str]:
 def test_serves_the_course_root_and_opens_lesson_01():
     argv, notes = lab.lab_argv(ROOT, [], as_root=False)
     assert _option(argv, "ServerApp.root_dir") == [str(ROOT)]
-    assert _option(argv, "LabApp.default_url") == [f"/lab/tree/lessons/{LESSONS[0].name}"]
+    assert _option(argv, "LabApp.default_url") == [f"/rnn-tutor/open/lessons/{LESSONS[0].name}"]
+    assert _option(argv, "ServerApp.extra_services") == ["rnn_tutor.labstart"]     # serves that URL
     assert LESSONS[0].name.startswith("01_")
     assert "--allow-root" not in argv and notes == []
 
@@ -57,6 +58,7 @@ def test_the_users_own_root_and_url_win():
     argv, _ = lab.lab_argv(ROOT, ["--ServerApp.root_dir=/tmp", "--LabApp.default_url=/lab/tree/x.ipynb"])
     assert _option(argv, "ServerApp.root_dir") == ["/tmp"]
     assert _option(argv, "LabApp.default_url") == ["/lab/tree/x.ipynb"]
+    assert _option(argv, "ServerApp.extra_services") == []
     argv, _ = lab.lab_argv(ROOT, ["--notebook-dir=/srv"])
     assert _option(argv, "ServerApp.root_dir") == []
 
@@ -65,9 +67,23 @@ def test_a_notebook_argument_opens_that_notebook(tmp_path, monkeypatch):
     exercise = sorted((ROOT / "exercises").glob("*.ipynb"))[2]
     monkeypatch.chdir(ROOT / "exercises")
     argv, _ = lab.lab_argv(ROOT, [exercise.name])
-    assert _option(argv, "LabApp.default_url") == [f"/lab/tree/exercises/{exercise.name}"]
+    assert _option(argv, "LabApp.default_url") == [f"/rnn-tutor/open/exercises/{exercise.name}"]
     # made absolute: JupyterLab would read it relative to the served root
     assert argv[-1] == str(exercise)
+
+
+@pytest.mark.parametrize("base, path, query, expected", [
+    ("/", "lessons/01_unfolding.ipynb", "token=abc",
+     "/lab/tree/lessons/01_unfolding.ipynb?file-browser-path=/&token=abc"),
+    ("/user/ann/", "lessons/01_unfolding.ipynb", "",
+     "/user/ann/lab/tree/lessons/01_unfolding.ipynb?file-browser-path=/"),
+    ("/", "my work/a#b.ipynb", "", "/lab/tree/my%20work/a%23b.ipynb?file-browser-path=/"),
+    ("/", "//elsewhere.example/x.ipynb", "", "/lab/tree/elsewhere.example/x.ipynb?file-browser-path=/"),
+])
+def test_the_start_url_opens_the_notebook_with_the_file_browser_at_the_root(base, path, query, expected):
+    labstart = pytest.importorskip("rnn_tutor.labstart")
+    assert labstart.lab_url(base, path, query) == expected
+    assert labstart.OPEN_PREFIX == lab.START_PREFIX
 
 
 def test_find_course_walks_up_and_falls_back_to_the_checkout(tmp_path, monkeypatch):
@@ -173,9 +189,16 @@ def test_the_front_page_opens_lesson_01_and_the_log_says_why_allow_root(served):
     with pytest.raises(urllib.error.HTTPError) as redirect:
         opener.open(urllib.request.Request(f"{url}/", headers={"Authorization": f"token {token}"}), timeout=5)
     assert redirect.value.code == 302
-    assert redirect.value.headers["Location"].startswith(f"/lab/tree/lessons/{LESSONS[0].name}")
+    start = f"/rnn-tutor/open/lessons/{LESSONS[0].name}"
+    assert redirect.value.headers["Location"].startswith(start)
     text = log.read_text(errors="replace")
-    assert f"/lab/tree/lessons/{LESSONS[0].name}?token=" in text     # the URL a learner copies
+    assert f"{start}?token=" in text     # the URL a learner copies
+    # ... which leads, token kept, to lesson 01 with the file browser at the course root
+    with pytest.raises(urllib.error.HTTPError) as redirect:
+        opener.open(f"{url}{start}?token={token}", timeout=5)
+    assert redirect.value.code == 302
+    assert redirect.value.headers["Location"] == (
+        f"/lab/tree/lessons/{LESSONS[0].name}?file-browser-path=/&token={token}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         assert "running as root" in text and "--allow-root" in text
 

@@ -4,7 +4,7 @@ The session's server (``course_server``, :mod:`readmelab`) is that command, run
 verbatim with ``--no-browser --port --ServerApp.token`` appended.  These tests check
 that it is exactly that, that it serves the course root (as root too: the launcher
 adds ``--allow-root`` and says why), and, in Chromium, that the URL it prints opens
-lesson 01 with lessons/, exercises/ and solutions/ in the file browser.  Running
+lesson 01 with lessons/, exercises/ and solutions/ in the file browser, nothing clicked.  Running
 every lesson, its exercise link and a wrong answer's hint: test_lessons.py.
 """
 
@@ -57,7 +57,7 @@ def test_the_printed_url_opens_lesson_01_and_the_file_browser_shows_the_course(
     course_server, browser_ready, artifacts_dir: Path
 ) -> None:
     url = _printed_url(course_server)
-    assert url.endswith(f"/lab/tree/lessons/{FIRST_LESSON}"), url
+    assert url.endswith(f"/rnn-tutor/open/lessons/{FIRST_LESSON}"), url
     with labdriver.chromium() as browser:
         context = labdriver.new_context(browser)
         try:
@@ -69,15 +69,20 @@ def test_the_printed_url_opens_lesson_01_and_the_file_browser_shows_the_course(
                 arg=f"lessons/{FIRST_LESSON}", timeout=labdriver.OPEN_TIMEOUT_MS,
             )
             assert page.evaluate("() => window.jupyterapp.shell.currentWidget.title.label") == FIRST_LESSON
-            # JupyterLab shows the opened lesson's folder; its root is one click away.
-            home = page.locator(".jp-FileBrowser .jp-BreadCrumbs-home").first
-            home.click()
+            # Nothing clicked: the file browser lists the course root, not lessons/.
+            listing = (
+                "() => { const b = document.querySelector('.jp-FileBrowser');"
+                " if (!b || b.classList.contains('jp-mod-restoring')) return null;"
+                " return [...b.querySelectorAll('.jp-DirListing-itemText')].map(e => e.innerText.trim()); }"
+            )
             page.wait_for_function(
-                "() => { const names = [...document.querySelectorAll('.jp-FileBrowser .jp-DirListing-itemText')]"
-                ".map(e => e.innerText.trim()); return ['lessons', 'exercises', 'solutions']"
-                ".every(n => names.includes(n)); }",
+                f"() => {{ const names = ({listing})(); return !!names && "
+                "['lessons', 'exercises', 'solutions'].every(n => names.includes(n)); }",
                 timeout=30_000,
             )
+            page.wait_for_timeout(1_000)     # a late move to lessons/ would show up here
+            names = page.evaluate(listing)
+            assert {"lessons", "exercises", "solutions"} <= set(names) and FIRST_LESSON not in names, names
             page.screenshot(path=str(artifacts_dir / "_course_front_page.png"))
             # Leave no kernel behind for the lesson tests (they restart lesson 01 in a page of their own).
             page.wait_for_function(
