@@ -51,7 +51,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 NOT_NUMERIC = ("checks", "grading", "plots", "widgets", "cli", "release", "nbsource", "course", "validation", "lab",
-               "selfcheck", "display",
+               "selfcheck", "display", "labstart",
                "__main__")
 """Packages and modules that are not numeric (files, notebooks, figures, command line) or are the
 validation layer itself."""
