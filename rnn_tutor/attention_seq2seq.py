@@ -27,10 +27,10 @@ from rnn_tutor.architectures import _check_batch, check_cell
 from rnn_tutor.attention import (_additive_backward, _additive_forward, _check_attention_mask, _dot_backward,
                                  _dot_forward, init_additive_params)
 from rnn_tutor.cells import Cell
-from rnn_tutor.heads import check_labels, dense_backward, dense_forward, softmax_cross_entropy
-from rnn_tutor.masking import (check_lengths, lengths_to_mask, masked_cell_backward, masked_cell_forward, one_hot,
+from rnn_tutor.heads import dense_backward, dense_forward, softmax_cross_entropy
+from rnn_tutor.masking import (lengths_to_mask, masked_cell_backward, masked_cell_forward, one_hot,
                                resolve_lengths)
-from rnn_tutor.seq2seq import init_seq2seq_params, split_seq2seq_params, teacher_forcing_inputs
+from rnn_tutor.seq2seq import _teacher_forced_batch, init_seq2seq_params, split_seq2seq_params
 from rnn_tutor.validation import ArgumentError, Cache, check_array, check_cache, check_elements, check_int, check_mapping, check_rng, as_float_array, check_shape
 
 __all__ = ["SCORES", "init_attention_seq2seq_params", "attention_seq2seq_forward", "attention_seq2seq_backward",
@@ -152,20 +152,8 @@ def attention_seq2seq_loss(cell: Cell, xs, targets, params, score: str = "additi
                            target_lengths=None, reduction: str = "mean") -> tuple[float, dict]:
     """Teacher-forced, masked cross-entropy of ``targets (U, N)`` and its gradients (like :func:`rnn_tutor.seq2seq.encoder_decoder_loss`)."""
     _, _, _, w_y, _ = _split(check_cell(cell), params, score)
-    q = w_y.shape[0]
-    targets = np.asarray(targets)
-    if targets.ndim != 2:
-        raise ArgumentError("targets", f"targets: expected a 2-D array (U, N) of output tokens, received shape {targets.shape}")
-    U, N = targets.shape
-    xs_ = _check_batch(xs, finite=False)
-    if xs_.shape[1] != N:
-        raise ArgumentError("targets", f"targets: expected one column per sequence of xs (N = {xs_.shape[1]}), "
-                                       f"received shape {targets.shape}")
-    tl = np.full(N, U) if target_lengths is None else check_lengths(target_lengths, U, N, "target_lengths")
-    out_mask = (np.arange(U)[:, None] < tl[None, :]).astype(float)
-    targets = check_labels(targets, q, (U, N), out_mask, name="targets")
-    safe = np.where(out_mask > 0, targets, 0)
-    os, _, cache = attention_seq2seq_forward(cell, xs, teacher_forcing_inputs(safe, q), params, score, lengths)
+    xs, targets, out_mask, ins = _teacher_forced_batch(xs, targets, w_y.shape[0], target_lengths)
+    os, _, cache = attention_seq2seq_forward(cell, xs, ins, params, score, lengths)
     L, dos = softmax_cross_entropy(os, targets, mask=out_mask, reduction=reduction)
     return L, attention_seq2seq_backward(dos, cache)
 

@@ -144,8 +144,19 @@ def encoder_decoder_loss(cell: Cell, xs, targets, params, lengths=None, target_l
     ``lengths``: input lengths ``(N,)``; ``target_lengths``: output lengths ``(N,)`` (EOS included).
     """
     _, _, w_y, _, _ = _split(cell, params)
-    q = w_y.shape[0]
     check_choice(reduction, "reduction", ("mean", "sum"))
+    xs, targets, out_mask, ins = _teacher_forced_batch(xs, targets, w_y.shape[0], target_lengths)
+    os, cache = encoder_decoder_forward(cell, xs, ins, params, lengths)
+    L, dos = softmax_cross_entropy(os, targets, mask=out_mask, reduction=reduction)
+    return L, encoder_decoder_backward(dos, cache)
+
+
+def _teacher_forced_batch(xs, targets, q: int, target_lengths=None):
+    """Check a teacher-forced batch: ``(xs, targets, out_mask (U, N), decoder inputs (U, N, q))``.
+
+    Shared by every encoder-decoder loss: ``targets (U, N)`` are output tokens below ``q``
+    wherever ``target_lengths`` marks them real; padding tokens may be anything.
+    """
     targets = check_token_ids(targets, "targets", None, ndim=2, names=("U", "N"), what="integer output tokens")
     if targets.shape[0] == 0 or targets.shape[1] == 0:
         raise ArgumentError("targets", f"targets: expected a 2-D array (U, N) with U, N >= 1, received shape {targets.shape}")
@@ -157,10 +168,8 @@ def encoder_decoder_loss(cell: Cell, xs, targets, params, lengths=None, target_l
     tl = np.full(N, U) if target_lengths is None else check_lengths(target_lengths, U, N, "target_lengths")
     out_mask = (np.arange(U)[:, None] < tl[None, :]).astype(float)
     targets = check_labels(targets, q, (U, N), out_mask, name="targets")
-    safe = np.where(out_mask > 0, targets, 0)  # padding tokens may be anything
-    os, cache = encoder_decoder_forward(cell, xs, teacher_forcing_inputs(safe, q), params, lengths)
-    L, dos = softmax_cross_entropy(os, targets, mask=out_mask, reduction=reduction)
-    return L, encoder_decoder_backward(dos, cache)
+    safe = np.where(out_mask > 0, targets, 0)
+    return xs, targets, out_mask, teacher_forcing_inputs(safe, q)
 
 
 def decode_greedy(cell: Cell, params, state_0, eos: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
