@@ -2,24 +2,46 @@
 
 Usage::
 
-    python benchmarks/validation_overhead.py            # the installed rnn_tutor
-    PYTHONPATH=/path/to/old/checkout python benchmarks/validation_overhead.py   # another version
+    python benchmarks/validation_overhead.py                    # time the installed rnn_tutor
+    python benchmarks/validation_overhead.py --against 5d3c64a  # before/after table against a git revision
 
 It times forward + full BPTT of each cell (the sizes of ``bptt_vs_torch.py``: N=32, T=50, d=8,
-m=32), one Adam training step of a many-to-one classifier (``fit``), and a short run of the
-character model (``train_charlm``), and prints the best of ``--repeats`` runs in milliseconds
-(the best run is the one least disturbed by other work on a busy machine).  Compare two versions
-by running them back to back, several times, in alternation.
+m=32), 20 Adam steps of a many-to-one classifier (``fit``), and 20 updates of the character
+model (``train_charlm``), and reports the best of ``--repeats`` runs in milliseconds (the best
+run is the one least disturbed by other work on a busy machine).
+
+``--against REV`` extracts ``rnn_tutor`` at the git revision ``REV`` (for instance the commit
+before validation was added) under the name ``rnn_tutor_base`` and compares it with the working
+tree in two ways:
+
+* **same process**: one process imports both versions and alternates their calls, so both see
+  the same machine load and the same memory-allocator state.  This isolates the cost of the code.
+* **separate processes**: ``--rounds`` pairs of fresh processes, one per version, in alternating
+  order; the table shows the median over rounds of each process's best time.  This includes
+  effects of the process as a whole (for instance how many pages the allocator faults in), which
+  vary between identical runs by 10-30 % on a small machine.
+
+Set ``OPENBLAS_NUM_THREADS=1`` for stable numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 N, T, D, M, Q = 32, 50, 8, 32, 4
+ROOT = Path(__file__).resolve().parents[1]
+BASE = "rnn_tutor_base"
 
 
 def best_ms(fn, repeats: int) -> float:
@@ -32,11 +54,13 @@ def best_ms(fn, repeats: int) -> float:
     return 1e3 * min(times)
 
 
-def cases() -> dict:
-    from rnn_tutor import architectures, charlm
-    from rnn_tutor.cells import ELMAN
-    from rnn_tutor.gru import GRU
-    from rnn_tutor.lstm import LSTM
+def cases(package: str = "rnn_tutor") -> dict:
+    """The timed calls, built from ``package`` (``rnn_tutor`` or the renamed base version)."""
+    architectures = importlib.import_module(f"{package}.architectures")
+    charlm = importlib.import_module(f"{package}.charlm")
+    ELMAN = importlib.import_module(f"{package}.cells").ELMAN
+    GRU = importlib.import_module(f"{package}.gru").GRU
+    LSTM = importlib.import_module(f"{package}.lstm").LSTM
 
     rng = np.random.default_rng(0)
     out = {}
@@ -62,14 +86,78 @@ def cases() -> dict:
     return out
 
 
+def extract(rev: str, into: Path) -> None:
+    """``rnn_tutor`` at git revision ``rev``, renamed to :data:`BASE`, under ``into``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "rnn_tutor"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    (into / "rnn_tutor").rename(into / BASE)
+    for path in (into / BASE).rglob("*.py"):
+        path.write_text(re.sub(r"\brnn_tutor\b", BASE, path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def same_process(repeats: int) -> dict:
+    """Both versions in this process, calls alternating: ``{case: (base_ms, current_ms)}``."""
+    base, current = cases(BASE), cases("rnn_tutor")
+    out = {}
+    for name in current:
+        base[name](), current[name]()
+        times = {BASE: [], "rnn_tutor": []}
+        for r in range(repeats):
+            order = ((BASE, base), ("rnn_tutor", current)) if r % 2 else (("rnn_tutor", current), (BASE, base))
+            for key, table in order:
+                start = time.perf_counter()
+                table[name]()
+                times[key].append(time.perf_counter() - start)
+        out[name] = (1e3 * min(times[BASE]), 1e3 * min(times["rnn_tutor"]))
+    return out
+
+
+def _child(args: list[str], base_dir: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([base_dir, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    done = subprocess.run([sys.executable, __file__, *args], env=env, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout)
+
+
+def compare(rev: str, repeats: int, rounds: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="rnn-tutor-base-") as tmp:
+        extract(rev, Path(tmp))
+        together = _child(["--same-process", "--repeats", str(repeats)], tmp)
+        apart = {name: ([], []) for name in together}
+        for r in range(rounds):
+            for which in ((BASE, "rnn_tutor") if r % 2 == 0 else ("rnn_tutor", BASE)):
+                result = _child(["--json", "--package", which, "--repeats", str(repeats)], tmp)
+                for name, ms in result.items():
+                    apart[name][which == "rnn_tutor"].append(ms)
+    print(f"rnn_tutor at {rev} (before) against the working tree (after); best of {repeats} runs, in ms; "
+          f"separate processes: median over {rounds} rounds\n")
+    print("| benchmark | same process: before | after | change | separate processes: before | after | change |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, (b, a) in together.items():
+        sb, sa = float(np.median(apart[name][0])), float(np.median(apart[name][1]))
+        print(f"| {name} | {b:.2f} | {a:.2f} | {100 * (a / b - 1):+.1f} % | {sb:.2f} | {sa:.2f} | "
+              f"{100 * (sa / sb - 1):+.1f} % |")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=30, help="timed runs per benchmark (the best counts)")
+    parser.add_argument("--against", metavar="REV", help="compare with rnn_tutor at this git revision")
+    parser.add_argument("--rounds", type=int, default=6, help="pairs of separate processes with --against")
+    parser.add_argument("--package", default="rnn_tutor", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--same-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    import rnn_tutor
-    print(f"# rnn_tutor from {rnn_tutor.__file__}")
-    for name, fn in cases().items():
-        print(f"{name}\t{best_ms(fn, args.repeats):.3f}")
+    if args.against:
+        compare(args.against, args.repeats, args.rounds)
+    elif args.same_process:
+        print(json.dumps(same_process(args.repeats)))
+    elif args.json:
+        print(json.dumps({name: best_ms(fn, args.repeats) for name, fn in cases(args.package).items()}))
+    else:
+        module = importlib.import_module(args.package)
+        print(f"# {args.package} from {module.__file__}")
+        for name, fn in cases(args.package).items():
+            print(f"{name}\t{best_ms(fn, args.repeats):.3f}")
     return 0
 
 

@@ -94,8 +94,16 @@ def _tanh(a):
 
 
 def _tanh_deriv(a):
-    e2 = np.exp(-2.0 * np.abs(as_float_array(a, "a")))  # sech²(a) = 4 e^{-2|a|} / (1 + e^{-2|a|})²
-    return _scalar_or_array(4.0 * e2 / (1.0 + e2) ** 2)
+    # sech²(a) = 4 e^{-2|a|} / (1 + e^{-2|a|})², in place on two temporaries
+    x = as_float_array(a, "a")
+    e2 = np.abs(x, out=np.empty(x.shape))  # a fresh array even for 0-d input
+    e2 *= -2.0
+    np.exp(e2, out=e2)
+    den = e2 + 1.0
+    den *= den
+    e2 *= 4.0
+    e2 /= den
+    return _scalar_or_array(e2)
 
 
 def _relu(a):

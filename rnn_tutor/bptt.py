@@ -104,37 +104,60 @@ def rnn_backward(dys, cache, dh_T=None, dhs=None):
     dict with ``w_x, w_h, b_h, w_y, b_y`` (parameter shapes), ``h_0 (N, m)`` and ``xs (T, N, d)``.
     """
     check_cache(cache, "rnn_forward", ("xs", "h_0", "as_", "hs", "os", "params", "f", "g"))
+    T, N, m = cache["hs"].shape
+    q = cache["params"]["w_y"].shape[0]
+    if dhs is not None:
+        dhs = check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"))
+    if dh_T is not None:
+        dh_T = check_array(dh_T, "dh_T", shape=(N, m), names=("N", "m"))
+    if dys is not None:
+        dys = check_array(dys, "dys", shape=(T, N, q), names=("T", "N", "q"),
+                          hint="dys holds ∂L/∂y_t for every step, shaped like ys.")
+    return _rnn_backward(dys, cache, dh_T, dhs)
+
+
+def _rnn_backward(dys, cache, dh_T, dhs) -> dict:
+    """:func:`rnn_backward` on arguments that are already checked (``None`` or float64 arrays of the right shapes).
+
+    The library's training loops validate once and then call this on every update.
+    """
     p, f, g = cache["params"], cache["f"], cache["g"]
     xs, hs, as_, os_, h_0 = cache["xs"], cache["hs"], cache["as_"], cache["os"], cache["h_0"]
     T, N, m = hs.shape
     q = p["w_y"].shape[0]
-    extra = np.zeros((T, N, m))
-    if dhs is not None:
-        extra += check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"))
-    if dh_T is not None:
-        extra[-1] += check_array(dh_T, "dh_T", shape=(N, m), names=("N", "m"))
-    if dys is None:
-        dos = np.zeros((T, N, q))
-    else:
-        dys = check_array(dys, "dys", shape=(T, N, q), names=("T", "N", "q"),
-                          hint="dys holds ∂L/∂y_t for every step, shaped like ys.")
-        dos = dys * g.deriv(os_)  # (T, N, q)
     # The output path does not depend on the recurrence: one matmul for all steps.
-    dh_out = dos @ p["w_y"] + extra  # (T, N, q) @ (q, m) -> (T, N, m)
-    fprime = f.deriv(as_)  # (T, N, m)
-    das = np.empty((T, N, m))
+    if dys is None:
+        dos = None
+        dh_out = np.zeros((T, N, m)) if dhs is None else dhs.copy()
+    else:
+        dos = dys * g.deriv(os_)  # (T, N, q)
+        dh_out = dos @ p["w_y"]  # (T, N, q) @ (q, m) -> (T, N, m)
+        if dhs is not None:
+            dh_out += dhs
+    if dh_T is not None:
+        dh_out[-1] += dh_T
+    das = np.asarray(f.deriv(as_), dtype=np.float64)  # (T, N, m): f'(a_t), turned into δa_t in place below
+    if np.may_share_memory(das, as_):  # a hand-made Activation may return its argument
+        das = das.copy()
     dh_next = np.zeros((N, m))  # gradient reaching h_t from step t + 1
     for t in reversed(range(T)):
-        das[t] = (dh_out[t] + dh_next) * fprime[t]
+        dh_next += dh_out[t]  # all of ∂L/∂h_t
+        das[t] *= dh_next
         dh_next = das[t] @ p["w_h"]  # (N, m) @ (m, m) -> (N, m)
-    h_prevs = np.concatenate([h_0[None], hs[:-1]])  # (T, N, m): h_{t-1} for every t
-    da2, dos2 = das.reshape(T * N, m), dos.reshape(T * N, q)
+    da2 = das.reshape(T * N, m)
+    # Σ_t δa_t h_{t-1}ᵀ without stacking h_{t-1}: steps 2..T read hs[:-1], step 1 reads h_0
+    dw_h = da2[N:].T @ hs[:-1].reshape((T - 1) * N, m) + das[0].T @ h_0  # (m, TN) @ (TN, m) -> (m, m)
+    if dos is None:
+        dw_y, db_y = np.zeros_like(p["w_y"]), np.zeros(q)
+    else:
+        dos2 = dos.reshape(T * N, q)
+        dw_y, db_y = dos2.T @ hs.reshape(T * N, m), dos2.sum(axis=0)  # (q, TN) @ (TN, m) -> (q, m)
     return {
         "w_x": da2.T @ xs.reshape(T * N, -1),  # (m, TN) @ (TN, d) -> (m, d)
-        "w_h": da2.T @ h_prevs.reshape(T * N, m),  # (m, TN) @ (TN, m) -> (m, m)
+        "w_h": dw_h,
         "b_h": da2.sum(axis=0),
-        "w_y": dos2.T @ hs.reshape(T * N, m),  # (q, TN) @ (TN, m) -> (q, m)
-        "b_y": dos2.sum(axis=0),
+        "w_y": dw_y,
+        "b_y": db_y,
         "h_0": dh_next,
         "xs": das @ p["w_x"],  # (T, N, m) @ (m, d) -> (T, N, d)
     }

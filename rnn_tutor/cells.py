@@ -26,9 +26,9 @@ from typing import Any, Callable
 import numpy as np
 
 from rnn_tutor.activations import get_activation
-from rnn_tutor.bptt import rnn_backward
+from rnn_tutor.bptt import _rnn_backward, rnn_backward
+from rnn_tutor.rnn import _rnn_forward, rnn_forward
 from rnn_tutor.rnn import init_params as _rnn_init_params
-from rnn_tutor.rnn import rnn_forward
 from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, check_array, check_cache, check_elements, check_int,
                                   check_mapping, check_params, describe)
 
@@ -48,6 +48,24 @@ class Cell:
     check_params: Callable[..., tuple] | None = None
     """``check_params(params, name) -> (d, width)``: validate the cell's parameters, naming entries
     ``name['key']``; ``width`` is the last axis of ``hs``.  ``None`` for a cell without one."""
+    forward_unchecked: Callable[..., tuple] | None = None
+    """``forward`` without argument checks, for the library's training loops, which check their
+    arguments once and then call it on every update: float64 ``xs (T, N, d)``, parameters as
+    returned by ``check_params`` and ``state_0`` (``None`` or of the right shape).  ``None``: use
+    ``forward``."""
+    backward_unchecked: Callable[..., tuple] | None = None
+    """``backward`` without argument checks (``dhs (T, N, m)`` float64 or None, the cache of
+    ``forward_unchecked``); ``None``: use ``backward``."""
+
+
+def _unchecked(cell: Cell) -> tuple[Callable[..., tuple], Callable[..., tuple]]:
+    """``(forward, backward)`` of ``cell`` without argument checks where the cell has them.
+
+    For the library's training loops only: they validate every argument once, before the loop.
+    """
+    fwd = getattr(cell, "forward_unchecked", None) or cell.forward
+    bwd = getattr(cell, "backward_unchecked", None) or cell.backward
+    return fwd, bwd
 
 
 def check_cell(cell, name: str = "cell") -> Cell:
@@ -148,7 +166,21 @@ def elman_cell(f: str = "tanh") -> Cell:
         p = check_params(params, names=names, name=name)
         return p["w_x"].shape[1], p["w_h"].shape[0]
 
-    return Cell(f"elman-{act.name}", names, init_params, init_state, forward, backward, check)
+    identity = get_activation("identity")
+
+    def forward_unchecked(xs, params, state_0=None):
+        m = params["w_h"].shape[0]
+        full = {**{k: params[k] for k in names}, "w_y": np.zeros((1, m)), "b_y": np.zeros(1)}
+        h_0 = np.zeros((xs.shape[1], m)) if state_0 is None else state_0
+        hs, _, cache = _rnn_forward(xs, full, h_0, act, identity)
+        return hs, hs[-1], cache
+
+    def backward_unchecked(dhs, cache, dstate_T=None):
+        g = _rnn_backward(None, cache, dstate_T, dhs)
+        return {k: g[k] for k in names}, g["xs"], g["h_0"]
+
+    return Cell(f"elman-{act.name}", names, init_params, init_state, forward, backward, check,
+                forward_unchecked, backward_unchecked)
 
 
 ELMAN = elman_cell("tanh")

@@ -20,14 +20,15 @@ from importlib import resources
 import numpy as np
 
 from rnn_tutor._blas import one_blas_thread
-from rnn_tutor.cells import Cell, check_cell, check_cell_params
-from rnn_tutor.clipping import clip_grad_norm
-from rnn_tutor.heads import check_head, dense_backward, dense_forward, init_head, log_softmax, softmax_cross_entropy
+from rnn_tutor.cells import Cell, _unchecked, check_cell, check_cell_params
+from rnn_tutor.clipping import _clip_grad_norm
+from rnn_tutor.heads import (_dense_backward, _softmax_cross_entropy, check_head, dense_backward, dense_forward, init_head,
+                             log_softmax, softmax_cross_entropy)
 from rnn_tutor.masking import one_hot
 from rnn_tutor.cells import check_cell_state
-from rnn_tutor.optim import adam_init, adam_step
+from rnn_tutor.optim import _adam_update, adam_init
 from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, ArgumentTypeError, check_array, check_int, check_real, check_rng,
-                                  check_token_ids, check_training_step, describe, check_mapping, as_float_array)
+                                  check_token_ids, check_training_step, describe, check_mapping, as_float_array, NonFiniteError)
 
 __all__ = ["Vocab", "load_text", "build_vocab", "make_streams", "init_charlm", "window_loss_and_grads",
            "train_charlm", "softmax_with_temperature", "sample", "unigram_entropy"]
@@ -135,6 +136,22 @@ def window_loss_and_grads(cell: Cell, params: dict, window, V: int, state_0=None
     return L, {**grads, "w_y": dw_y, "b_y": db_y}, state_k
 
 
+def _window_step(cell: Cell, params: dict, window: np.ndarray, V: int, state_0):
+    """:func:`window_loss_and_grads` on checked arguments (float64 parameters, int64 ids in ``0 .. V-1``).
+
+    ``train_charlm`` checks everything once and then calls this on every update.
+    """
+    forward, backward = _unchecked(cell)
+    xs = np.zeros(window[:-1].shape + (V,))  # one-hot inputs: (k, N) -> (k, N, V)
+    np.put_along_axis(xs, window[:-1, :, None], 1.0, axis=-1)
+    hs, state_k, cache = forward(xs, {k: params[k] for k in cell.param_names}, state_0)
+    os_ = hs @ params["w_y"].T + params["b_y"]  # (k, N, m) @ (m, V) -> (k, N, V)
+    L, dos = _softmax_cross_entropy(os_, window[1:], np.ones(window[1:].shape), 1.0 / window[1:].size)
+    dw_y, db_y, dhs = _dense_backward(dos, hs, params["w_y"])
+    grads, _, _ = backward(dhs, cache)
+    return L, {**grads, "w_y": dw_y, "b_y": db_y}, state_k
+
+
 @one_blas_thread
 def train_charlm(cell: Cell, params: dict, streams, V: int, k: int = 32, epochs: int = 1,
                  lr: float = 1e-2, clip: float = 5.0, max_updates: int | None = None):
@@ -168,15 +185,21 @@ def train_charlm(cell: Cell, params: dict, streams, V: int, k: int = 32, epochs:
     check_training_step("0 (the initial parameters)", params=params, lr=lr, clip=clip, what="update")
     params = _check_lm_params(cell, params, V)
     state_opt, losses = adam_init(params), []
+    # Everything is checked: the loop calls the unchecked internals and checks only what training
+    # can break (a non-finite loss or gradient here, an overflowing update in _adam_update).
     for _ in range(epochs):
         state = None
         for start in range(0, streams.shape[0] - k, k):
             update = len(losses)
             with np.errstate(over="ignore", invalid="ignore"):
-                L, grads, state = window_loss_and_grads(cell, params, streams[start:start + k + 1], V, state)
+                L, grads, state = _window_step(cell, params, streams[start:start + k + 1], V, state)
+            grads = {key: grads[key] for key in params}
             check_training_step(update, loss=L, grads=grads, lr=lr, clip=clip, what="update")
-            grads, _ = clip_grad_norm({key: grads[key] for key in params}, clip)
-            params, state_opt = adam_step(params, grads, state_opt, lr)
+            grads, _ = _clip_grad_norm(grads, clip)
+            try:
+                params, state_opt = _adam_update(params, grads, state_opt, lr)
+            except NonFiniteError as exc:
+                raise NonFiniteError(f"training stopped at update {update}: {exc}", update, exc.parameter) from None
             losses.append(L)
             if max_updates is not None and len(losses) >= max_updates:
                 return params, np.array(losses)

@@ -102,6 +102,11 @@ def clip_grad_norm(grads: Mapping, max_norm: float) -> tuple[dict[str, np.ndarra
     g = _as_grads(grads)
     if not all(np.all(np.isfinite(v)) for v in g.values()):
         raise FloatingPointError(_nonfinite_message(g))
+    return _clip_grad_norm(g, max_norm)
+
+
+def _clip_grad_norm(g: Mapping[str, np.ndarray], max_norm: float) -> tuple[dict[str, np.ndarray], float]:
+    """:func:`clip_grad_norm` on checked arguments: finite float64 gradients, a float ``max_norm > 0``."""
     s, r = _scaled_norm(g)
     with np.errstate(over="ignore"):
         total = float(s * r)

@@ -228,6 +228,13 @@ def gru_forward(xs, params: Mapping, h_0=None):
     T, N, _ = xs.shape
     check_elements((T, N, 3 * m), "gates (T, N, 3m)", "xs")
     h_0 = check_state(h_0, N, m, "h_0")
+    return _gru_forward(xs, p, h_0)
+
+
+def _gru_forward(xs: np.ndarray, p: dict, h_0: np.ndarray):
+    """:func:`gru_forward` on checked arguments (float64 ``xs (T, N, d)``, ``h_0 (N, m)``, checked ``p``)."""
+    T, N, _ = xs.shape
+    m = p["w_hh"].shape[1]
     half = np.r_[np.full(2 * m, 0.5), np.ones(m)]  # halve the r and z rows: σ(a) = (1 + tanh(a/2)) / 2
     b_in = p["b_ih"] + np.r_[p["b_hh"][:2 * m], np.zeros(m)]  # b_hr, b_hz add like input biases; b_hn stays inside r ⊙ (.)
     gi = xs @ (p["w_ih"].T * half) + b_in * half  # (T, N, d) @ (d, 3m) -> (T, N, 3m), all steps at once
@@ -273,12 +280,20 @@ def gru_backward(dhs, cache, dh_T=None) -> dict[str, np.ndarray]:
     dict with ``w_ih, w_hh, b_ih, b_hh`` (parameter shapes), ``h_0 (N, m)`` and ``xs (T, N, d)``.
     """
     check_cache(cache, "gru_forward", ("params", "xs", "h_0", "rz", "ns", "hns", "hs"))
+    T, N, m = cache["hs"].shape
+    dhs = None if dhs is None else check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"),
+                                               hint="dhs holds ∂L/∂h_t for every step, shaped like hs.")
+    dh_T = None if dh_T is None else check_array(dh_T, "dh_T", shape=(N, m), names=("N", "m"),
+                                                 hint="It is ∂L/∂h_T, shaped like the final state.")
+    return _gru_backward(dhs, cache, dh_T)
+
+
+def _gru_backward(dhs, cache, dh_T) -> dict[str, np.ndarray]:
+    """:func:`gru_backward` on checked arguments (``None`` or float64 arrays of the right shapes)."""
     p, xs, h_0, rz, ns, hns, hs = (cache[k] for k in ("params", "xs", "h_0", "rz", "ns", "hns", "hs"))
     T, N, m = hs.shape
-    dhs = np.zeros((T, N, m)) if dhs is None else check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"),
-                                                              hint="dhs holds ∂L/∂h_t for every step, shaped like hs.")
-    dh = np.zeros((N, m)) if dh_T is None else check_array(dh_T, "dh_T", shape=(N, m), names=("N", "m"),
-                                                           hint="It is ∂L/∂h_T, shaped like the final state.")
+    dhs = np.zeros((T, N, m)) if dhs is None else dhs
+    dh = np.zeros((N, m)) if dh_T is None else dh_T
     r, z = rz[..., :m], rz[..., m:]
     h_prevs = np.concatenate([h_0[None], hs[:-1]])  # (T, N, m): h_{t-1} for every t
     a_n = (1.0 - z) * (1.0 - ns * ns)  # ∂L/∂a^n = ∂L/∂h_t ⊙ a_n
@@ -362,5 +377,16 @@ def _cell_check(params, name="params"):
     return p["w_ih"].shape[1], p["w_hh"].shape[1]
 
 
-GRU = Cell("gru", PARAM_KEYS, init_gru_params, _init_state, _cell_forward, _cell_backward, _cell_check)
+def _cell_forward_unchecked(xs, params, state_0=None):
+    h_0 = np.zeros((xs.shape[1], params["w_hh"].shape[1])) if state_0 is None else state_0
+    return _gru_forward(xs, params, h_0)
+
+
+def _cell_backward_unchecked(dhs, cache, dstate_T=None):
+    g = _gru_backward(dhs, cache, dstate_T)
+    return {k: g[k] for k in PARAM_KEYS}, g["xs"], g["h_0"]
+
+
+GRU = Cell("gru", PARAM_KEYS, init_gru_params, _init_state, _cell_forward, _cell_backward, _cell_check,
+           _cell_forward_unchecked, _cell_backward_unchecked)
 """The GRU as a :class:`rnn_tutor.cells.Cell`: state ``h (N, m)``, parameters ``w_ih, w_hh, b_ih, b_hh``."""

@@ -88,6 +88,12 @@ def dense_backward(dos, hs, w_y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     check_shape(hs, (None,) * (hs.ndim - 1) + (m,), "hs", "The last axis holds the m hidden units.")
     dos = check_array(dos, "dos")
     check_shape(dos, hs.shape[:-1] + (q,), "dos", "dos is ∂L/∂o, shaped like the outputs (hs with q on the last axis).")
+    return _dense_backward(dos, hs, w_y)
+
+
+def _dense_backward(dos: np.ndarray, hs: np.ndarray, w_y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`dense_backward` on checked float64 arrays (for training loops that check once)."""
+    q, m = w_y.shape
     d2, h2 = dos.reshape(-1, q), hs.reshape(-1, m)
     return d2.T @ h2, d2.sum(axis=0), dos @ w_y  # (q, K)@(K, m) -> (q, m); (..., q)@(q, m) -> (..., m)
 
@@ -113,6 +119,11 @@ def log_softmax(os, axis: int = -1) -> np.ndarray:
         if np.isneginf(os).all(axis=axis).any():
             raise NonFiniteArgumentError("os", f"os: expected at least one finite score along axis {axis}, "
                                                "received a slice of -inf only")
+    return _log_softmax(os, axis)
+
+
+def _log_softmax(os: np.ndarray, axis: int = -1) -> np.ndarray:
+    """:func:`log_softmax` on a checked float64 array (no NaN or ``+inf``, at least one class)."""
     shifted = os - os.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -205,8 +216,14 @@ def softmax_cross_entropy(logits, labels, mask=None, reduction: str = "mean") ->
         raise ArgumentError("mask" if mask is not None else "logits",
                             ("mask: expected at least one real position (a 1), received a mask of zeros only"
                              if mask is not None else f"logits: expected at least one position, received shape {logits.shape}"))
-    scale = 1.0 / count if reduction == "mean" else 1.0
-    logp = log_softmax(logits)
+    return _softmax_cross_entropy(logits, labels, mask_arr, 1.0 / count if reduction == "mean" else 1.0)
+
+
+def _softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, mask_arr: np.ndarray,
+                           scale: float) -> tuple[float, np.ndarray]:
+    """:func:`softmax_cross_entropy` on checked arrays: finite ``logits (..., q)``, int ``labels (...)``
+    in ``0 .. q-1`` where ``mask_arr (...)`` is 1, and the reduction as a factor ``scale``."""
+    logp = _log_softmax(logits)
     safe = np.where(mask_arr != 0, labels, 0)  # padding may carry any label; read class 0 there, then mask it
     picked = np.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]  # log p_c at every position
     L = -scale * float(np.sum(mask_arr * picked))

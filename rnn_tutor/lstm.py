@@ -174,6 +174,13 @@ def lstm_forward(xs, params: Mapping, h_0=None, c_0=None):
     T, N, _ = xs.shape
     check_elements((T, N, 4 * m), "gates (T, N, 4m)", "xs")
     h_0, c_0 = _check_states(h_0, c_0, N, m, ("h_0", "c_0"))
+    return _lstm_forward(xs, p, h_0, c_0)
+
+
+def _lstm_forward(xs: np.ndarray, p: dict, h_0: np.ndarray, c_0: np.ndarray):
+    """:func:`lstm_forward` on checked arguments (float64 ``xs (T, N, d)``, states ``(N, m)``, checked ``p``)."""
+    T, N, _ = xs.shape
+    m = p["w_hh"].shape[1]
     order = np.r_[0:2 * m, 3 * m:4 * m, 2 * m:3 * m]  # rows (i, f, g, o) -> (i, f, o, g)
     half = np.r_[np.full(3 * m, 0.5), np.ones(m)]  # σ(a) = (1 + tanh(a/2)) / 2 for i, f, o
     ifog = xs @ (p["w_ih"][order].T * half) + (p["b_ih"] + p["b_hh"])[order] * half  # (T, N, d) @ (d, 4m) -> (T, N, 4m)
@@ -216,14 +223,23 @@ def lstm_backward(dhs, cache, dh_T=None, dc_T=None) -> dict[str, np.ndarray]:
     dict with ``w_ih, w_hh, b_ih, b_hh``, ``h_0 (N, m)``, ``c_0 (N, m)`` and ``xs (T, N, d)``.
     """
     check_cache(cache, "lstm_forward", ("params", "xs", "h_0", "c_0", "ifog", "cs", "tcs", "hs"))
+    T, N, m = cache["hs"].shape
+    dhs = None if dhs is None else check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"),
+                                               hint="dhs holds ∂L/∂h_t for every step, shaped like hs.")
+    dh_T = None if dh_T is None else check_array(dh_T, "dh_T", shape=(N, m), names=("N", "m"),
+                                                 hint="It is ∂L/∂h_T, shaped like the final hidden state.")
+    dc_T = None if dc_T is None else check_array(dc_T, "dc_T", shape=(N, m), names=("N", "m"),
+                                                 hint="It is ∂L/∂c_T, shaped like the final cell state.")
+    return _lstm_backward(dhs, cache, dh_T, dc_T)
+
+
+def _lstm_backward(dhs, cache, dh_T, dc_T) -> dict[str, np.ndarray]:
+    """:func:`lstm_backward` on checked arguments (``None`` or float64 arrays of the right shapes)."""
     p, xs, h_0, c_0, ifog, cs, tcs, hs = (cache[k] for k in ("params", "xs", "h_0", "c_0", "ifog", "cs", "tcs", "hs"))
     T, N, m = hs.shape
-    dhs = np.zeros((T, N, m)) if dhs is None else check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"),
-                                                              hint="dhs holds ∂L/∂h_t for every step, shaped like hs.")
-    dh = np.zeros((N, m)) if dh_T is None else check_array(dh_T, "dh_T", shape=(N, m), names=("N", "m"),
-                                                           hint="It is ∂L/∂h_T, shaped like the final hidden state.")
-    dc = np.zeros((N, m)) if dc_T is None else check_array(dc_T, "dc_T", shape=(N, m), names=("N", "m"),
-                                                           hint="It is ∂L/∂c_T, shaped like the final cell state.")
+    dhs = np.zeros((T, N, m)) if dhs is None else dhs
+    dh = np.zeros((N, m)) if dh_T is None else dh_T
+    dc = np.zeros((N, m)) if dc_T is None else dc_T
     i, f, o, g = ifog[..., :m], ifog[..., m:2 * m], ifog[..., 2 * m:3 * m], ifog[..., 3 * m:]
     c_prevs = np.concatenate([c_0[None], cs[:-1]])  # (T, N, m): c_{t-1} for every t
     to_c = o * (1.0 - tcs * tcs)  # ∂c-gradient from h: ∂L/∂c_t += ∂L/∂h_t ⊙ to_c
@@ -334,5 +350,18 @@ def _cell_check(params, name="params"):
     return p["w_ih"].shape[1], p["w_hh"].shape[1]
 
 
-LSTM = Cell("lstm", PARAM_KEYS, init_lstm_params, _init_state, _cell_forward, _cell_backward, _cell_check)
+def _cell_forward_unchecked(xs, params, state_0=None):
+    if state_0 is None:
+        shape = (xs.shape[1], params["w_hh"].shape[1])
+        state_0 = (np.zeros(shape), np.zeros(shape))
+    return _lstm_forward(xs, params, *state_0)
+
+
+def _cell_backward_unchecked(dhs, cache, dstate_T=None):
+    g = _lstm_backward(dhs, cache, *((None, None) if dstate_T is None else dstate_T))
+    return {k: g[k] for k in PARAM_KEYS}, g["xs"], (g["h_0"], g["c_0"])
+
+
+LSTM = Cell("lstm", PARAM_KEYS, init_lstm_params, _init_state, _cell_forward, _cell_backward, _cell_check,
+            _cell_forward_unchecked, _cell_backward_unchecked)
 """The LSTM as a :class:`rnn_tutor.cells.Cell`: state ``(h, c)``, parameters ``w_ih, w_hh, b_ih, b_hh``."""

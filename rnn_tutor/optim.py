@@ -15,7 +15,7 @@ from typing import Mapping
 
 import numpy as np
 
-from rnn_tutor.validation import (ArgumentError, NonFiniteError, as_float_array, check_array, check_int,
+from rnn_tutor.validation import (ArgumentError, NonFiniteError, all_finite, as_float_array, check_array, check_int,
                                   check_mapping, check_real, check_shape, training_advice)
 
 __all__ = ["sgd_step", "adam_init", "adam_step"]
@@ -47,7 +47,7 @@ def _check_lr(lr) -> float:
 
 def _finite_update(new: dict, lr: float) -> dict:
     for k, v in new.items():
-        if not np.isfinite(v).all():
+        if not all_finite(v):
             raise NonFiniteError(f"params[{k!r}]: the update overflowed to NaN or inf. {training_advice(lr)}", None, k)
     return new
 
@@ -127,7 +127,14 @@ def adam_step(params: Mapping, grads: Mapping, state: Mapping, lr: float = 1e-2,
     p = _check_params(params)
     g = _check_grads(p, grads, lr)
     t, m0, v0 = _check_state(state, p)
-    t += 1
+    return _adam_update(p, g, {"t": t, "m": m0, "v": v0}, lr, beta1, beta2, eps)
+
+
+def _adam_update(p: Mapping, g: Mapping, state: Mapping, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8) -> tuple[dict, dict]:
+    """:func:`adam_step` on checked arguments: finite float64 ``p`` and ``g`` of equal keys and shapes, a
+    checked ``state`` and hyper-parameters.  Still raises :class:`NonFiniteError` if the update overflows."""
+    t, m0, v0 = state["t"] + 1, state["m"], state["v"]
     with np.errstate(over="ignore", invalid="ignore"):
         m = {k: beta1 * m0[k] + (1 - beta1) * g[k] for k in p}
         v = {k: beta2 * v0[k] + (1 - beta2) * g[k] ** 2 for k in p}
@@ -135,7 +142,7 @@ def adam_step(params: Mapping, grads: Mapping, state: Mapping, lr: float = 1e-2,
         new = {k: p[k] - lr * (m[k] / c1) / (np.sqrt(v[k] / c2) + eps) for k in p}
     _finite_update(new, lr)
     for k in p:
-        if not (np.isfinite(m[k]).all() and np.isfinite(v[k]).all()):
+        if not (all_finite(m[k]) and all_finite(v[k])):
             raise NonFiniteError(f"grads[{k!r}]: the squared gradient of {k!r} overflows the Adam moments. "
                                  f"{training_advice(lr)}", None, k)
     return new, {"t": t, "m": m, "v": v}

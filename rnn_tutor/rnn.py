@@ -157,6 +157,14 @@ def rnn_forward(xs, params: Mapping, h_0=None, f: str | Activation = "tanh", g: 
     """
     f, g = get_activation(f, "f"), get_activation(g, "g")
     xs, p, h_0 = _check_inputs(xs, params, h_0)
+    return _rnn_forward(xs, p, h_0, f, g)
+
+
+def _rnn_forward(xs: np.ndarray, p: dict, h_0: np.ndarray, f: Activation, g: Activation):
+    """:func:`rnn_forward` on arguments that are already checked (float64 arrays of matching shapes).
+
+    The library's training loops validate once and then call this on every update.
+    """
     T, N, _ = xs.shape
     m = p["w_h"].shape[0]
     # The input term does not depend on h, so all T steps share one matmul:

@@ -30,7 +30,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 __all__ = ["ArgumentError", "ArgumentTypeError", "NonFiniteArgumentError", "NonFiniteError", "Cache", "MAX_SIZE", "MAX_ITERATIONS",
-           "MAX_ELEMENTS", "PARAM_NAMES", "describe", "as_float_array", "check_array", "check_shape", "check_finite",
+           "MAX_ELEMENTS", "PARAM_NAMES", "describe", "all_finite", "as_float_array", "check_array", "check_shape", "check_finite",
            "check_int", "check_real", "check_probability", "check_rng", "check_choice", "check_mapping",
            "check_params", "check_cache", "check_elements", "check_token_ids", "check_callable",
            "check_training_step", "training_advice"]
@@ -157,9 +157,14 @@ def check_shape(arr: np.ndarray, expected: tuple, name: str, hint: str = "", nam
         _fail(name, f"shape {_shape_text(expected, None)}", f"shape {shape}{axes}", hint)
 
 
+def all_finite(arr: np.ndarray) -> bool:
+    """Whether every entry of a numeric array is finite (no NaN or ``inf``)."""
+    return bool(np.isfinite(arr).all())
+
+
 def check_finite(arr: np.ndarray, name: str, hint: str = "") -> np.ndarray:
     """Raise :class:`ArgumentError` naming the first NaN or ``inf`` entry of ``arr``."""
-    if arr.size and not np.isfinite(arr).all():
+    if arr.size and not all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         idx = tuple(int(i) for i in bad)
         where = f" at index {idx}" if idx else ""
@@ -412,7 +417,7 @@ def training_advice(lr=None, clip=None) -> str:
 def _first_bad(arrays: Mapping) -> str | None:
     for k, v in arrays.items():
         a = np.asarray(v)
-        if a.dtype.kind == "c" or (a.dtype.kind in "fiu" and not np.isfinite(a).all()):
+        if a.dtype.kind == "c" or (a.dtype.kind == "f" and not all_finite(a)):
             return k
     return None
 
