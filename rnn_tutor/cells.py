@@ -48,14 +48,14 @@ class Cell:
     check_params: Callable[..., tuple] | None = None
     """``check_params(params, name) -> (d, width)``: validate the cell's parameters, naming entries
     ``name['key']``; ``width`` is the last axis of ``hs``.  ``None`` for a cell without one."""
-    forward_unchecked: Callable[..., tuple] | None = None
+    _forward_unchecked: Callable[..., tuple] | None = None
     """``forward`` without argument checks, for the library's training loops, which check their
-    arguments once and then call it on every update: float64 ``xs (T, N, d)``, parameters as
-    returned by ``check_params`` and ``state_0`` (``None`` or of the right shape).  ``None``: use
-    ``forward``."""
-    backward_unchecked: Callable[..., tuple] | None = None
+    arguments once and then call it on every update: float64 ``xs (T, N, d)``, float64 parameter
+    arrays that passed ``check_params`` and ``state_0`` (``None`` or of the right shape).  ``None``:
+    use ``forward``."""
+    _backward_unchecked: Callable[..., tuple] | None = None
     """``backward`` without argument checks (``dhs (T, N, m)`` float64 or None, the cache of
-    ``forward_unchecked``); ``None``: use ``backward``."""
+    ``_forward_unchecked``); ``None``: use ``backward``."""
 
 
 def _unchecked(cell: Cell) -> tuple[Callable[..., tuple], Callable[..., tuple]]:
@@ -63,8 +63,8 @@ def _unchecked(cell: Cell) -> tuple[Callable[..., tuple], Callable[..., tuple]]:
 
     For the library's training loops only: they validate every argument once, before the loop.
     """
-    fwd = getattr(cell, "forward_unchecked", None) or cell.forward
-    bwd = getattr(cell, "backward_unchecked", None) or cell.backward
+    fwd = getattr(cell, "_forward_unchecked", None) or cell.forward
+    bwd = getattr(cell, "_backward_unchecked", None) or cell.backward
     return fwd, bwd
 
 
