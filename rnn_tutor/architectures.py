@@ -37,7 +37,7 @@ from rnn_tutor.masking import (check_real_steps, last_valid, last_valid_backward
 from rnn_tutor.optim import adam_init, adam_step
 from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, Cache, as_float_array, check_array, check_cache,
                                   check_callable, check_choice, check_int, check_mapping, check_real, check_rng,
-                                  check_shape, check_token_ids, check_training_step, describe)
+                                  check_shape, check_token_ids, check_training_step, describe, NonFiniteError, update_overflow)
 
 __all__ = ["FEEDBACKS", "available_cells", "check_cell", "init_params", "split_params",
            "one_to_one_forward", "one_to_one_backward", "one_to_one_loss",
@@ -380,6 +380,9 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
         losses[step] = L
         if clip is not None:
             grads, _ = clip_grad_norm(grads, clip)
-        params, state = adam_step(params, grads, state, lr)
+        try:
+            params, state = adam_step(params, grads, state, lr)
+        except NonFiniteError as exc:  # the update overflowed: say at which step
+            raise update_overflow(step, exc, lr, clip, "step") from None
         check_training_step(step, params=params, lr=lr, clip=clip)
     return params, losses

@@ -28,7 +28,7 @@ from rnn_tutor.masking import one_hot
 from rnn_tutor.cells import check_cell_state
 from rnn_tutor.optim import _adam_update, adam_init
 from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, ArgumentTypeError, check_array, check_int, check_real, check_rng,
-                                  check_token_ids, check_training_step, describe, check_mapping, as_float_array, NonFiniteError)
+                                  check_token_ids, check_training_step, describe, check_mapping, as_float_array, NonFiniteError, update_overflow)
 
 __all__ = ["Vocab", "load_text", "build_vocab", "make_streams", "init_charlm", "window_loss_and_grads",
            "train_charlm", "softmax_with_temperature", "sample", "unigram_entropy"]
@@ -199,7 +199,7 @@ def train_charlm(cell: Cell, params: dict, streams, V: int, k: int = 32, epochs:
             try:
                 params, state_opt = _adam_update(params, grads, state_opt, lr)
             except NonFiniteError as exc:
-                raise NonFiniteError(f"training stopped at update {update}: {exc}", update, exc.parameter) from None
+                raise update_overflow(update, exc, lr, clip, "update") from None
             losses.append(L)
             if max_updates is not None and len(losses) >= max_updates:
                 return params, np.array(losses)

@@ -39,7 +39,7 @@ from rnn_tutor.masking import pad_tokens
 from rnn_tutor.optim import adam_init, adam_step
 from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, ArgumentTypeError, check_array, check_callable,
                                   check_int, check_real, check_rng, check_token_ids, describe, check_mapping, check_shape,
-                                  Cache, check_cache)
+                                  Cache, check_cache, check_training_step, NonFiniteError, update_overflow)
 
 __all__ = ["PAD", "UNK", "BOS", "SPECIALS", "Vocabulary", "build_vocabulary", "split_sonnets", "make_batch",
            "cross_entropy", "perplexity", "uniform_log_probs", "unigram_log_probs", "bigram_log_probs",
@@ -369,10 +369,12 @@ def train_lm(params, train, val, steps: int, rng: np.random.Generator, batch_siz
         idx = rng.choice(N, size=batch_size, replace=False)
         T = int(mask[:, idx].sum(axis=0).max())  # drop the columns of padding no line in the batch needs
         L, grads = lm_loss(params, x[:T, idx], y[:T, idx], mask[:T, idx], dropout, rng)
-        if not np.isfinite(L):
-            raise FloatingPointError(f"loss is {L} at update {step}; lower lr (now {lr}) or clip (now {clip})")
+        check_training_step(step, loss=L, grads=grads, lr=lr, clip=clip, what="update")
         grads, _ = clip_grad_norm(grads, clip)
-        params, state = adam_step(params, grads, state, lr)
+        try:
+            params, state = adam_step(params, grads, state, lr)
+        except NonFiniteError as exc:
+            raise update_overflow(step, exc, lr, clip, "update") from None
         hist["loss"].append(L)
         if step % eval_every == 0 or step == steps:
             hist["step"].append(step)

@@ -32,7 +32,7 @@ from rnn_tutor.optim import adam_init, adam_step, sgd_step
 from rnn_tutor.rnn import init_params, rnn_forward
 from rnn_tutor.activations import get_activation
 from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, ArgumentTypeError, as_float_array, check_array, describe, check_choice, check_elements, check_int,
-                                  check_params, check_real, check_rng, check_training_step)
+                                  check_params, check_real, check_rng, check_training_step, NonFiniteError, update_overflow)
 
 __all__ = ["recall_task", "marked_recall", "adding_problem", "TASKS", "task_accuracy", "train_last_step", "evaluate_last_step",
            "accuracy_by_lag"]
@@ -224,10 +224,13 @@ def train_last_step(task: str, T: int, rng: np.random.Generator, m: int = 16, st
         norms.append(total)
         if max_norm is not None:
             grads, _ = clip_grad_norm(grads, max_norm)
-        if optimizer == "adam":
-            p, state = adam_step(p, grads, state, lr=lr)
-        else:
-            p = sgd_step(p, grads, lr=lr)
+        try:
+            if optimizer == "adam":
+                p, state = adam_step(p, grads, state, lr=lr)
+            else:
+                p = sgd_step(p, grads, lr=lr)
+        except NonFiniteError as exc:
+            raise update_overflow(step, exc, lr, max_norm) from None
     return {"params": p, "losses": np.array(losses), "grad_norms": np.array(norms), "steps_done": len(losses)}
 
 

@@ -48,7 +48,7 @@ from rnn_tutor.optim import adam_init, adam_step, sgd_step
 from rnn_tutor.rnn import rnn_forward
 from rnn_tutor.validation import (MAX_ITERATIONS, PARAM_NAMES, ArgumentError, ArgumentTypeError, NonFiniteArgumentError,
                                   as_float_array, check_array, check_choice, check_int, check_params, check_real,
-                                  check_cache, check_finite, check_rng, check_shape, check_training_step, describe)
+                                  check_cache, check_finite, check_rng, check_shape, check_training_step, describe, NonFiniteError, update_overflow)
 
 __all__ = ["check_k", "window_starts", "window_loss_and_grads", "train_tbptt", "train_tbptt_carried",
            "predict_windows", "cache_floats"]
@@ -144,10 +144,13 @@ def _update(params, grads, state, lr, optimizer, clip, where):
     check_training_step(where, grads=grads, lr=lr, clip=clip, what="")
     if clip is not None:
         grads, _ = clip_grad_norm(grads, clip)
-    if optimizer == "adam":
-        new, state = adam_step(params, grads, state, lr=lr)
-    else:
-        new = sgd_step(params, grads, lr)
+    try:
+        if optimizer == "adam":
+            new, state = adam_step(params, grads, state, lr=lr)
+        else:
+            new = sgd_step(params, grads, lr)
+    except NonFiniteError as exc:
+        raise update_overflow(where, exc, lr, clip, "") from None
     check_training_step(where, params=new, lr=lr, clip=clip, what="")
     return new, state
 

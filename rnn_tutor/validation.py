@@ -33,7 +33,7 @@ __all__ = ["ArgumentError", "ArgumentTypeError", "NonFiniteArgumentError", "NonF
            "MAX_ELEMENTS", "PARAM_NAMES", "describe", "all_finite", "as_float_array", "check_array", "check_shape", "check_finite",
            "check_int", "check_real", "check_probability", "check_rng", "check_choice", "check_mapping",
            "check_params", "check_cache", "check_elements", "check_token_ids", "check_callable",
-           "check_training_step", "training_advice"]
+           "check_training_step", "training_advice", "update_overflow"]
 
 PARAM_NAMES = ("w_x", "w_h", "b_h", "w_y", "b_y")
 
@@ -253,8 +253,8 @@ def check_real(value, name: str, low: float | None = None, high: float | None = 
     v = float(value)
     interval = ""
     if low is not None or high is not None:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
+        lo = "(" if low_open or (low is None and not allow_inf) else "["
+        hi = ")" if high_open or (high is None and not allow_inf) else "]"
         interval = f" in {lo}{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}{hi}"
     if math.isnan(v) or (math.isinf(v) and not allow_inf):
         _fail(name, f"a finite {what.removeprefix('a ').removeprefix('an ')}{interval}", repr(value),
@@ -439,3 +439,10 @@ def check_training_step(step, *, loss=None, grads: Mapping | None = None, params
         if bad is not None:
             raise NonFiniteError(f"training stopped at {where}: {label} {bad!r} holds NaN or inf. "
                                  f"{training_advice(lr, clip)}", step, bad)
+
+
+def update_overflow(step, exc: NonFiniteError, lr=None, clip=None, what: str = "step") -> NonFiniteError:
+    """The error a training loop raises when its optimiser step failed with ``exc``: names the step too."""
+    where = f"{what} {step}".strip()
+    return NonFiniteError(f"training stopped at {where}: the update of {exc.parameter!r} overflowed to NaN or inf. "
+                          f"{training_advice(lr, clip)}", step, exc.parameter)

@@ -117,3 +117,24 @@ def test_train_charlm_names_the_update_when_it_overflows():
     with pytest.raises(NonFiniteError, match=r"training stopped at update 1: the loss is inf") as info:
         charlm.train_charlm(ELMAN, params, streams, vocab.V, k=5, lr=1e307, max_updates=3)
     assert "smaller learning rate than lr = 1e+307" in str(info.value)
+
+
+def test_every_trainer_names_the_step_when_the_update_overflows():
+    """An optimiser step that overflows stops training with the step (or update) and the parameter named."""
+    from rnn_tutor import architectures as arch
+    from rnn_tutor.longlag import train_last_step
+    from rnn_tutor.truncated import train_tbptt
+
+    p0 = {"w": np.array([1e308])}
+    with pytest.raises(NonFiniteError, match=r"training stopped at step 2: the update of 'w' overflowed") as info:
+        arch.fit(lambda p, step: (1.0, {"w": np.array([1.0])}), p0, steps=3, lr=1e308)
+    assert info.value.step == 2 and info.value.parameter == "w"
+    rng = np.random.default_rng(0)
+    params = init_params(1, 3, 1, rng)
+    with pytest.raises(NonFiniteError, match=r"training stopped at step \d+") as info:
+        train_last_step("recall", 5, rng, m=3, steps=50, lr=1e308, optimizer="sgd", max_norm=None)
+    assert info.value.step is not None
+    xs, ps = rng.normal(size=(12, 2, 1)), rng.normal(size=(12, 2, 1))
+    with pytest.raises(NonFiniteError, match=r"training stopped at") as info:
+        train_tbptt(xs, ps, params, k=4, lr=1e308, epochs=5)
+    assert info.value.step is not None
