@@ -17,9 +17,11 @@ tree in two ways:
 * **same process**: one process imports both versions and alternates their calls, so both see
   the same machine load and the same memory-allocator state.  This isolates the cost of the code.
 * **separate processes**: ``--rounds`` pairs of fresh processes, one per version, in alternating
-  order; the table shows the median over rounds of each process's best time.  This includes
-  effects of the process as a whole (for instance how many pages the allocator faults in), which
-  vary between identical runs by 10-30 % on a small machine.
+  order; the table shows the median over rounds of each process's best time.
+
+Every process first calls :func:`settle_allocator`: without it, glibc's page faults made the same
+code up to twice as slow in one process as in another, depending only on what was allocated during
+imports.
 
 Set ``OPENBLAS_NUM_THREADS=1`` for stable numbers.
 """
@@ -42,6 +44,19 @@ import numpy as np
 N, T, D, M, Q = 32, 50, 8, 32, 4
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "rnn_tutor_base"
+
+
+def settle_allocator() -> None:
+    """Allocate and free one 16 MB block, so that glibc serves the benchmarks' arrays from its heap.
+
+    glibc's ``malloc`` hands out blocks above a threshold (128 kB at start) as fresh pages, which
+    cost a page fault each on first touch, and raises the threshold to the size of the largest
+    such block freed so far.  Without this, the number of page faults per call (and with it up to
+    half of the GRU's time) depends on what happened to be allocated while modules were imported,
+    not on the code being timed.  After it, both versions run with no page faults at all.
+    """
+    block = bytearray(16 * 2**20)
+    del block
 
 
 def best_ms(fn, repeats: int) -> float:
@@ -147,6 +162,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--same-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    settle_allocator()
     if args.against:
         compare(args.against, args.repeats, args.rounds)
     elif args.same_process:

@@ -29,12 +29,12 @@ from rnn_tutor._blas import one_blas_thread
 from rnn_tutor.bptt import squared_error
 from rnn_tutor.cells import ELMAN, Cell, check_cell_params, check_cell_state
 from rnn_tutor.cells import check_cell as _check_cell
-from rnn_tutor.clipping import clip_grad_norm
+from rnn_tutor.clipping import _clip_grad_norm
 from rnn_tutor.heads import (check_head, check_labels, dense_backward, dense_forward, init_head, softmax,
                              softmax_cross_entropy, softmax_vjp)
 from rnn_tutor.masking import (check_real_steps, last_valid, last_valid_backward, masked_cell_backward, masked_cell_forward,
                                resolve_lengths)
-from rnn_tutor.optim import adam_init, adam_step
+from rnn_tutor.optim import _adam_update, adam_init
 from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, Cache, as_float_array, check_array, check_cache,
                                   check_callable, check_choice, check_int, check_mapping, check_real, check_rng,
                                   check_shape, check_token_ids, check_training_step, describe, NonFiniteError, update_overflow)
@@ -376,13 +376,15 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
             raise ArgumentError("loss_and_grads", f"loss_and_grads: expected a number as the loss, received "
                                 f"{describe(L)} at step {step}.") from None
         grads = {k: as_float_array(grads[k], f"grads[{k!r}] (from loss_and_grads)") for k in params}
+        for k, g in grads.items():
+            check_shape(g, params[k].shape, f"grads[{k!r}] (from loss_and_grads)",
+                        f"The gradient of params[{k!r}] has its shape (step {step}).")
         check_training_step(step, loss=L, grads=grads, lr=lr, clip=clip)
         losses[step] = L
         if clip is not None:
-            grads, _ = clip_grad_norm(grads, clip)
-        try:
-            params, state = adam_step(params, grads, state, lr)
-        except NonFiniteError as exc:  # the update overflowed: say at which step
+            grads, _ = _clip_grad_norm(grads, clip)
+        try:  # everything is checked: the update itself raises if it overflows
+            params, state = _adam_update(params, grads, state, lr)
+        except NonFiniteError as exc:
             raise update_overflow(step, exc, lr, clip, "step") from None
-        check_training_step(step, params=params, lr=lr, clip=clip)
     return params, losses

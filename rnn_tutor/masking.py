@@ -278,7 +278,7 @@ def masked_cell_forward(cell, xs, params: Mapping, lengths=None, state_0: Any = 
     state_last         each sequence's state at step ``lengths[n]``, shaped like ``state_T``
     cache              for :func:`masked_cell_backward`
     """
-    from rnn_tutor.cells import check_cell, check_cell_params, check_cell_state
+    from rnn_tutor.cells import _unchecked, check_cell, check_cell_params, check_cell_state
 
     cell = check_cell(cell)
     d, _ = check_cell_params(cell, params)
@@ -289,18 +289,20 @@ def masked_cell_forward(cell, xs, params: Mapping, lengths=None, state_0: Any = 
     lengths = resolve_lengths(T, N, lengths, mask)
     check_real_steps(xs, lengths)
     state_0 = check_cell_state(state_0, N)
-    cell_params = {k: params[k] for k in cell.param_names}
+    cell_params = {k: as_float_array(params[k], f"params[{k!r}]") for k in cell.param_names}
+    # Everything is checked (the cell's parameters by its own check): run the cell unchecked.
+    forward = _unchecked(cell)[0] if getattr(cell, "check_params", None) else cell.forward
     hs, state_last, groups = None, None, []
     for L in np.unique(lengths):  # one vectorised run per group of equally long sequences
         idx = np.flatnonzero(lengths == L)
-        hs_g, state_g, cache_g = cell.forward(xs[:L, idx], cell_params, state_take(state_0, idx))
+        hs_g, state_g, cache_g = forward(xs[:L, idx], cell_params, state_take(state_0, idx))
         if hs is None:
             hs = np.zeros((T, N, hs_g.shape[2]))
         hs[:L, idx] = hs_g
         state_last = state_put(state_last, idx, state_g, N)
         groups.append((int(L), idx, cache_g))
     cache = Cache("masked_cell_forward", {"cell": cell, "groups": groups, "shape": (T, N, xs.shape[2]),
-                                          "lengths": lengths, "m": hs.shape[2]})
+                                          "lengths": lengths, "m": hs.shape[2], "unchecked": forward is not cell.forward})
     return hs, state_last, cache
 
 
@@ -327,9 +329,12 @@ def masked_cell_backward(dhs, cache: dict, dstate_last: Any = None) -> tuple[dic
     if dstate_last is not None:
         from rnn_tutor.cells import check_cell_state
         dstate_last = check_cell_state(dstate_last, N, "dstate_last")
+    from rnn_tutor.cells import _unchecked
+
+    backward = _unchecked(cell)[1] if cache.get("unchecked") else cell.backward
     grads, dxs, dstate_0 = None, np.zeros((T, N, d)), None
     for L, idx, cache_g in cache["groups"]:
-        g, dxs_g, ds0_g = cell.backward(dhs[:L, idx], cache_g, state_take(dstate_last, idx))
+        g, dxs_g, ds0_g = backward(dhs[:L, idx], cache_g, state_take(dstate_last, idx))
         grads = {k: np.array(v, dtype=float) for k, v in g.items()} if grads is None else {k: grads[k] + g[k] for k in grads}
         dxs[:L, idx] = dxs_g
         dstate_0 = state_put(dstate_0, idx, ds0_g, N)
