@@ -116,15 +116,26 @@ def as_float_array(value, name: str, *, allow_bool: bool = False) -> np.ndarray:
     ``None``, strings, complex numbers, objects and (unless ``allow_bool``) booleans raise
     :class:`ArgumentTypeError`; ragged nested lists raise :class:`ArgumentError`.
     """
-    if isinstance(value, np.ndarray):
+    if type(value) is np.ndarray:
         arr = value
+    elif isinstance(value, np.ndarray):  # a subclass: np.matrix (whose * and ** are matrix products), a masked array
+        if isinstance(value, np.ma.MaskedArray):
+            if np.ma.getmaskarray(value).any():
+                _fail(name, "an array of numbers", f"a masked array with {int(np.ma.getmaskarray(value).sum())} masked "
+                      "entries", "Fill them first (x.filled(0.0)); where a function takes lengths or a mask, pass that "
+                      "instead.", kind=ArgumentTypeError)
+            value = np.ma.getdata(value)
+        arr = np.asarray(value)  # a plain ndarray with the same entries
     else:
         if value is None or isinstance(value, (str, bytes, Mapping)):
             _fail(name, "an array of numbers", describe(value), kind=ArgumentTypeError)
         try:
             arr = np.asarray(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             _fail(name, "an array of numbers", f"{describe(value)} that NumPy cannot turn into an array ({exc})")
+        if isinstance(value, (list, tuple)) and arr.dtype.kind in "iuf" and arr.size and _holds_bool(value):
+            _fail(name, "an array of numbers", f"a {type(value).__name__} holding True or False",
+                  "Use 0 and 1 (or an array of numbers) if numbers are meant.", kind=ArgumentTypeError)
     kind = arr.dtype.kind
     if kind == "f":
         return arr if arr.dtype == np.float64 else arr.astype(np.float64)
@@ -135,6 +146,18 @@ def as_float_array(value, name: str, *, allow_bool: bool = False) -> np.ndarray:
     hint = "Take the real part (x.real) only if the imaginary part is meant to be dropped." if kind == "c" else ""
     _fail(name, "an array of numbers (real, float or int)",
           f"{_KIND_NAMES.get(kind, 'dtype ' + str(arr.dtype))} (dtype {arr.dtype})", hint, kind=ArgumentTypeError)
+
+
+def _holds_bool(value) -> bool:
+    """Whether a nested list or tuple holds a ``bool`` (which NumPy would silently turn into 0 or 1)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, (bool, np.bool_)):
+            return True
+    return False
 
 
 def _shape_text(expected, names) -> str:
@@ -250,7 +273,12 @@ def check_real(value, name: str, low: float | None = None, high: float | None = 
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         kind = ArgumentTypeError
         _fail(name, f"{what} (a real number)", describe(value), kind=kind)
-    v = float(value)
+    try:
+        v = float(value)
+    except (OverflowError, ValueError):
+        text = repr(value)
+        _fail(name, f"a finite {what.removeprefix('a ').removeprefix('an ')}", (text[:40] + "...") if len(text) > 40 else text,
+              kind=NonFiniteArgumentError)
     interval = ""
     if low is not None or high is not None:
         lo = "(" if low_open or (low is None and not allow_inf) else "["
@@ -375,7 +403,10 @@ def check_token_ids(tokens, name: str, V: int | None, *, ndim: int | tuple | Non
                     what: str = "integer ids") -> np.ndarray:
     """Integer ids in ``0 .. V-1`` as an ``int64`` array (integral floats are accepted, 1.7 is not)."""
     if isinstance(tokens, np.ndarray) and tokens.dtype.kind in "iu":
-        arr = tokens
+        if isinstance(tokens, np.ma.MaskedArray):
+            as_float_array(tokens, name)  # refuses masked entries
+            tokens = np.ma.getdata(tokens)
+        arr = np.asarray(tokens)
     else:
         f = as_float_array(tokens, name)
         if f.size and not (np.isfinite(f).all() and (f == np.round(f)).all()):
@@ -394,14 +425,16 @@ def check_token_ids(tokens, name: str, V: int | None, *, ndim: int | tuple | Non
         check_shape(arr, shape, name, "", names)
     if nonempty and arr.size == 0:
         _fail(name, "at least one id", f"shape {arr.shape} (empty)")
-    arr = arr.astype(np.int64)
-    if V is not None and arr.size:
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi >= V:
-            bad = lo if lo < 0 else hi
+    if arr.size:  # the range check comes before the cast to int64, which would wrap 2**63 or 1e300 around
+        lo, hi = arr.min(), arr.max()
+        low, high = (0, V - 1) if V is not None else (-2**63, 2**63 - 1)
+        if lo < low or hi > high:
+            bad = lo if lo < low else hi
             idx = tuple(int(i) for i in np.argwhere(arr == bad)[0])
-            _fail(name, f"token ids in 0..{V - 1} (V = {V})", f"{bad} at index {idx}")
-    return arr
+            shown = str(int(bad)) if arr.dtype.kind in "iu" or abs(float(bad)) < 1e15 else f"{float(bad):g}"
+            _fail(name, f"token ids in 0..{V - 1} (V = {V})" if V is not None else f"{what} that fit in int64",
+                  f"{shown} at index {idx}")
+    return arr.astype(np.int64)
 
 
 # ----------------------------------------------------------------------------- training

@@ -203,3 +203,43 @@ def test_randomness_and_names():
 def test_derive_and_verify_refuses_zero_points():
     from rnn_tutor.symbolic import derive_and_verify
     raises(ArgumentError, "n_points", lambda: derive_and_verify(1, n_points=0))
+
+
+# ----------------------------------------------------------------------------- the independent fuzz run of 2026-12-07
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_array_subclasses_become_plain_arrays_or_are_refused():
+    """np.matrix makes ``*`` and ``**`` matrix products; a masked array hides entries: neither may leak through."""
+    grads = {k: np.random.default_rng(3).normal(size=v.shape) for k, v in P.items()}
+    from rnn_tutor.clipping import global_norm
+    as_matrix = {**grads, "w_h": np.matrix(grads["w_h"])}
+    assert global_norm(as_matrix) == pytest.approx(global_norm(grads), rel=1e-15)  # element-wise, not a matrix power
+    new = optim.adam_step(P, as_matrix, optim.adam_init(P))[0]
+    assert all(type(v) is np.ndarray for v in new.values())
+    hs, _, _ = rnn.rnn_forward(np.ma.masked_array(XS), P)  # nothing masked: the entries are used
+    np.testing.assert_array_equal(hs, rnn.rnn_forward(XS, P)[0])
+    raises(ArgumentTypeError, "xs", lambda: rnn.rnn_forward(np.ma.masked_array(XS, mask=XS > 1), P))
+    assert heads.softmax(np.matrix([[1.0, 2.0, 3.0]])).shape == (1, 3)
+    assert type(as_float_array(np.matrix([[1, 2]]), "x")) is np.ndarray
+
+
+def test_huge_integers_are_named_not_overflow_errors():
+    raises(NonFiniteArgumentError, "lr", lambda: optim.sgd_step(P, P, 10**400))
+    raises(NonFiniteArgumentError, "x", lambda: check_real(-10**400, "x"))
+
+
+def test_ids_are_range_checked_before_the_cast_to_int64():
+    """1e300 or 2**63 must be reported as passed, not as the wrapped-around -9223372036854775808."""
+    logits = np.zeros((3, 3))
+    for labels, shown in ((np.array([1e300, 0, 1]), "1e+300"), (np.array([2**63, 0, 1], dtype=np.uint64), str(2**63)),
+                          (np.array([-1, 0, 1]), "-1")):
+        with pytest.raises(ArgumentError) as info:
+            heads.softmax_cross_entropy(logits, labels)
+        assert info.value.argument == "labels" and f"received {shown} at index (0,)" in str(info.value), str(info.value)
+        assert "-9223372036854775808" not in str(info.value)
+
+
+def test_lists_holding_bools_are_refused_like_bool_arrays():
+    raises(ArgumentTypeError, "labels", lambda: heads.softmax_cross_entropy(np.zeros((3, 3)), [True, 0, 1]))
+    raises(ArgumentTypeError, "xs", lambda: rnn.rnn_forward([[[True, 0.5]]], P))
+    assert as_float_array([[1, 2], (3.5, 4)], "x").dtype == np.float64  # numbers in lists and tuples are fine
