@@ -97,8 +97,9 @@ def _tanh_deriv(a):
     # sech²(a) = 4 e^{-2|a|} / (1 + e^{-2|a|})², in place on two temporaries
     x = as_float_array(a, "a")
     e2 = np.abs(x, out=np.empty(x.shape))  # a fresh array even for 0-d input
-    e2 *= -2.0
+    np.negative(e2, out=e2)
     np.exp(e2, out=e2)
+    e2 *= e2  # e^{-2|a|} as (e^{-|a|})², which cannot overflow even for |a| near the float64 limit
     den = e2 + 1.0
     den *= den
     e2 *= 4.0

@@ -34,7 +34,7 @@ from rnn_tutor.heads import (check_head, check_labels, dense_backward, dense_for
                              softmax_cross_entropy, softmax_vjp)
 from rnn_tutor.masking import (check_real_steps, last_valid, last_valid_backward, masked_cell_backward, masked_cell_forward,
                                resolve_lengths)
-from rnn_tutor.optim import _adam_update, adam_init
+from rnn_tutor.optim import _adam_step, adam_init
 from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, Cache, as_float_array, check_array, check_cache,
                                   check_callable, check_choice, check_int, check_mapping, check_real, check_rng,
                                   check_shape, check_token_ids, check_training_step, describe, NonFiniteError, update_overflow)
@@ -384,7 +384,7 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
         if clip is not None:
             grads, _ = _clip_grad_norm(grads, clip)
         try:  # everything is checked: the update itself raises if it overflows
-            params, state = _adam_update(params, grads, state, lr)
+            params, state = _adam_step(params, grads, state, lr)
         except NonFiniteError as exc:
             raise update_overflow(step, exc, lr, clip, "step") from None
     return params, losses

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.validation import ArgumentError, check_array, check_cache, check_choice, check_shape
+from rnn_tutor.validation import overflow_is_error, ArgumentError, check_array, check_cache, check_choice, check_shape
 
 __all__ = ["squared_error", "rnn_step_backward", "rnn_backward"]
 
 
+@overflow_is_error
 def squared_error(ys, ps, reduction: str = "sum"):
     """Squared-error loss ``L = ½ Σ (y - p)²`` and its gradient ``∂L/∂y = y - p``.
 
@@ -51,6 +52,7 @@ def squared_error(ys, ps, reduction: str = "sum"):
     return 0.5 * scale * float(np.sum(e * e)), scale * e
 
 
+@overflow_is_error
 def rnn_step_backward(dh_t, cache, dy_t=None):
     """Backward pass of one :func:`rnn_tutor.rnn.rnn_step`.
 
@@ -86,6 +88,7 @@ def rnn_step_backward(dh_t, cache, dy_t=None):
     }
 
 
+@overflow_is_error
 def rnn_backward(dys, cache, dh_T=None, dhs=None):
     """Full BPTT through a whole :func:`rnn_tutor.rnn.rnn_forward` pass.
 

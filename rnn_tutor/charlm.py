@@ -26,8 +26,8 @@ from rnn_tutor.heads import (_dense_backward, _softmax_cross_entropy, check_head
                              log_softmax, softmax_cross_entropy)
 from rnn_tutor.masking import one_hot
 from rnn_tutor.cells import check_cell_state
-from rnn_tutor.optim import _adam_update, adam_init
-from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, ArgumentTypeError, check_array, check_int, check_real, check_rng,
+from rnn_tutor.optim import _adam_step, adam_init
+from rnn_tutor.validation import (overflow_is_error, MAX_ITERATIONS, MAX_SIZE, ArgumentError, ArgumentTypeError, check_array, check_int, check_real, check_rng,
                                   check_token_ids, check_training_step, describe, check_mapping, as_float_array, NonFiniteError, update_overflow)
 
 __all__ = ["Vocab", "load_text", "build_vocab", "make_streams", "init_charlm", "window_loss_and_grads",
@@ -113,6 +113,7 @@ def init_charlm(cell: Cell, V: int, m: int, rng: np.random.Generator) -> dict:
     return {**cp, **init_head(width, V, rng)}
 
 
+@overflow_is_error
 def window_loss_and_grads(cell: Cell, params: dict, window, V: int, state_0=None):
     """Loss and gradients on one window of ids ``(k + 1, N)``: inputs ``window[:-1]``, targets ``window[1:]``.
 
@@ -136,7 +137,7 @@ def window_loss_and_grads(cell: Cell, params: dict, window, V: int, state_0=None
     return L, {**grads, "w_y": dw_y, "b_y": db_y}, state_k
 
 
-def _window_step(cell: Cell, params: dict, window: np.ndarray, V: int, state_0):
+def _window_loss_and_grads(cell: Cell, params: dict, window: np.ndarray, V: int, state_0):
     """:func:`window_loss_and_grads` on checked arguments (float64 parameters, int64 ids in ``0 .. V-1``).
 
     ``train_charlm`` checks everything once and then calls this on every update.
@@ -186,18 +187,18 @@ def train_charlm(cell: Cell, params: dict, streams, V: int, k: int = 32, epochs:
     params = _check_lm_params(cell, params, V)
     state_opt, losses = adam_init(params), []
     # Everything is checked: the loop calls the unchecked internals and checks only what training
-    # can break (a non-finite loss or gradient here, an overflowing update in _adam_update).
+    # can break (a non-finite loss or gradient here, an overflowing update in _adam_step).
     for _ in range(epochs):
         state = None
         for start in range(0, streams.shape[0] - k, k):
             update = len(losses)
             with np.errstate(over="ignore", invalid="ignore"):
-                L, grads, state = _window_step(cell, params, streams[start:start + k + 1], V, state)
+                L, grads, state = _window_loss_and_grads(cell, params, streams[start:start + k + 1], V, state)
             grads = {key: grads[key] for key in params}
             check_training_step(update, loss=L, grads=grads, lr=lr, clip=clip, what="update")
             grads, _ = _clip_grad_norm(grads, clip)
             try:
-                params, state_opt = _adam_update(params, grads, state_opt, lr)
+                params, state_opt = _adam_step(params, grads, state_opt, lr)
             except NonFiniteError as exc:
                 raise update_overflow(update, exc, lr, clip, "update") from None
             losses.append(L)

@@ -41,7 +41,7 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.cells import Cell
-from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
+from rnn_tutor.validation import (overflow_is_error, ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
                                   check_elements, check_finite, check_int, check_rng, check_shape, describe)
 
 __all__ = ["GATES", "PARAM_KEYS", "TORCH_NAMES", "check_gated_params", "check_sequence", "check_state",
@@ -140,6 +140,7 @@ def init_gru_params(d: int, m: int, rng: np.random.Generator) -> dict[str, np.nd
     return {k: rng.uniform(-s, s, size=shape) for k, shape in shapes.items()}
 
 
+@overflow_is_error
 def gru_step(x_t, h_prev, params: Mapping):
     """One GRU step (equations in the module docstring).
 
@@ -170,6 +171,7 @@ def gru_step(x_t, h_prev, params: Mapping):
     return h_t, cache
 
 
+@overflow_is_error
 def gru_step_backward(dh_t, cache) -> dict[str, np.ndarray]:
     """Backward pass of :func:`gru_step` given ``dh_t = ∂L/∂h_t (N, m)``.
 
@@ -202,6 +204,7 @@ def gru_step_backward(dh_t, cache) -> dict[str, np.ndarray]:
     }
 
 
+@overflow_is_error
 def gru_forward(xs, params: Mapping, h_0=None):
     """Run the GRU over a batch of sequences: :func:`gru_step` for ``t = 1..T``.
 
@@ -260,6 +263,7 @@ def _gru_forward(xs: np.ndarray, p: dict, h_0: np.ndarray):
     return hs, hs[-1], cache
 
 
+@overflow_is_error
 def gru_backward(dhs, cache, dh_T=None) -> dict[str, np.ndarray]:
     """Full BPTT through :func:`gru_forward` (the step rules of :func:`gru_step_backward`, unrolled).
 
@@ -322,6 +326,7 @@ def _gru_backward(dhs, cache, dh_T) -> dict[str, np.ndarray]:
     }
 
 
+@overflow_is_error
 def gru_step_jacobians(cache) -> np.ndarray:
     """Step Jacobians ``J_t = ∂h_t/∂h_{t-1}`` of a :func:`gru_forward` pass, for :mod:`rnn_tutor.gradflow`.
 

@@ -42,7 +42,7 @@ import numpy as np
 
 from rnn_tutor.cells import Cell
 from rnn_tutor.gru import PARAM_KEYS, TORCH_NAMES, check_gated_params, check_sequence, check_state
-from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
+from rnn_tutor.validation import (overflow_is_error, ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
                                   check_elements, check_int, check_real, check_rng, check_shape, describe)
 
 __all__ = ["GATES", "PARAM_KEYS", "TORCH_NAMES", "init_lstm_params", "lstm_step", "lstm_step_backward",
@@ -83,6 +83,7 @@ def _check_states(h_prev, c_prev, N: int, m: int, names=("h_prev", "c_prev")):
     return check_state(h_prev, N, m, names[0]), check_state(c_prev, N, m, names[1])
 
 
+@overflow_is_error
 def lstm_step(x_t, h_prev, c_prev, params: Mapping):
     """One LSTM step (equations in the module docstring).
 
@@ -112,6 +113,7 @@ def lstm_step(x_t, h_prev, c_prev, params: Mapping):
     return h_t, c_t, cache
 
 
+@overflow_is_error
 def lstm_step_backward(dh_t, dc_t, cache) -> dict[str, np.ndarray]:
     """Backward pass of :func:`lstm_step`.
 
@@ -147,6 +149,7 @@ def lstm_step_backward(dh_t, dc_t, cache) -> dict[str, np.ndarray]:
     }
 
 
+@overflow_is_error
 def lstm_forward(xs, params: Mapping, h_0=None, c_0=None):
     """Run the LSTM over a batch of sequences: :func:`lstm_step` for ``t = 1..T``.
 
@@ -203,6 +206,7 @@ def _lstm_forward(xs: np.ndarray, p: dict, h_0: np.ndarray, c_0: np.ndarray):
     return hs, (hs[-1], cs[-1]), cache
 
 
+@overflow_is_error
 def lstm_backward(dhs, cache, dh_T=None, dc_T=None) -> dict[str, np.ndarray]:
     """Full BPTT through :func:`lstm_forward` (the rules of :func:`lstm_step_backward`, unrolled).
 
@@ -273,6 +277,7 @@ def _lstm_backward(dhs, cache, dh_T, dc_T) -> dict[str, np.ndarray]:
     }
 
 
+@overflow_is_error
 def lstm_step_jacobians(cache) -> np.ndarray:
     """Step Jacobians of the full LSTM state ``s_t = (h_t, c_t)``, for :mod:`rnn_tutor.gradflow`.
 

@@ -127,10 +127,10 @@ def adam_step(params: Mapping, grads: Mapping, state: Mapping, lr: float = 1e-2,
     p = _check_params(params)
     g = _check_grads(p, grads, lr)
     t, m0, v0 = _check_state(state, p)
-    return _adam_update(p, g, {"t": t, "m": m0, "v": v0}, lr, beta1, beta2, eps)
+    return _adam_step(p, g, {"t": t, "m": m0, "v": v0}, lr, beta1, beta2, eps)
 
 
-def _adam_update(p: Mapping, g: Mapping, state: Mapping, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+def _adam_step(p: Mapping, g: Mapping, state: Mapping, lr: float, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8) -> tuple[dict, dict]:
     """:func:`adam_step` on checked arguments: finite float64 ``p`` and ``g`` of equal keys and shapes, a
     checked ``state`` and hyper-parameters.  Still raises :class:`NonFiniteError` if the update overflows."""

@@ -16,7 +16,7 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.activations import Activation, get_activation
-from rnn_tutor.validation import (ArgumentError, Cache, as_float_array, check_array, check_elements, check_finite,
+from rnn_tutor.validation import (overflow_is_error, ArgumentError, Cache, as_float_array, check_array, check_elements, check_finite,
                                   check_int, check_params, check_real, check_rng, check_shape)
 
 __all__ = ["init_params", "as_sequence", "rnn_step", "rnn_forward", "count_params"]
@@ -105,6 +105,7 @@ def _check_inputs(xs, params, h_0, xs_name: str = "xs", h_name: str = "h_0", par
     return xs, p, h_0
 
 
+@overflow_is_error
 def rnn_step(x_t, h_prev, params: Mapping, f: str | Activation = "tanh", g: str | Activation = "identity"):
     """One time step of the Elman RNN.
 
@@ -139,6 +140,7 @@ def rnn_step(x_t, h_prev, params: Mapping, f: str | Activation = "tanh", g: str 
     return h_t, y_t, cache
 
 
+@overflow_is_error
 def rnn_forward(xs, params: Mapping, h_0=None, f: str | Activation = "tanh", g: str | Activation = "identity"):
     """Run the Elman RNN over a batch of sequences.
 

@@ -46,7 +46,7 @@ from rnn_tutor.bptt import rnn_backward, squared_error
 from rnn_tutor.clipping import clip_grad_norm
 from rnn_tutor.optim import adam_init, adam_step, sgd_step
 from rnn_tutor.rnn import rnn_forward
-from rnn_tutor.validation import (MAX_ITERATIONS, PARAM_NAMES, ArgumentError, ArgumentTypeError, NonFiniteArgumentError,
+from rnn_tutor.validation import (overflow_is_error, MAX_ITERATIONS, PARAM_NAMES, ArgumentError, ArgumentTypeError, NonFiniteArgumentError,
                                   as_float_array, check_array, check_choice, check_int, check_params, check_real,
                                   check_cache, check_finite, check_rng, check_shape, check_training_step, describe, NonFiniteError, update_overflow)
 
@@ -99,6 +99,7 @@ def _check_training(lr, epochs, optimizer, clip, target_loss):
     return lr, epochs, clip, target_loss
 
 
+@overflow_is_error
 def window_loss_and_grads(xs_window, ps_window, params: Mapping, f: str | Activation = "tanh",
                           g: str | Activation = "identity", h_start=None, loss_at: str = "last"):
     """Forward over one window, then backpropagate through its k unfolded steps.

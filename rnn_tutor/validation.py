@@ -23,9 +23,11 @@ them, so a backward function given another function's cache says so.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -33,7 +35,7 @@ __all__ = ["ArgumentError", "ArgumentTypeError", "NonFiniteArgumentError", "NonF
            "MAX_ELEMENTS", "PARAM_NAMES", "describe", "all_finite", "as_float_array", "check_array", "check_shape", "check_finite",
            "check_int", "check_real", "check_probability", "check_rng", "check_choice", "check_mapping",
            "check_params", "check_cache", "check_elements", "check_token_ids", "check_callable",
-           "check_training_step", "training_advice", "update_overflow"]
+           "check_training_step", "training_advice", "update_overflow", "overflow_is_error"]
 
 PARAM_NAMES = ("w_x", "w_h", "b_h", "w_y", "b_y")
 
@@ -479,3 +481,65 @@ def update_overflow(step, exc: NonFiniteError, lr=None, clip=None, what: str = "
     where = f"{what} {step}".strip()
     return NonFiniteError(f"training stopped at {where}: the update of {exc.parameter!r} overflowed to NaN or inf. "
                           f"{training_advice(lr, clip)}", step, exc.parameter)
+
+
+# ----------------------------------------------------------------------------- overflow
+
+def _magnitudes(name: str, value, depth: int = 0):
+    """``(label, largest finite |entry|)`` for every array-like inside ``value`` (dicts and tuples are opened)."""
+    if depth > 3:
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _magnitudes(f"{name}[{k!r}]", v, depth + 1)
+    elif isinstance(value, (tuple, list)) and value and not isinstance(value[0], numbers.Number):
+        for i, v in enumerate(value):
+            yield from _magnitudes(f"{name}[{i}]", v, depth + 1)
+    elif isinstance(value, (np.ndarray, list, tuple, numbers.Real)) and not isinstance(value, bool):
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return
+        finite = np.abs(arr[np.isfinite(arr)])
+        if finite.size:
+            yield name, float(finite.max())
+
+
+def _overflow_error(fn: Callable, signature: inspect.Signature, args, kwargs, exc: FloatingPointError) -> NonFiniteArgumentError:
+    try:
+        bound = signature.bind_partial(*args, **kwargs).arguments
+    except TypeError:
+        bound = {}
+    found = [m for arg, value in bound.items() for m in _magnitudes(arg, value)]
+    name, largest = max(found, key=lambda m: m[1]) if found else (next(iter(signature.parameters), "arguments"), math.nan)
+    argument = name.split("[")[0]
+    return NonFiniteArgumentError(argument, f"{name}: expected values small enough for {fn.__name__} to compute in "
+                                            f"float64, received entries up to {largest:.3g}, and the computation "
+                                            f"produced NaN or inf ({exc}). Rescale the input, or look for the step "
+                                            "that made it this large.")
+
+
+def overflow_is_error(fn: Callable) -> Callable:
+    """Decorator: an overflow or an invalid operation (such as ``inf - inf``) inside ``fn`` is an error.
+
+    NumPy's default is a ``RuntimeWarning`` and an ``inf`` or NaN in the result.  Under this
+    decorator it is a :class:`NonFiniteArgumentError` that names the input with the largest entries
+    (for instance ``params['w_y']``), so finite input never comes back as NaN or ``inf`` without a
+    word.  A caller that has chosen its own handling with :func:`numpy.errstate` (a training loop
+    that checks every step itself, say) keeps it: the decorator acts only under NumPy's default.
+    """
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if np.geterr()["over"] != "warn":
+            return fn(*args, **kwargs)
+        try:
+            with np.errstate(over="raise", invalid="raise"):
+                return fn(*args, **kwargs)
+        except (ArgumentError, NonFiniteError):
+            raise
+        except FloatingPointError as exc:
+            raise _overflow_error(fn, signature, args, kwargs, exc) from None
+
+    return wrapper

@@ -2,7 +2,7 @@
 
 ``train_charlm`` validates its arguments once and then calls ``Cell._forward_unchecked`` /
 ``_backward_unchecked``, ``heads._softmax_cross_entropy``, ``clipping._clip_grad_norm`` and
-``optim._adam_update`` on every update.  These tests pin them to the checked public functions,
+``optim._adam_step`` on every update.  These tests pin them to the checked public functions,
 so a fast path can never drift from the math that the lessons teach.
 """
 

@@ -56,24 +56,31 @@ def _unwrap_code(obj: Any) -> CodeType | None:
 def resolve(names: Iterable[str]) -> dict[CodeType, str]:
     """``{code object: qualified name}`` of the functions named ``"package.module.function"``.
 
+    A function's *unchecked twin* is included too: the library's convention is that ``mod._func``
+    computes what ``mod.func`` computes, on arguments already checked (training loops call it
+    after validating once), so it is the same shortcut.
+
     A name that does not resolve is an error in the check's specification.
     """
     codes: dict[CodeType, str] = {}
     for name in names:
         parts = name.split(".")
-        obj = None
+        obj, owner = None, None
         for i in range(len(parts) - 1, 0, -1):
             try:
                 obj = importlib.import_module(".".join(parts[:i]))
             except ImportError:
                 continue
             for attr in parts[i:]:
-                obj = getattr(obj, attr)
+                owner, obj = obj, getattr(obj, attr)
             break
         code = _unwrap_code(obj)
         if code is None:
             raise ValueError(f"forbidden: {name!r} is not a Python function of an importable module")
         codes[code] = name
+        twin = _unwrap_code(getattr(owner, "_" + parts[-1], None)) if not parts[-1].startswith("_") else None
+        if twin is not None:
+            codes.setdefault(twin, name)
     return codes
 
 
