@@ -142,11 +142,11 @@ def _rnn_backward(dys, cache, dh_T, dhs) -> dict:
     das = np.asarray(f.deriv(as_), dtype=np.float64)  # (T, N, m): f'(a_t), turned into δa_t in place below
     if np.may_share_memory(das, as_):  # a hand-made Activation may return its argument
         das = das.copy()
-    dh_next = np.zeros((N, m))  # gradient reaching h_t from step t + 1
+    dh = np.zeros((N, m))  # what step t + 1 sends back to h_t (nothing after the last step)
     for t in reversed(range(T)):
-        dh_next += dh_out[t]  # all of ∂L/∂h_t
-        das[t] *= dh_next
-        dh_next = das[t] @ p["w_h"]  # (N, m) @ (m, m) -> (N, m)
+        dh += dh_out[t]  # all of ∂L/∂h_t: the output path plus the path through h_{t+1}
+        das[t] *= dh  # δa_t = ∂L/∂h_t ⊙ f'(a_t)
+        dh = das[t] @ p["w_h"]  # (N, m) @ (m, m) -> (N, m): multiply by J_t and pass back
     da2 = das.reshape(T * N, m)
     # Σ_t δa_t h_{t-1}ᵀ without stacking h_{t-1}: steps 2..T read hs[:-1], step 1 reads h_0
     dw_h = da2[N:].T @ hs[:-1].reshape((T - 1) * N, m) + das[0].T @ h_0  # (m, TN) @ (TN, m) -> (m, m)
@@ -161,6 +161,6 @@ def _rnn_backward(dys, cache, dh_T, dhs) -> dict:
         "b_h": da2.sum(axis=0),
         "w_y": dw_y,
         "b_y": db_y,
-        "h_0": dh_next,
+        "h_0": dh,
         "xs": das @ p["w_x"],  # (T, N, m) @ (m, d) -> (T, N, d)
     }
