@@ -131,7 +131,9 @@ def _rnn_backward(dys, cache, dh_T, dhs) -> dict:
     # The output path does not depend on the recurrence: one matmul for all steps.
     if dys is None:
         dos = None
-        dh_out = np.zeros((T, N, m)) if dhs is None else dhs.copy()
+        dh_out = np.zeros((T, N, m)) if dhs is None else dhs  # only read below (copied if dh_T is added)
+        if dh_T is not None and dhs is not None:
+            dh_out = dh_out.copy()
     else:
         dos = dys * g.deriv(os_)  # (T, N, q)
         dh_out = dos @ p["w_y"]  # (T, N, q) @ (q, m) -> (T, N, m)

@@ -102,15 +102,19 @@ def clip_grad_norm(grads: Mapping, max_norm: float) -> tuple[dict[str, np.ndarra
     g = _as_grads(grads)
     if not all(np.all(np.isfinite(v)) for v in g.values()):
         raise FloatingPointError(_nonfinite_message(g))
-    return _clip_grad_norm(g, max_norm)
+    clipped, total = _clip_grad_norm(g, max_norm)
+    return {k: v.copy() if v is g[k] else v for k, v in clipped.items()}, total
 
 
 def _clip_grad_norm(g: Mapping[str, np.ndarray], max_norm: float) -> tuple[dict[str, np.ndarray], float]:
-    """:func:`clip_grad_norm` on checked arguments: finite float64 gradients, a float ``max_norm > 0``."""
+    """:func:`clip_grad_norm` on checked arguments: finite float64 gradients, a float ``max_norm > 0``.
+
+    Below the threshold it returns the input arrays themselves (:func:`clip_grad_norm` copies them).
+    """
     s, r = _scaled_norm(g)
     with np.errstate(over="ignore"):
         total = float(s * r)
     if total <= max_norm:
-        return {k: v.copy() for k, v in g.items()}, total
+        return dict(g), total  # the same arrays: clip_grad_norm copies them, training loops need not
     # g · max_norm / (s r) = (g / s) · (max_norm / r): no overflow even if s r does not fit in float64
     return {k: (v / s) * (max_norm / r) for k, v in g.items()}, total

@@ -335,7 +335,7 @@ def masked_cell_backward(dhs, cache: dict, dstate_last: Any = None) -> tuple[dic
     grads, dxs, dstate_0 = None, np.zeros((T, N, d)), None
     for L, idx, cache_g in cache["groups"]:
         g, dxs_g, ds0_g = backward(dhs[:L, idx], cache_g, state_take(dstate_last, idx))
-        grads = {k: np.array(v, dtype=float) for k, v in g.items()} if grads is None else {k: grads[k] + g[k] for k in grads}
+        grads = {k: np.asarray(v, dtype=float) for k, v in g.items()} if grads is None else {k: grads[k] + g[k] for k in grads}
         dxs[:L, idx] = dxs_g
         dstate_0 = state_put(dstate_0, idx, ds0_g, N)
     return grads, dxs, dstate_0
