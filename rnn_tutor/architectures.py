@@ -21,13 +21,14 @@ forward, loss and backward and return ``(L, grads)``, ready for :func:`fit`.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Callable, Mapping
 
 import numpy as np
 
 from rnn_tutor._blas import one_blas_thread
 from rnn_tutor.bptt import squared_error
-from rnn_tutor.cells import ELMAN, Cell, check_cell_params, check_cell_state
+from rnn_tutor.cells import ELMAN, Cell, check_cell_params
 from rnn_tutor.cells import check_cell as _check_cell
 from rnn_tutor.clipping import _clip_grad_norm
 from rnn_tutor.heads import (check_head, check_labels, dense_backward, dense_forward, init_head, softmax,
@@ -35,7 +36,7 @@ from rnn_tutor.heads import (check_head, check_labels, dense_backward, dense_for
 from rnn_tutor.masking import (check_real_steps, last_valid, last_valid_backward, masked_cell_backward, masked_cell_forward,
                                resolve_lengths)
 from rnn_tutor.optim import _adam_step, adam_init
-from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, Cache, as_float_array, check_array, check_cache,
+from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
                                   check_callable, check_choice, check_int, check_mapping, check_real, check_rng,
                                   check_shape, check_token_ids, check_training_step, describe, NonFiniteError, update_overflow)
 
@@ -267,8 +268,7 @@ def many_to_one_forward(cell: Cell, xs, params: Mapping, lengths=None, mask=None
     xs = _check_batch(xs, d=d, finite=False)
     lengths = resolve_lengths(xs.shape[0], xs.shape[1], lengths, mask)
     check_real_steps(xs, lengths)
-    state_0 = check_cell_state(state_0, xs.shape[1])
-    hs, _, c = masked_cell_forward(cell, xs, cp, lengths, state_0)
+    hs, _, c = masked_cell_forward(cell, xs, cp, lengths, state_0)  # checks state_0 against the cell's state
     h_last = last_valid(hs, lengths)  # (N, m)
     return dense_forward(h_last, w_y, b_y), Cache("many_to_one_forward", {"c": c, "h_last": h_last, "lengths": lengths,
                                                                         "T": xs.shape[0], "w_y": w_y})
@@ -303,8 +303,7 @@ def many_to_many_forward(cell: Cell, xs, params: Mapping, lengths=None, mask=Non
     T, N, _ = xs.shape
     lengths = resolve_lengths(T, N, lengths, mask)
     check_real_steps(xs, lengths)
-    state_0 = check_cell_state(state_0, N)
-    hs, _, c = masked_cell_forward(cell, xs, cp, lengths, state_0)
+    hs, _, c = masked_cell_forward(cell, xs, cp, lengths, state_0)  # checks state_0 against the cell's state
     valid = (np.arange(T)[:, None] < lengths[None, :]).astype(float)[..., None]  # (T, N, 1)
     return dense_forward(hs, w_y, b_y) * valid, Cache("many_to_many_forward", {"c": c, "hs": hs, "valid": valid,
                                                                             "w_y": w_y})
@@ -334,6 +333,31 @@ def many_to_many_loss(cell: Cell, xs, params, labels, lengths=None, mask=None,
 
 # ----------------------------------------------------------------------------- training
 
+def _check_arity(fn, name: str, args: tuple) -> None:
+    """Refuse a function that cannot be called with ``len(args)`` positional arguments (named ``args``)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin or C function without a signature: nothing to check
+        return
+    try:
+        sig.bind(*args)
+    except TypeError:
+        raise ArgumentTypeError(name, f"{name}: expected a function called as {name}({', '.join(args)}), received "
+                                      f"a function with the signature {sig}") from None
+
+
+def _check_grad(g, shape: tuple, k: str, step: int) -> np.ndarray:
+    """One gradient returned by ``loss_and_grads``: a real array shaped like its parameter."""
+    try:
+        g = as_float_array(g, f"grads[{k!r}]")
+    except ArgumentError as exc:
+        raise type(exc)("loss_and_grads", f"loss_and_grads: at step {step}, {exc}") from None
+    if g.shape != shape:
+        raise ArgumentError("loss_and_grads", f"loss_and_grads: expected grads[{k!r}] of shape {shape} (the shape of "
+                                              f"params[{k!r}]), received shape {g.shape} at step {step}.")
+    return g
+
+
 @one_blas_thread
 def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, lr: float = 1e-2,
         clip: float | None = 5.0) -> tuple[dict, np.ndarray]:
@@ -350,8 +374,15 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
     FloatingPointError
         (:class:`~rnn_tutor.validation.NonFiniteError`) as soon as a loss, a gradient or a
         parameter is NaN or ``inf``; the message names the step and the parameter.
+    ValueError
+        (:class:`~rnn_tutor.validation.ArgumentError` naming ``loss_and_grads``) if it cannot be
+        called as ``loss_and_grads(params, step)``, returns anything but ``(loss, grads)`` with one
+        real gradient per parameter shaped like it, or if a library function called inside it
+        refuses an argument other than the parameters (the message quotes that error and the
+        step; an error about ``params`` is raised as it is, since those are fit's ``params``).
     """
     check_callable(loss_and_grads, "loss_and_grads")
+    _check_arity(loss_and_grads, "loss_and_grads", ("params", "step"))
     steps = check_int(steps, "steps", 1, MAX_ITERATIONS)
     lr = check_real(lr, "lr", 0.0, None, low_open=True, what="a positive learning rate")
     if clip is not None:
@@ -361,7 +392,14 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
     check_training_step("0 (the initial parameters)", params=params, lr=lr, clip=clip)
     state, losses = adam_init(params), np.empty(steps)
     for step in range(steps):
-        out = loss_and_grads(params, step)
+        try:
+            out = loss_and_grads(params, step)
+        except ArgumentError as exc:
+            if exc.argument == "params" or str(exc.argument).startswith(("params[", "params ")):
+                raise  # a library function refused the params that fit passed on: they are fit's argument too
+            # a library function inside it refused one of its own arguments: say where it came from
+            raise type(exc)("loss_and_grads", f"loss_and_grads: the call loss_and_grads(params, step={step}) "
+                                              f"raised {type(exc).__name__}: {exc}") from exc
         if not (isinstance(out, tuple) and len(out) == 2):
             raise ArgumentError("loss_and_grads", f"loss_and_grads: expected a function returning (loss, grads), "
                                 f"received {describe(out)} from it at step {step}.")
@@ -375,10 +413,7 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
         except (TypeError, ValueError):
             raise ArgumentError("loss_and_grads", f"loss_and_grads: expected a number as the loss, received "
                                 f"{describe(L)} at step {step}.") from None
-        grads = {k: as_float_array(grads[k], f"grads[{k!r}] (from loss_and_grads)") for k in params}
-        for k, g in grads.items():
-            check_shape(g, params[k].shape, f"grads[{k!r}] (from loss_and_grads)",
-                        f"The gradient of params[{k!r}] has its shape (step {step}).")
+        grads = {k: _check_grad(grads[k], params[k].shape, k, step) for k in params}
         check_training_step(step, loss=L, grads=grads, lr=lr, clip=clip)
         losses[step] = L
         if clip is not None:

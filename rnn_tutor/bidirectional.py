@@ -35,8 +35,8 @@ from typing import Mapping
 
 import numpy as np
 
-from rnn_tutor.cells import ELMAN, Cell, check_cell
-from rnn_tutor.masking import check_lengths, masked_cell_backward, masked_cell_forward
+from rnn_tutor.cells import ELMAN, Cell, _state_template, check_cell, check_cell_state
+from rnn_tutor.masking import _masked_backward, check_lengths, masked_cell_forward
 from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
                                   check_elements, check_int, check_rng, check_shape, describe)
 
@@ -82,8 +82,9 @@ def reverse_sequences(xs, lengths=None) -> np.ndarray:
     Applying the function twice gives back ``xs``.
     """
     xs = check_array(xs, "xs")
-    if xs.ndim < 2:
-        raise ArgumentError("xs", f"xs: expected an array (T, N, ...) with time on axis 0, received shape {xs.shape}")
+    if xs.ndim < 2 or 0 in xs.shape[:2]:
+        raise ArgumentError("xs", f"xs: expected an array (T, N, ...) with time on axis 0 and T, N >= 1, "
+                                  f"received shape {xs.shape}")
     if lengths is None:
         return xs[::-1]
     T, N = xs.shape[:2]
@@ -130,12 +131,23 @@ def _forward_full(xs, params, cell, state_0):
     """Both directions over all ``T`` steps of every sequence."""
     p_f, p_b = split_params(params, cell)
     xs = check_array(xs, "xs", ndim=3, names=("T", "N", "d"), nonempty=True)
-    s_f, s_b = _pair(state_0, "state_0")
+    _pair(state_0, "state_0")
+    s_f, s_b = _check_pair_state(state_0, cell, p_f, xs.shape[1], "state_0")
     hs_f, sT_f, cache_f = cell.forward(xs, p_f, s_f)  # reads x_1 .. x_T
     hs_r, sT_b, cache_b = cell.forward(xs[::-1], p_b, s_b)  # reads x_T .. x_1; hs_r[0] is h←_T
     hs = np.concatenate([hs_f, hs_r[::-1]], axis=2)  # (T, N, m) ++ (T, N, m) -> (T, N, 2m), aligned in time
     return hs, (sT_f, sT_b), Cache("bidirectional_forward", {"cell": cell, "fwd": cache_f, "bwd": cache_b,
                                                             "m": hs_f.shape[2], "T": xs.shape[0], "N": xs.shape[1]})
+
+
+def _check_pair_state(state, cell, p_f, N, name):
+    """A pair of states checked against the cell's own zero state (when the cell declares its width)."""
+    if state is None:
+        return None, None
+    if getattr(cell, "check_params", None) is None:
+        return state
+    width = cell.check_params(p_f, "params")[1]
+    return check_cell_state(tuple(state), N, name, cell=bidirectional(cell), width=2 * width)
 
 
 def _backward_full(dhs, cache, dstate_T=None):
@@ -147,7 +159,10 @@ def _backward_full(dhs, cache, dstate_T=None):
         dhs = as_float_array(dhs, "dhs")
         check_shape(dhs, (T, N, 2 * m), "dhs", "dhs is ∂L/∂out_t for the concatenated outputs [h→_t ; h←_t].")
         dh_f, dh_r = dhs[..., :m], dhs[::-1, :, m:]  # the backward direction saw time reversed
-    ds_f, ds_b = _pair(dstate_T, "dstate_T")
+    _pair(dstate_T, "dstate_T")
+    if dstate_T is not None and getattr(cell, "check_params", None) is not None:
+        dstate_T = check_cell_state(tuple(dstate_T), N, "dstate_T", cell=bidirectional(cell), width=2 * m)
+    ds_f, ds_b = (None, None) if dstate_T is None else dstate_T
     g_f, dxs_f, d0_f = cell.backward(dh_f, cache["fwd"], ds_f)
     g_b, dxs_r, d0_b = cell.backward(dh_r, cache["bwd"], ds_b)
     grads = {**g_f, **{k + SUFFIX: v for k, v in g_b.items()}}
@@ -201,7 +216,7 @@ def bidirectional_backward(dhs, cache, dstate_T=None):
     check_cache(cache, "bidirectional_forward")
     if "masked" in cache:
         _pair(dstate_T, "dstate_T")
-        return masked_cell_backward(dhs, cache["masked"], dstate_T)
+        return _masked_backward(dhs, cache["masked"], dstate_T, "dstate_T")
     return _backward_full(dhs, cache, dstate_T)
 
 
@@ -233,7 +248,11 @@ def bidirectional(cell: Cell = ELMAN) -> Cell:
         cell.check_params({k: params[k + SUFFIX] for k in cell.param_names}, f"{name} (the _reverse direction)")
         return d, 2 * m
 
-    return Cell(f"bi-{cell.name}", names, init_params, init_state, forward, _backward_full, check)
+    def zero_state(N, width):  # hs holds both directions: each direction's state is half as wide
+        return _state_template(cell, N, width // 2), _state_template(cell, N, width // 2)
+
+    return Cell(f"bi-{cell.name}", names, init_params, init_state, forward, _backward_full, check,
+                _zero_state=zero_state)
 
 
 BIDIRECTIONAL_ELMAN = bidirectional(ELMAN)

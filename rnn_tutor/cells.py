@@ -15,7 +15,8 @@ The interface (all pure functions)::
 ``dhs (T, N, m)`` is ``∂L/∂h_t`` from outside the recurrence (output layers);
 ``dstate_T`` is an extra gradient on the final state (e.g. from a decoder), shaped
 like ``state_T`` (``None`` means zero).  ``grads`` has the keys of ``params``.
-``state_0=None`` in ``forward`` means zeros.
+``state_0=None`` in ``forward`` means zeros; so does ``None`` for one part of a tuple
+state (``(h, None)`` for the LSTM).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from rnn_tutor.activations import get_activation
 from rnn_tutor.bptt import _rnn_backward, rnn_backward
 from rnn_tutor.rnn import _rnn_forward, rnn_forward
 from rnn_tutor.rnn import init_params as _rnn_init_params
-from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, check_array, check_cache, check_elements, check_int,
+from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, as_float_array, check_array, check_cache, check_elements, check_int,
                                   check_mapping, check_params, describe)
 
 __all__ = ["Cell", "elman_cell", "ELMAN", "check_cell", "check_cell_params", "check_cell_state"]
@@ -56,6 +57,10 @@ class Cell:
     _backward_unchecked: Callable[..., tuple] | None = None
     """``backward`` without argument checks (``dhs (T, N, m)`` float64 or None, the cache of
     ``_forward_unchecked``); ``None``: use ``backward``."""
+    _zero_state: Callable[[int, int], Any] | None = None
+    """``_zero_state(N, width)``: the zero state for ``N`` sequences of a cell whose ``hs`` have
+    ``width`` columns (the structure and shapes a ``state_0`` must have).  ``None``:
+    ``init_state(N, width)``, right for every cell whose state is as wide as its output."""
 
 
 def _unchecked(cell: Cell) -> tuple[Callable[..., tuple], Callable[..., tuple]]:
@@ -84,15 +89,82 @@ def check_cell(cell, name: str = "cell") -> Cell:
                                   f"rnn_tutor.lstm.LSTM), received {describe(cell)}.{' ' + hint if hint else ''}")
 
 
-def check_cell_state(state, N: int, name: str = "state_0"):
-    """``None``, an ``(N, m)`` array of finite numbers, or a tuple of them (the LSTM's ``(h, c)``)."""
+def _state_template(cell: Cell, N: int, width: int):
+    """The zero state of ``cell`` for ``N`` sequences whose ``hs`` have ``width`` columns."""
+    make = getattr(cell, "_zero_state", None)
+    return make(N, width) if make is not None else cell.init_state(N, width)
+
+
+def _is_state_tuple(state) -> bool:
+    # A tuple is a multi-part state; a list is one only if it holds arrays, tuples or None
+    # (a nested list of numbers is a single (N, m) state written as a list).
+    if isinstance(state, tuple):
+        return True
+    return isinstance(state, list) and bool(state) and all(
+        s is None or isinstance(s, (np.ndarray, tuple, list)) and not _is_number_rows(s) for s in state)
+
+
+def _is_number_rows(s) -> bool:
+    return isinstance(s, list) and bool(s) and not isinstance(s[0], (np.ndarray, tuple, list))
+
+
+def _state_text(like) -> str:
+    if isinstance(like, tuple):
+        return f"a tuple of {len(like)} ({', '.join(_state_text(x) for x in like)})"
+    return f"an array of shape {like.shape}"
+
+
+def _received_state_text(state) -> str:
+    if isinstance(state, (tuple, list)):
+        return f"a {type(state).__name__} of {len(state)}"
+    return describe(state)
+
+
+def _match_state(state, like, name: str, what: str, part: bool = False):
+    expected = f"{_state_text(like)} (part of {what})" if part else f"{what}: {_state_text(like)}"
+    if isinstance(like, tuple):
+        if not (_is_state_tuple(state) and len(state) == len(like)):
+            kind = ArgumentError if isinstance(state, (tuple, list, np.ndarray)) else ArgumentTypeError
+            raise kind(name, f"{name}: expected {expected}, received {_received_state_text(state)}.")
+        # None inside a tuple state means zeros for that part (as in LSTM.forward and rnn_tutor.lstm.lstm_forward)
+        # (``like`` is a freshly made zero state, so its parts can be returned as they are.)
+        return tuple(lk if s is None else _match_state(s, lk, f"{name}[{i}]", what, True)
+                     for i, (s, lk) in enumerate(zip(state, like)))
+    if isinstance(state, tuple):
+        raise ArgumentError(name, f"{name}: expected {expected}, received {_received_state_text(state)}.")
+    arr = check_array(state, name, ndim=2, names=("N", "m"))
+    if arr.shape != like.shape:
+        raise ArgumentError(name, f"{name}: expected shape (N, m) = {like.shape}, received shape {arr.shape}.")
+    return arr
+
+
+def check_cell_state(state, N: int, name: str = "state_0", *, cell: Cell | None = None, width: int | None = None):
+    """``None``, an ``(N, m)`` array of finite numbers, or a tuple of them (the LSTM's ``(h, c)``).
+
+    With ``cell`` and ``width`` (the width of the cell's ``hs``, as returned by
+    :func:`check_cell_params`), the state must have exactly the structure and shapes of the
+    cell's zero state (``cell.init_state(N, m)``: ``(N, m)`` for the Elman RNN and the GRU, the
+    pair ``(h, c)`` for the LSTM); a ``None`` part of a tuple state is returned as zeros.
+    Without them, any ``(N, ·)`` arrays are accepted.
+    """
     N = check_int(N, "N")
+    cell = None if cell is None else check_cell(cell)
+    width = None if width is None else check_int(width, "width")
+    if (cell is None) != (width is None):
+        missing = "width" if width is None else "cell"
+        raise ArgumentError(missing, f"{missing}: expected cell and width together (or neither), received only "
+                                     f"{'cell' if width is None else 'width'}.")
     if state is None:
         return None
-    if isinstance(state, (tuple, list)):
+    if cell is not None:
+        like = _state_template(cell, N, width)
+        return _match_state(state, like, name, f"the {cell.name} cell's state for N = {N} sequences")
+    if _is_state_tuple(state):
         if not state:
             raise ArgumentError(name, f"{name}: expected a state array (N, m) or a tuple of them, received an empty {type(state).__name__}.")
         return tuple(check_cell_state(s, N, f"{name}[{i}]") for i, s in enumerate(state))
+    if isinstance(state, (tuple, list)) and not state:
+        raise ArgumentError(name, f"{name}: expected a state array (N, m) or a tuple of them, received an empty {type(state).__name__}.")
     arr = check_array(state, name, ndim=2, names=("N", "m"))
     if arr.shape[0] != N:
         raise ArgumentError(name, f"{name}: expected one row per sequence (N = {N}), received shape {arr.shape}.")
@@ -144,13 +216,16 @@ def elman_cell(f: str = "tanh") -> Cell:
 
     def forward(xs, params, state_0=None):
         check_mapping(params, "params", names, "an Elman cell parameter dict")
-        w_h_shape = np.shape(params["w_h"])  # rnn_forward validates every entry; this only sizes the zero head
-        m = w_h_shape[0] if len(w_h_shape) >= 1 else 1
+        if state_0 is None:  # rnn_forward validates every entry; this only sizes the zero head
+            w_h_shape = np.shape(params["w_h"])
+            m = w_h_shape[0] if len(w_h_shape) >= 1 else 1
+        else:  # the parameters give state_0's width: check them (and xs) before state_0
+            m = check(params)[1]
         # The recurrent layer alone: a zero output layer (q = 1) satisfies rnn_forward.
         full = {**{k: params[k] for k in names}, "w_y": np.zeros((1, m)), "b_y": np.zeros(1)}
         if state_0 is not None:  # name the Cell interface's argument, not rnn_forward's h_0
-            xs_shape = np.shape(xs)
-            n_rows = xs_shape[1] if len(xs_shape) == 3 else None
+            xs = as_float_array(xs, "xs")
+            n_rows = xs.shape[1] if xs.ndim == 3 else None
             state_0 = check_array(state_0, "state_0", shape=(n_rows, m), names=("N", "m"))
         hs, _, cache = rnn_forward(xs, full, h_0=state_0, f=act, g="identity")
         return hs, hs[-1], cache

@@ -364,7 +364,8 @@ def _init_state(N: int, m: int) -> np.ndarray:
 def _cell_forward(xs, params, state_0=None):
     if state_0 is not None:  # name the Cell interface's argument, not gru_forward's h_0
         p = check_gated_params(params, GATES)
-        state_0 = check_array(state_0, "state_0", shape=(np.shape(xs)[1] if np.ndim(xs) == 3 else None,
+        xs = as_float_array(xs, "xs")  # a ragged list is named here, before its shape is read
+        state_0 = check_array(state_0, "state_0", shape=(xs.shape[1] if xs.ndim == 3 else None,
                                                           p["w_hh"].shape[1]), names=("N", "m"))
     return gru_forward(xs, params, state_0)
 

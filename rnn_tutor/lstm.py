@@ -334,10 +334,12 @@ def _named_pair(pair, name, shape):
 
 
 def _cell_forward(xs, params, state_0=None):
-    h_0, c_0 = _split_state(state_0, "state_0")
+    h_0 = c_0 = None
     if state_0 is not None:  # name the Cell interface's argument, not lstm_forward's h_0 and c_0
         p = check_gated_params(params, GATES)
-        h_0, c_0 = _named_pair((h_0, c_0), "state_0", (np.shape(xs)[1] if np.ndim(xs) == 3 else None, p["w_hh"].shape[1]))
+        xs = as_float_array(xs, "xs")  # a ragged list is named here, before its shape is read
+        h_0, c_0 = _split_state(state_0, "state_0")
+        h_0, c_0 = _named_pair((h_0, c_0), "state_0", (xs.shape[1] if xs.ndim == 3 else None, p["w_hh"].shape[1]))
     return lstm_forward(xs, params, h_0, c_0)
 
 

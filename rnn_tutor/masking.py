@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, Cache, NonFiniteArgumentError, as_float_array, check_array,
-                                  check_cache, check_elements, check_int, check_real, check_shape, check_token_ids,
+                                  check_cache, check_elements, check_finite, check_int, check_real, check_shape, check_token_ids,
                                   describe)
 
 __all__ = ["check_real_steps", "check_lengths", "lengths_to_mask", "mask_to_lengths", "resolve_lengths", "pad_sequences",
@@ -71,9 +71,13 @@ def mask_to_lengths(mask, shape: tuple | None = None, name: str = "mask") -> np.
     m = check_array(mask, name, allow_bool=True)
     if m.ndim == 2 and 0 in m.shape:
         raise ArgumentError(name, f"{name}: expected a (T, N) mask with T, N >= 1, received shape {m.shape}")
+    if isinstance(shape, np.ndarray) and shape.ndim == 1 and shape.dtype.kind in "iu":
+        shape = tuple(shape.tolist())
     if shape is not None and not (isinstance(shape, (tuple, list)) and len(shape) == 2 and all(
-            isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape)):
+            isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_))
+            or isinstance(s, np.ndarray) and s.ndim == 0 and s.dtype.kind in "iu" for s in shape)):
         raise ArgumentTypeError("shape", f"shape: expected a pair (T, N) of integers, received {describe(shape)}")
+    shape = None if shape is None else tuple(int(s) for s in shape)
     if shape is not None and m.shape != tuple(shape):
         raise ArgumentError(name, f"{name}: expected shape {tuple(shape)} (T, N: the first two axes of the sequences), "
                          f"received shape {m.shape}")
@@ -136,12 +140,22 @@ def pad_sequences(seqs: Sequence, pad_value: float = 0.0) -> tuple[np.ndarray, n
     return xs, lengths
 
 
+_INT64_MIN, _INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
 def pad_tokens(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Right-pad lists of integer tokens into ``tokens (T, N)`` and ``lengths (N,)``."""
+    """Right-pad lists of integer tokens into ``tokens (T, N)`` and ``lengths (N,)``.
+
+    ``pad_id`` is any integer that fits in int64 (the dtype of ``tokens``); booleans are not tokens.
+    """
     seqs = _check_seqs(seqs)
     pad_id = check_int(pad_id, "pad_id", None, None)
+    if not _INT64_MIN <= pad_id <= _INT64_MAX:
+        raise ArgumentError("pad_id", f"pad_id: expected an integer id that fits in int64 (-2**63 .. 2**63 - 1, the "
+                                      f"dtype of tokens), received {pad_id}.")
     ids = []
     for n, s in enumerate(seqs):
+        _refuse_bools(s, f"seqs[{n}]", "integer tokens")
         arr = check_token_ids(s, f"seqs[{n}]", None, ndim=1, what="integer tokens")
         if arr.size == 0:
             raise ArgumentError(f"seqs[{n}]", f"seqs[{n}]: expected a non-empty sequence of tokens, received an empty sequence")
@@ -154,12 +168,20 @@ def pad_tokens(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarr
     return tokens, lengths
 
 
+def _refuse_bools(values, name: str, what: str) -> None:
+    """A list or tuple of ids holding ``True``/``False`` is an error, as a boolean array is."""
+    if isinstance(values, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in values):
+        raise ArgumentTypeError(name, f"{name}: expected {what}, received a {type(values).__name__} holding booleans "
+                                      f"({list(values)[:8]}). Use int ids.")
+
+
 def one_hot(tokens, V: int, name: str = "tokens") -> np.ndarray:
-    """One-hot vectors ``(..., V)`` for integer ``tokens (...)`` in ``0 .. V-1``."""
+    """One-hot vectors ``(..., V)`` for integer ``tokens (...)`` in ``0 .. V-1``.
+
+    Like every id argument (:func:`rnn_tutor.validation.check_token_ids`), integral floats such as
+    ``3.0`` are accepted and ``1.7`` is not.
+    """
     V = check_int(V, "V")
-    arr = np.asarray(tokens) if isinstance(tokens, np.ndarray) else tokens
-    if isinstance(arr, np.ndarray) and arr.dtype.kind not in "iu" and arr.dtype.kind in "fc":
-        raise ArgumentError(name, f"{name}: expected integer token ids, received dtype {arr.dtype}")
     arr = check_token_ids(tokens, name, V, what="integer token ids")
     check_elements((arr.size, V), "one-hot array (..., V)", name)
     return (arr[..., None] == np.arange(V)).astype(float)
@@ -190,7 +212,10 @@ def last_valid_backward(dh_last, lengths, T: int) -> np.ndarray:
 # ---------------------------------------------------------------- states: an array or a tuple of arrays
 
 def state_take(state: Any, idx) -> Any:
-    """Rows ``idx`` of a state (an ``(N, m)`` array or a tuple of them, like the LSTM's ``(h, c)``)."""
+    """Rows ``idx`` of a state (an ``(N, m)`` array or a tuple of them, like the LSTM's ``(h, c)``).
+
+    ``None`` (the zero state that a cell makes itself) gives ``None``, as does a ``None`` part of a tuple.
+    """
     return _take(state, idx, "state")
 
 
@@ -207,10 +232,24 @@ def _take(state, idx, name):
 def state_put(full: Any, idx, part: Any, N: int) -> Any:
     """Write ``part`` into rows ``idx`` of ``full`` (created as zeros with ``N`` rows when ``None``).
 
-    ``full`` is changed in place when it is given (an array, or a tuple of arrays like ``part``).
+    ``full`` is changed in place when it is given (an array, or a tuple of arrays like ``part``),
+    so it must be a writeable float array of finite numbers (not a read-only or
+    ``np.broadcast_to`` view).  The new ``full`` is returned either way.
     """
     N = check_int(N, "N")
+    _check_full(full, "full")
     return _put(full, idx, part, N, "full", "part")
+
+
+def _check_full(full, name):
+    if isinstance(full, tuple):
+        for i, f in enumerate(full):
+            _check_full(f, f"{name}[{i}]")
+    elif isinstance(full, np.ndarray) and full.dtype.kind == "f":
+        if not full.flags.writeable:
+            raise ArgumentError(name, f"{name}: expected a writeable array (state_put writes into it in place), "
+                                      f"received a read-only array of shape {full.shape}. Pass a copy, e.g. np.array({name}).")
+        check_finite(full, name)
 
 
 def _put(full, idx, part, N, fname, pname):
@@ -281,14 +320,16 @@ def masked_cell_forward(cell, xs, params: Mapping, lengths=None, state_0: Any = 
     from rnn_tutor.cells import _unchecked, check_cell, check_cell_params, check_cell_state
 
     cell = check_cell(cell)
-    d, _ = check_cell_params(cell, params)
+    d, width = check_cell_params(cell, params)
     xs = check_array(xs, "xs", ndim=3, names=("T", "N", "d"), nonempty=True, finite=False)
     if d is not None:
         check_shape(xs, (None, None, d), "xs", f"The last axis holds the d = {d} input features that the cell expects.")
     T, N, _ = xs.shape
     lengths = resolve_lengths(T, N, lengths, mask)
     check_real_steps(xs, lengths)
-    state_0 = check_cell_state(state_0, N)
+    # Against the cell's own zero state where the cell declares its width: (N, m) for the Elman
+    # RNN and the GRU, the pair (h, c) for the LSTM (a None part becomes zeros).
+    state_0 = check_cell_state(state_0, N, cell=cell if width is not None else None, width=width)
     cell_params = {k: as_float_array(params[k], f"params[{k!r}]") for k in cell.param_names}
     # Everything is checked (the cell's parameters by its own check): run the cell unchecked.
     forward = _unchecked(cell)[0] if getattr(cell, "check_params", None) else cell.forward
@@ -299,7 +340,7 @@ def masked_cell_forward(cell, xs, params: Mapping, lengths=None, state_0: Any = 
         if hs is None:
             hs = np.zeros((T, N, hs_g.shape[2]))
         hs[:L, idx] = hs_g
-        state_last = state_put(state_last, idx, state_g, N)
+        state_last = _put(state_last, idx, state_g, N, "state_last", "state_last")
         groups.append((int(L), idx, cache_g))
     cache = Cache("masked_cell_forward", {"cell": cell, "groups": groups, "shape": (T, N, xs.shape[2]),
                                           "lengths": lengths, "m": hs.shape[2], "unchecked": forward is not cell.forward})
@@ -321,14 +362,21 @@ def masked_cell_backward(dhs, cache: dict, dstate_last: Any = None) -> tuple[dic
     dxs : (T, N, d)   zeros at padding
     dstate_0 : shaped like ``state_0``
     """
-    check_cache(cache, "masked_cell_forward", ("cell", "groups", "shape", "lengths", "m"))
+    return _masked_backward(dhs, cache, dstate_last, "dstate_last")
+
+
+def _masked_backward(dhs, cache, dstate_last, state_name: str):
+    """:func:`masked_cell_backward`, naming the final-state gradient ``state_name`` (the caller's argument)."""
+    check_cache(cache, "masked_cell_forward", ("cell", "groups", "shape", "lengths", "m", "unchecked"))
     cell, (T, N, d), m = cache["cell"], cache["shape"], cache["m"]
     if dhs is None:
         dhs = np.zeros((T, N, m))
     dhs = check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"), hint="dhs is shaped like hs.")
-    if dstate_last is not None:
+    if dstate_last is not None:  # shaped like state_last: the cell's zero state where the cell declares it
         from rnn_tutor.cells import check_cell_state
-        dstate_last = check_cell_state(dstate_last, N, "dstate_last")
+        declared = getattr(cell, "check_params", None) is not None
+        dstate_last = check_cell_state(dstate_last, N, state_name, cell=cell if declared else None,
+                                       width=m if declared else None)
     from rnn_tutor.cells import _unchecked
 
     backward = _unchecked(cell)[1] if cache.get("unchecked") else cell.backward
@@ -337,5 +385,5 @@ def masked_cell_backward(dhs, cache: dict, dstate_last: Any = None) -> tuple[dic
         g, dxs_g, ds0_g = backward(dhs[:L, idx], cache_g, state_take(dstate_last, idx))
         grads = {k: np.asarray(v, dtype=float) for k, v in g.items()} if grads is None else {k: grads[k] + g[k] for k in grads}
         dxs[:L, idx] = dxs_g
-        dstate_0 = state_put(dstate_0, idx, ds0_g, N)
+        dstate_0 = _put(dstate_0, idx, ds0_g, N, "dstate_0", "dstate_0")
     return grads, dxs, dstate_0

@@ -432,3 +432,82 @@ def test_softmax_cross_entropy_gradient_matches_sympy():
         _, d = softmax_cross_entropy(np.array([[0.3, -1.2, 2.0]]), np.array([c]))
         np.testing.assert_allclose(d[0], symbolic, rtol=1e-12)
         assert float(loss.subs(values)) == pytest.approx(softmax_cross_entropy(np.array([[0.3, -1.2, 2.0]]), np.array([c]))[0])
+
+
+# ----------------------------------------------------------------------------- bad arguments (regressions)
+
+@pytest.mark.parametrize("forward", [A.many_to_one_forward, A.many_to_many_forward])
+@pytest.mark.parametrize("name", ["elman", "gru", "lstm"])
+def test_state_0_is_checked_against_the_cells_state(forward, name):
+    # regression: a state_0 with m + 1 columns leaked NumPy's matmul error
+    cell = CELLS[name]
+    rng = np.random.default_rng(0)
+    xs, p = rng.normal(size=(5, 3, 2)), A.init_params(cell, 2, 4, 3, rng)
+    wide = (np.zeros((3, 4)), np.zeros((3, 5))) if name == "lstm" else np.zeros((3, 5))
+    with pytest.raises(ValueError, match=r"state_0(\[1\])?: expected shape \(N, m\) = \(3, 4\), received shape \(3, 5\)"):
+        forward(cell, xs, p, state_0=wide)
+    if name == "lstm":
+        with pytest.raises(ValueError, match=r"state_0: expected the lstm cell's state .*received an array"):
+            forward(cell, xs, p, state_0=np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("bad", [None, "abc"])
+def test_elman_cell_names_a_bad_w_h_not_state_0(bad):
+    # regression: with a state_0, params['w_h'] = None was reported as "state_0: expected shape (3, 1)"
+    rng = np.random.default_rng(0)
+    params = {**ELMAN.init_params(2, 4, rng), "w_h": bad}
+    with pytest.raises(TypeError, match=r"params\['w_h'\]: expected an array of numbers"):
+        ELMAN.forward(rng.normal(size=(5, 3, 2)), params, np.zeros((3, 4)))
+
+
+def test_cell_forward_names_a_ragged_xs_given_with_a_state():
+    # regression: np.shape(xs) on a ragged list leaked NumPy's "inhomogeneous shape" error (GRU, LSTM: their tests)
+    cell = ELMAN
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(5, 3, 2)).tolist()
+    xs[0] = xs[0][:-1]
+    state = cell.init_state(3, 4)
+    with pytest.raises(ValueError, match=r"^xs: expected an array of numbers, received a list that NumPy cannot turn"):
+        cell.forward(xs, cell.init_params(2, 4, rng), state)
+
+
+def test_fit_names_a_loss_and_grads_with_the_wrong_signature():
+    # regression: Python's "takes 1 positional argument but 2 were given" from inside the loop
+    p = A.init_params(ELMAN, 2, 3, 2, np.random.default_rng(0))
+    with pytest.raises(TypeError, match=r"loss_and_grads: expected a function called as loss_and_grads\(params, step\), "
+                                        r"received a function with the signature \(p\)"):
+        A.fit(lambda p: (0.0, p), p, steps=1)
+    A.fit(lambda p, *args: (0.0, {k: np.zeros_like(v) for k, v in p.items()}), p, steps=1)  # *args can take step
+
+
+def test_fit_blames_loss_and_grads_for_its_gradients_and_its_inner_errors():
+    rng = np.random.default_rng(0)
+    p = A.init_params(ELMAN, 2, 3, 2, rng)
+    wrong = lambda params, step: (0.0, {k: np.zeros(v.shape + (1,)) for k, v in params.items()})  # noqa: E731
+    with pytest.raises(ValueError, match=r"^loss_and_grads: expected grads\['w_x'\] of shape \(3, 2\) \(the shape of "
+                                         r"params\['w_x'\]\), received shape \(3, 2, 1\) at step 0\."):
+        A.fit(wrong, p, steps=1)
+    xs, labels = rng.normal(size=(4, 2, 2)), np.array([0, 1])
+    wide = {**p, "w_x": np.zeros((3, 3))}  # the parameters read d = 3 features, the data has 2
+    with pytest.raises(ValueError, match=r"^loss_and_grads: the call loss_and_grads\(params, step=0\) raised "
+                                         r"ArgumentError: xs: expected shape \(\*, \*, 3\)") as info:
+        A.fit(lambda params, step: A.many_to_one_loss(ELMAN, xs, params, labels), wide, steps=1)
+    assert info.value.argument == "loss_and_grads" and info.value.__cause__.argument == "xs"
+    missing = {k: v for k, v in p.items() if k != "b_y"}  # an error about params names fit's own params
+    with pytest.raises(ValueError, match=r"^params: missing output-layer key\(s\) \['b_y'\]"):
+        A.fit(lambda params, step: A.many_to_one_loss(ELMAN, xs, params, labels), missing, steps=1)
+
+
+def test_check_cell_state_against_a_cell():
+    from rnn_tutor.cells import check_cell_state
+    lstm = CELLS["lstm"]
+    h = np.ones((3, 4))
+    state = check_cell_state((h, None), 3, cell=lstm, width=4)  # None: that part is zeros
+    assert state[0] is not None and np.array_equal(state[1], np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"state_0\[1\]: expected shape \(N, m\) = \(3, 4\), received shape \(3, 5\)"):
+        check_cell_state([h, np.zeros((3, 5))], 3, cell=lstm, width=4)  # a list of arrays is a tuple state
+    with pytest.raises(ValueError, match=r"width: expected cell and width together \(or neither\), received only cell"):
+        check_cell_state(h, 3, cell=ELMAN)
+    with pytest.raises(TypeError, match=r"cell: expected a rnn_tutor.cells.Cell"):
+        check_cell_state(h, 3, cell="elman", width=4)
+    np.testing.assert_array_equal(check_cell_state(h.tolist(), 3), h)  # rows of numbers: one (N, m) state

@@ -207,3 +207,29 @@ def test_bad_input():
         bidirectional_backward(np.zeros((4, 2, 3)), cache)
     with pytest.raises(ValueError, match=r"T: expected an integer >= 2"):
         peak_task(3, 1, rng)
+
+
+# ----------------------------------------------------------------------------- bad arguments (regressions)
+
+def test_reverse_sequences_names_an_empty_xs():
+    # regression: xs[:0] was reported as "T: expected a positive integer" (T is not an argument)
+    xs = np.zeros((5, 3, 2))
+    for lengths in (None, [1, 1, 1]):
+        with pytest.raises(ValueError, match=r"^xs: expected an array \(T, N, \.\.\.\) with time on axis 0 and T, N >= 1, "
+                                             r"received shape \(0, 3, 2\)"):
+            reverse_sequences(xs[:0], lengths)
+
+
+@pytest.mark.parametrize("lengths", [None, [5, 3, 2]])
+def test_the_pair_of_states_is_checked_against_the_cell(lengths):
+    rng = np.random.default_rng(0)
+    xs, params = rng.normal(size=(5, 3, 2)), init_bidirectional_params(2, 4, rng)
+    with pytest.raises(ValueError, match=r"state_0\[1\]: expected shape \(N, m\) = \(3, 4\), received shape \(3, 5\)"):
+        bidirectional_forward(xs, params, state_0=(np.zeros((3, 4)), np.zeros((3, 5))), lengths=lengths)
+    _, _, cache = bidirectional_forward(xs, params, lengths=lengths)
+    # the masked path used to name masked_cell_backward's dstate_last, not this function's dstate_T
+    with pytest.raises(ValueError, match=r"^dstate_T\[0\]: expected shape \(N, m\) = \(3, 4\), received shape \(3, 5\)"):
+        bidirectional_backward(None, cache, (np.zeros((3, 5)), np.zeros((3, 4))))
+    lstm_params = init_bidirectional_params(2, 4, rng, LSTM)
+    with pytest.raises(ValueError, match=r"state_0\[0\]: expected a tuple of 2 .* \(part of the bi-lstm cell's state"):
+        bidirectional_forward(xs, lstm_params, LSTM, state_0=(np.zeros((3, 4)), np.zeros((3, 4))), lengths=lengths)

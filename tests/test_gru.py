@@ -265,3 +265,12 @@ def test_bad_data():
         init_gru_params(2, 3, 0)
     with pytest.raises(ValueError, match=r"m: expected a positive integer"):
         init_gru_params(2, 0, np.random.default_rng(0))
+
+
+def test_cell_forward_names_a_ragged_xs_given_with_a_state():
+    # regression: np.shape(xs) on a ragged list leaked NumPy's "inhomogeneous shape" error
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(5, 3, 2)).tolist()
+    xs[0] = xs[0][:-1]
+    with pytest.raises(ValueError, match=r"^xs: expected an array of numbers, received a list that NumPy cannot turn"):
+        GRU.forward(xs, GRU.init_params(2, 4, rng), GRU.init_state(3, 4))

@@ -257,3 +257,12 @@ def test_bad_data_and_states():
         lstm_backward(None, cache, None, np.zeros((1, 5)))
     with pytest.raises(ValueError, match=r"forget_bias: expected a finite number"):
         init_lstm_params(2, 3, np.random.default_rng(0), forget_bias=float("nan"))
+
+
+def test_cell_forward_names_a_ragged_xs_given_with_a_state():
+    # regression: np.shape(xs) on a ragged list leaked NumPy's "inhomogeneous shape" error
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(5, 3, 2)).tolist()
+    xs[0] = xs[0][:-1]
+    with pytest.raises(ValueError, match=r"^xs: expected an array of numbers, received a list that NumPy cannot turn"):
+        LSTM.forward(xs, LSTM.init_params(2, 4, rng), LSTM.init_state(3, 4))

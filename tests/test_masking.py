@@ -7,6 +7,8 @@ The padding is filled with large numbers, or NaN, so that any leak shows.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -207,3 +209,137 @@ def test_same_weights_on_lengths_3_to_50(cell):
     o1, _ = A.many_to_one_forward(cell, batch, p, lengths=lengths)
     np.testing.assert_allclose(o1, om[lengths - 1, 0], rtol=1e-12, atol=1e-14)
     assert sum(v.size for v in p.values()) == sum(v.size for v in A.init_params(cell, 2, 3, 2, rng).values())
+
+
+# ----------------------------------------------------------------------------- bad states and arguments (regressions)
+
+def _lstm():
+    return A.available_cells()["lstm"]
+
+
+@pytest.mark.parametrize("name", ["elman", "gru", "lstm"])
+def test_state_0_of_the_wrong_width_is_named(name):
+    # regression: m + 1 columns leaked NumPy's matmul error (N + 1 rows was already caught)
+    cell = A.available_cells()[name]
+    rng = np.random.default_rng(0)
+    xs, p = rng.normal(size=(5, 3, 2)), cell.init_params(2, 4, rng)
+    for bad in [np.zeros((3, 5)), np.zeros((4, 4))]:
+        state = (bad, np.zeros((3, 4))) if name == "lstm" else bad
+        where = r"state_0\[0\]" if name == "lstm" else "state_0"
+        with pytest.raises(ValueError, match=where + r": expected shape \(N, m\) = \(3, 4\), received shape " +
+                           re.escape(str(bad.shape))):
+            M.masked_cell_forward(cell, xs, p, np.array([5, 3, 2]), state)
+
+
+@pytest.mark.parametrize("state, received", [
+    (np.zeros((3, 4)), "an array of shape"), ((np.zeros((3, 4)),), "a tuple of 1"),
+    ((np.zeros((3, 4)),) * 3, "a tuple of 3"), ("abc", "'abc'")])
+def test_lstm_state_0_must_be_the_pair_h_c(state, received):
+    # regression: a bare array, a 1-tuple or a 3-tuple leaked TypeErrors from _lstm_forward
+    rng = np.random.default_rng(0)
+    cell = _lstm()
+    with pytest.raises(ValueError, match=r"state_0: expected the lstm cell's state for N = 3 sequences: a tuple of 2 "
+                                         r"\(an array of shape \(3, 4\), an array of shape \(3, 4\)\), received "
+                                         + re.escape(received)):
+        M.masked_cell_forward(cell, rng.normal(size=(5, 3, 2)), cell.init_params(2, 4, rng), [5, 3, 2], state)
+
+
+def test_a_none_part_of_an_lstm_state_means_zeros_as_in_lstm_forward():
+    # regression: (h, None) leaked a UFuncTypeError; LSTM.forward reads None as zeros, and so does this now
+    rng = np.random.default_rng(0)
+    cell = _lstm()
+    xs, p, h = rng.normal(size=(5, 3, 2)), cell.init_params(2, 4, rng), rng.normal(size=(3, 4))
+    hs, last, cache = M.masked_cell_forward(cell, xs, p, [5, 3, 2], (h, None))
+    hs_zeros, last_zeros, _ = M.masked_cell_forward(cell, xs, p, [5, 3, 2], (h, np.zeros((3, 4))))
+    np.testing.assert_array_equal(hs, hs_zeros)
+    np.testing.assert_allclose(cell.forward(xs, p, (h, None))[0][:, 0], hs[:, 0], rtol=1e-12, atol=1e-15)  # 5 steps
+    g, _, _ = M.masked_cell_backward(None, cache, (last[0], None))
+    g_zeros, _, _ = M.masked_cell_backward(None, cache, (last[0], np.zeros((3, 4))))
+    assert all(np.array_equal(g[k], g_zeros[k]) for k in g)
+
+
+@pytest.mark.parametrize("name", ["elman", "lstm"])
+def test_dstate_last_of_the_wrong_width_is_named(name):
+    # regression: a (3, 5) dstate_last leaked "operands could not be broadcast together"
+    cell = A.available_cells()[name]
+    rng = np.random.default_rng(0)
+    _, _, cache = M.masked_cell_forward(cell, rng.normal(size=(5, 3, 2)), cell.init_params(2, 4, rng), [5, 3, 2])
+    bad = (np.zeros((3, 5)), np.zeros((3, 4))) if name == "lstm" else np.zeros((3, 5))
+    with pytest.raises(ValueError, match=r"dstate_last(\[0\])?: expected shape \(N, m\) = \(3, 4\), received shape \(3, 5\)"):
+        M.masked_cell_backward(None, cache, bad)
+    if name == "lstm":
+        with pytest.raises(ValueError, match=r"dstate_last: expected the lstm cell's state .* received an array"):
+            M.masked_cell_backward(None, cache, np.zeros((3, 4)))
+
+
+def test_a_cache_without_the_unchecked_flag_is_refused():
+    rng = np.random.default_rng(0)
+    _, _, cache = M.masked_cell_forward(ELMAN, rng.normal(size=(5, 3, 2)), ELMAN.init_params(2, 4, rng), [5, 3, 2])
+    cache = type(cache)(cache.producer, {k: v for k, v in cache.items() if k != "unchecked"})
+    with pytest.raises(ValueError, match=r"cache: expected the cache returned by masked_cell_forward, received a dict "
+                                         r"missing the key\(s\) \['unchecked'\]"):
+        M.masked_cell_backward(None, cache)
+
+
+def test_a_state_written_as_a_nested_list_is_an_array():
+    # a list of rows of numbers is one (N, m) state, not a tuple of 1-D states
+    rng = np.random.default_rng(0)
+    xs, p = rng.normal(size=(5, 3, 2)), ELMAN.init_params(2, 4, rng)
+    h = rng.normal(size=(3, 4))
+    hs, _, _ = M.masked_cell_forward(ELMAN, xs, p, [5, 3, 2], h.tolist())
+    np.testing.assert_array_equal(hs, M.masked_cell_forward(ELMAN, xs, p, [5, 3, 2], h)[0])
+
+
+@pytest.mark.parametrize("full", [np.broadcast_to(np.zeros(4), (3, 4)), np.zeros((3, 4))])
+def test_state_put_needs_a_writeable_full(full):
+    # regression: a read-only or broadcast full leaked "assignment destination is read-only"
+    full = full.copy() if full.flags.writeable else full
+    full.flags.writeable = False
+    with pytest.raises(ValueError, match=r"full: expected a writeable array \(state_put writes into it in place\), "
+                                         r"received a read-only array of shape \(3, 4\)"):
+        M.state_put(full, np.array([0]), np.ones((1, 4)), 3)
+    with pytest.raises(ValueError, match=r"full\[1\]: expected a writeable array"):
+        M.state_put((np.zeros((3, 4)), full), np.array([0]), (np.ones((1, 4)), np.ones((1, 4))), 3)
+    writeable = np.zeros((3, 4))
+    assert M.state_put(writeable, np.array([2]), np.ones((1, 4)), 3) is writeable and writeable[2].sum() == 4
+
+
+def test_state_put_refuses_nan_in_full():
+    full = np.zeros((3, 4))
+    full[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"full: expected finite numbers .*received nan at index \(1, 2\)"):
+        M.state_put(full, np.array([0]), np.ones((1, 4)), 3)
+
+
+@pytest.mark.parametrize("pad_id", [2 ** 63, 10 ** 30, -2 ** 63 - 1])
+def test_pad_id_must_fit_in_int64(pad_id):
+    # regression: OverflowError: Python int too large to convert to C long
+    with pytest.raises(ValueError, match=rf"pad_id: expected an integer id that fits in int64 .* received {pad_id}\."):
+        M.pad_tokens([[1, 2], [2]], pad_id=pad_id)
+    assert M.pad_tokens([[1, 2], [2]], pad_id=2 ** 63 - 1)[0][1, 1] == 2 ** 63 - 1
+
+
+@pytest.mark.parametrize("seqs", [[[True, 2], [2]], [[1, 2], (np.bool_(False),)]])
+def test_pad_tokens_refuses_booleans_like_boolean_arrays(seqs):
+    # regression: [[True, 2], [2]] was padded as [[1, 2], [2, 0]]
+    with pytest.raises(TypeError, match=r"seqs\[\d\]: expected integer tokens, received a (list|tuple) holding booleans"):
+        M.pad_tokens(seqs)
+    with pytest.raises(TypeError, match=r"seqs\[0\]: expected .* received booleans"):
+        M.pad_tokens([np.array([True, False])])
+
+
+def test_one_hot_accepts_integral_floats_like_every_id_argument():
+    # regression: one_hot refused 2.0 although check_token_ids (and every other id argument) accepts it
+    ids = np.array([[0, 2], [1, 0]])
+    np.testing.assert_array_equal(M.one_hot(ids.astype(float), 3), M.one_hot(ids, 3))
+    np.testing.assert_array_equal(M.one_hot(ids.astype(np.float32), 3), M.one_hot(ids, 3))
+    with pytest.raises(ValueError, match=r"tokens: expected integer token ids, received non-integer values such as 1\.5"):
+        M.one_hot(np.array([1.5]), 3)
+
+
+def test_mask_to_lengths_takes_the_shape_as_an_integer_array():
+    mask = M.lengths_to_mask([3, 1])
+    np.testing.assert_array_equal(M.mask_to_lengths(mask, np.array(mask.shape)), [3, 1])
+    np.testing.assert_array_equal(M.mask_to_lengths(mask, (np.array(3), np.int64(2))), [3, 1])
+    with pytest.raises(TypeError, match=r"shape: expected a pair \(T, N\) of integers"):
+        M.mask_to_lengths(mask, np.array([3.0, 2.0]))
