@@ -63,11 +63,11 @@ def embedding_forward(ids, w_e) -> tuple[np.ndarray, dict]:
     Returns
     -------
     xs : (..., e)
-    cache : dict with ``ids`` and ``V`` for :func:`embedding_backward`
+    cache : dict with ``ids``, ``V`` and ``e`` for :func:`embedding_backward`
     """
     w_e = _check_w_e(w_e)
     ids = check_ids(ids, w_e.shape[0])
-    return w_e[ids], Cache("embedding_forward", ids=ids, V=w_e.shape[0])  # (...) -> (..., e): a copy, not a view
+    return w_e[ids], Cache("embedding_forward", ids=ids, V=w_e.shape[0], e=w_e.shape[1])  # (...) -> (..., e): a copy
 
 
 def embedding_backward(dxs, cache, mask=None) -> np.ndarray:
@@ -75,23 +75,27 @@ def embedding_backward(dxs, cache, mask=None) -> np.ndarray:
 
     Parameters
     ----------
-    dxs : (..., e)   ``∂L/∂xs``
+    dxs : (..., e)   ``∂L/∂xs``, shaped like the looked-up ``xs``
     cache : from :func:`embedding_forward`
-    mask : (...), optional; positions with 0 (padding) contribute nothing
+    mask : (...), optional 0s and 1s (or booleans); positions with 0 (padding) contribute nothing
 
     Returns
     -------
     dw_e : (V, e)   rows of tokens that never occur stay 0
     """
-    check_cache(cache, "embedding_forward", ("ids", "V"))
-    ids = cache["ids"]
+    check_cache(cache, "embedding_forward", ("ids", "V", "e"))
+    ids, e = cache["ids"], cache["e"]
     dxs = check_array(dxs, "dxs")
-    if dxs.shape[:-1] != ids.shape or dxs.ndim != ids.ndim + 1:
-        raise ArgumentError("dxs", f"dxs: expected shape {ids.shape + ('e',)} (the shape of the looked-up xs), received shape {dxs.shape}")
+    if dxs.shape != ids.shape + (e,):
+        raise ArgumentError("dxs", f"dxs: expected shape {ids.shape + (e,)} (the shape of the looked-up xs: ids "
+                                   f"{ids.shape} and e = {e} columns of w_e), received shape {dxs.shape}")
     if mask is not None:
-        mask = check_array(mask, "mask")
+        mask = check_array(mask, "mask", allow_bool=True)
         if mask.shape != ids.shape:
             raise ArgumentError("mask", f"mask: expected shape {ids.shape} (the shape of ids), received shape {mask.shape}")
+        if ((mask != 0) & (mask != 1)).any():
+            raise ArgumentError("mask", f"mask: expected only 0 (padding) and 1 (a real position), received values "
+                                        f"{np.unique(mask)[:8]}")
         dxs = dxs * mask[..., None]
     dw_e = np.zeros((cache["V"], dxs.shape[-1]))
     np.add.at(dw_e, ids.reshape(-1), dxs.reshape(-1, dxs.shape[-1]))  # repeated ids accumulate

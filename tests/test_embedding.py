@@ -61,10 +61,31 @@ def test_bad_shapes_are_named():
     with pytest.raises(ValueError, match=r"w_e: expected a 2-D array \(V, e\)"):
         embedding_forward([0], np.zeros(3))
     _, cache = embedding_forward(np.array([[0, 1]]), np.zeros((3, 2)))
-    with pytest.raises(ValueError, match=r"dxs: expected shape \(1, 2, 'e'\)"):
+    # the cache remembers e (the columns of w_e), so the expected shape is given in full
+    with pytest.raises(ValueError, match=r"dxs: expected shape \(1, 2, 2\)"):
         embedding_backward(np.zeros((2, 2)), cache)
     with pytest.raises(ValueError, match="mask: expected shape"):
         embedding_backward(np.zeros((1, 2, 2)), cache, mask=np.ones(2))
+
+
+def test_dxs_must_have_the_e_columns_of_the_forward_w_e():
+    # regression: dxs with e + 1 columns was accepted and gave dw_e (V, e + 1) for a w_e (V, e)
+    _, cache = embedding_forward(np.array([[0, 1], [2, 0]]), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"dxs: expected shape \(2, 2, 2\) .*e = 2.*received shape \(2, 2, 3\)"):
+        embedding_backward(np.zeros((2, 2, 3)), cache)
+
+
+@pytest.mark.parametrize("bad", [2.0, 0.5, -1.0])
+def test_mask_must_hold_only_zeros_and_ones(bad):
+    # regression: a "mask" of 2, 0.5 or -1 silently scaled the gradient; every other mask refuses it
+    ids = np.array([[0, 1], [2, 0]])
+    _, cache = embedding_forward(ids, np.zeros((3, 2)))
+    mask = np.ones(ids.shape)
+    mask[1, 0] = bad
+    with pytest.raises(ValueError, match=r"mask: expected only 0 \(padding\) and 1"):
+        embedding_backward(np.ones((2, 2, 2)), cache, mask=mask)
+    bool_mask = embedding_backward(np.ones((2, 2, 2)), cache, mask=np.array([[True, True], [False, True]]))
+    np.testing.assert_array_equal(bool_mask, [[2, 2], [1, 1], [0, 0]])  # booleans are 0/1 masks too (id 2 is masked)
     with pytest.raises(ValueError, match="V: expected a positive integer"):
         init_embedding(0, 2, np.random.default_rng(0))
 
