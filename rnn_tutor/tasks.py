@@ -21,7 +21,7 @@ from collections import Counter
 
 import numpy as np
 
-from rnn_tutor.masking import check_lengths
+from rnn_tutor.masking import _refuse_bools, check_lengths
 from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, check_elements, check_int, check_rng,
                                   check_token_ids, describe)
 
@@ -192,13 +192,22 @@ def numbers_task(rng: np.random.Generator, n_train: int = 700) -> tuple[tuple[li
 def encode(seqs, vocab) -> tuple[np.ndarray, np.ndarray]:
     """Word lists -> right-padded token ids ``(T, N)`` (padding id 0) and ``lengths (N,)``.
 
+    Word ``vocab[i]`` gets id ``i``, so the words of ``vocab`` must be distinct strings.
     An unknown word is a ValueError naming it.
     """
     if vocab is None or isinstance(vocab, (str, bytes)) or not hasattr(vocab, "__iter__"):
         raise ArgumentTypeError("vocab", f"vocab: expected a sequence of words, received {describe(vocab)}")
     vocab = list(vocab)
-    if not vocab or not all(isinstance(w, str) for w in vocab):
-        raise ArgumentError("vocab", "vocab: expected a non-empty sequence of words (str)")
+    if not vocab:
+        raise ArgumentError("vocab", "vocab: expected a non-empty sequence of words (str), received an empty sequence")
+    not_str = [w for w in vocab if not isinstance(w, str)]
+    if not_str:
+        raise ArgumentTypeError("vocab", f"vocab: expected a sequence of words (str), received {describe(not_str[0])} "
+                                         f"at index {vocab.index(not_str[0])}")
+    repeated = sorted(w for w, c in Counter(vocab).items() if c > 1)
+    if repeated:
+        raise ArgumentError("vocab", f"vocab: expected distinct words (word i gets id i), received repeated "
+                                     f"{repeated[:8]}")
     if seqs is None or isinstance(seqs, (str, bytes)) or not hasattr(seqs, "__len__"):
         raise ArgumentTypeError("seqs", f"seqs: expected a list of word lists, received {describe(seqs)}")
     index = {w: i for i, w in enumerate(vocab)}
@@ -244,11 +253,19 @@ def majority_by_position(targets) -> np.ndarray:
 def majority_tag_baseline(sents, tags) -> dict[str, int]:
     """Each word's most frequent tag in the training data (ties: the smaller tag index).
 
-    The best any model can do that looks at one word at a time (no memory).
+    The best any model can do that looks at one word at a time (no memory).  ``sents`` are
+    lists of words (str); ``tags`` lists of the same lengths holding non-negative integer tags.
     """
     for name, value in (("sents", sents), ("tags", tags)):
         if value is None or isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
             raise ArgumentTypeError(name, f"{name}: expected a list of lists, received {describe(value)}")
+    for i, s in enumerate(sents):
+        if isinstance(s, (str, bytes)) or not hasattr(s, "__len__") or not hasattr(s, "__iter__"):
+            raise ArgumentTypeError(f"sents[{i}]", f"sents[{i}]: expected a list of words (str), received {describe(s)}")
+        bad = [w for w in s if not isinstance(w, str)]
+        if bad:
+            raise ArgumentTypeError(f"sents[{i}]", f"sents[{i}]: expected a list of words (str), received "
+                                                   f"{describe(bad[0])} among them")
     if len(sents) != len(tags):
         raise ArgumentError("tags", f"tags: expected one tag list per sentence ({len(sents)}), received {len(tags)}")
     counts: dict[str, Counter] = {}
@@ -256,7 +273,11 @@ def majority_tag_baseline(sents, tags) -> dict[str, int]:
         if isinstance(s, (str, bytes)) or not hasattr(s, "__len__") or not hasattr(t, "__len__") or len(s) != len(t):
             raise ArgumentError(f"tags[{i}]", f"tags[{i}]: expected one tag per word of sents[{i}], received "
                                               f"{describe(t)} for {describe(s)}")
+        _refuse_bools(t, f"tags[{i}]", "integer tags")
         t = check_token_ids(t, f"tags[{i}]", None, ndim=1, what="integer tags")
+        if t.size and t.min() < 0:
+            raise ArgumentError(f"tags[{i}]", f"tags[{i}]: expected non-negative integer tags (indices into a tag list such as "
+                                              f"TAGS), received {int(t.min())}")
         for w, k in zip(s, t.tolist()):
             counts.setdefault(w, Counter())[k] += 1
     return {w: min(c, key=lambda k: (-c[k], k)) for w, c in counts.items()}
@@ -266,6 +287,7 @@ def number_slots(digits) -> list[int]:
     """Digit tokens ending in EOS -> the three place values ``[hundreds, tens, units]`` (``[3, 0, 5]`` for 305)."""
     if digits is None or isinstance(digits, (str, bytes)) or not hasattr(digits, "__len__"):
         raise ArgumentTypeError("digits", f"digits: expected a list of digit tokens ending with EOS = {EOS}, received {describe(digits)}")
+    _refuse_bools(digits, "digits", "integer digit tokens")
     body = check_token_ids(digits, "digits", EOS + 1, ndim=1, what="integer digit tokens").tolist()
     if not body or body[-1] != EOS or not 2 <= len(body) <= 4 or any(not 0 <= int(k) <= 9 for k in body[:-1]):
         raise ArgumentError("digits", f"digits: expected 1 to 3 digit tokens followed by EOS = {EOS}, received {body!r}")
@@ -277,6 +299,7 @@ def slots_to_digits(slots) -> list[int]:
     """``[hundreds, tens, units]`` -> digit tokens without leading zeros, ending in EOS (``[0, 4, 2] -> [4, 2, EOS]``)."""
     if slots is None or isinstance(slots, (str, bytes)) or not hasattr(slots, "__len__"):
         raise ArgumentTypeError("slots", f"slots: expected three digits [hundreds, tens, units], received {describe(slots)}")
+    _refuse_bools(slots, "slots", "three digits 0..9")
     arr = check_token_ids(slots, "slots", 10, shape=(3,), what="three digits 0..9")
     h, t, u = (int(k) for k in arr)
     return [int(c) for c in str(100 * h + 10 * t + u)] + [EOS]

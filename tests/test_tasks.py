@@ -124,3 +124,35 @@ def test_melody_trains_to_perfect_generation_quickly():
     p, losses = A.fit(lambda p, step: A.one_to_many_loss(ELMAN, x, p, notes), p, steps=150, lr=0.02)
     os_, _ = A.one_to_many_forward(ELMAN, x, p, T=14, feedback="argmax")
     assert accuracy(os_, notes) == 1.0 and losses[-1] < 0.05
+
+
+# ----------------------------------------------------------------------------- bad arguments (regressions)
+
+def test_encode_refuses_a_vocabulary_with_repeated_words():
+    # regression: ('bad', 'bad', 'good', ...) was accepted and shifted every later id
+    with pytest.raises(ValueError, match=r"vocab: expected distinct words \(word i gets id i\), received repeated \['bad'\]"):
+        tasks.encode([["bad", "good"]], ("bad", "bad", "good", "not", "fun"))
+    with pytest.raises(ValueError, match=r"vocab: expected a non-empty sequence of words \(str\), received an empty"):
+        tasks.encode([["bad"]], [])
+    with pytest.raises(TypeError, match=r"vocab: expected a sequence of words \(str\), received None at index 1"):
+        tasks.encode([["bad"]], ["bad", None])
+
+
+@pytest.mark.parametrize("sents, tags, match", [
+    ([["the", "dog"], ["a", "dog"]], [[0, -1], [0, 1]], r"tags\[0\]: expected non-negative integer tags .* received -1"),
+    ([["the", "dog"], ["a", "dog"]], [[True, 2], [0, 1]], r"tags\[0\]: expected integer tags, received a list holding booleans"),
+    ([["the", 3], ["a", "dog"]], [[0, 1], [0, 1]], r"sents\[0\]: expected a list of words \(str\), received 3 \(int\)"),
+    ([None], [[0, 1], [0, 1]], r"sents\[0\]: expected a list of words \(str\), received None"),
+])
+def test_majority_tag_baseline_refuses_bad_tags_and_words(sents, tags, match):
+    # regression: tag -1 was returned, True counted as tag 1, an int word was a key; [None] blamed tags
+    with pytest.raises(ValueError, match=match):
+        tasks.majority_tag_baseline(sents, tags)
+
+
+def test_digit_lists_refuse_booleans():
+    with pytest.raises(TypeError, match=r"digits: expected integer digit tokens, received a list holding booleans"):
+        tasks.number_slots([True, 0, tasks.EOS])
+    with pytest.raises(TypeError, match=r"slots: expected three digits 0\.\.9, received a list holding booleans"):
+        tasks.slots_to_digits([True, 0, 1])
+    assert tasks.number_slots([1, 0, tasks.EOS]) == [0, 1, 0]
