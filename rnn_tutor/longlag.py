@@ -149,7 +149,7 @@ def _get_task(task) -> Callable:
 
 
 @one_blas_thread
-def train_last_step(task: str, T: int, rng: np.random.Generator, m: int = 16, steps: int = 300,
+def train_last_step(task: str, T: int, rng: np.random.Generator, m: int | None = None, steps: int = 300,
                     batch: int = 32, lr: float = 1e-2, optimizer: str = "adam", max_norm: float | None = None,
                     params: Mapping | None = None, f: str = "tanh") -> dict:
     """Train an Elman RNN whose loss reads only the last output ``y_T``.
@@ -164,7 +164,8 @@ def train_last_step(task: str, T: int, rng: np.random.Generator, m: int = 16, st
     task : ``"recall"`` or ``"adding"``
     T : sequence length (the lag of the recall task is ``T - 1``)
     rng : numpy Generator for the initial weights (unless ``params``) and the batches
-    m : hidden units (ignored when ``params`` is given)
+    m : hidden units (default 16).  With ``params``, ``m`` may be left out
+        (``None``); if given it must equal the hidden size of ``params``.
     steps, batch, lr : number of updates, sequences per update, learning rate
     optimizer : ``"adam"`` or ``"sgd"``
     max_norm : clip the global gradient norm to this value (``None``: no clipping)
@@ -188,8 +189,8 @@ def train_last_step(task: str, T: int, rng: np.random.Generator, m: int = 16, st
     T = _check_int(T, "T", 2 if task == "adding" else 1)
     steps = check_int(steps, "steps", 1, MAX_ITERATIONS)
     batch = _check_int(batch, "batch", 1)
-    if params is None:
-        m = check_int(m, "m", 1, 4096)
+    if m is not None or params is None:
+        m = check_int(16 if m is None else m, "m", 1, 4096)
     check_elements((T, batch, m if params is None else 1), "batch of hidden states (T, batch, m)", "batch")
     lr = check_real(lr, "lr", 0.0, None, low_open=True, what="a positive learning rate")
     check_choice(optimizer, "optimizer", ("adam", "sgd"))
@@ -205,6 +206,9 @@ def train_last_step(task: str, T: int, rng: np.random.Generator, m: int = 16, st
         if p["w_x"].shape[1] != d or p["w_y"].shape[0] != 1:
             raise ArgumentError("params", f"params: task {task!r} needs w_x with d = {d} columns and w_y with q = 1 "
                                 f"row, received w_x {p['w_x'].shape} and w_y {p['w_y'].shape}")
+        if m is not None and m != p["w_h"].shape[0]:
+            raise ArgumentError("m", f"m: expected None or the hidden size of params (m = {p['w_h'].shape[0]}, the "
+                                     f"rows of w_h), received {m}")
     state = adam_init(p)
     losses, norms = [], []
     for step in range(steps):

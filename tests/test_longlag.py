@@ -181,3 +181,19 @@ def test_marked_recall_marks_one_step_with_the_sign():
     assert np.array_equal(xs[marked, np.arange(50), 0] > 0, labels == 1)
     with pytest.raises(ValueError, match="min_lag"):
         marked_recall(5, 4, np.random.default_rng(0), min_lag=4)
+
+
+@pytest.mark.parametrize("m, error, match", [
+    (5, ValueError, r"m: expected None or the hidden size of params \(m = 4, the rows of w_h\), received 5"),
+    ("abc", TypeError, r"m: expected a positive integer .* received 'abc'"),
+    (4.0, TypeError, r"m: expected a positive integer .* received 4\.0"),
+    (True, TypeError, r"m: expected a positive integer .* received True"),
+    (-1, ValueError, r"m: expected a positive integer .* received -1"),
+])
+def test_m_is_checked_even_with_params(m, error, match):
+    # regression: with params, m was ignored whatever it was (None, 'abc', nan, 10**30, ...)
+    p0 = init_params(1, 4, 1, np.random.default_rng(0))
+    with pytest.raises(error, match=match):
+        train_last_step("recall", 4, np.random.default_rng(1), m=m, params=p0, steps=1)
+    for same in (None, 4, np.int64(4)):  # left out, or the hidden size of params
+        assert train_last_step("recall", 4, np.random.default_rng(1), m=same, params=p0, steps=1)["steps_done"] == 1
