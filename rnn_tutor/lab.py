@@ -8,6 +8,13 @@ Every other argument goes to ``jupyter lab`` unchanged (``--no-browser``,
 ``--port=8889``, ``--ServerApp.token=...``), and an option given there wins over
 ours (a ``--ServerApp.root_dir`` or ``--LabApp.default_url`` of your own).
 
+The file browser hides what installing the course leaves at its root and a learner
+never opens: the ``rnn_tutor.egg-info`` folder of ``pip install -e .``
+(:data:`HIDDEN_ARTEFACTS`, added to jupyter_server's own ``hide_globs`` such as
+``__pycache__``; ``.venv`` and other dot-folders are hidden already).  A
+``--ContentsManager.hide_globs`` (or ``--FileContentsManager.hide_globs``) of your own
+replaces the whole list.
+
 As root (containers, some cloud notebooks) JupyterLab refuses to start without
 ``--allow-root``; the launcher adds it and says so on stderr.
 """
@@ -19,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-__all__ = ["CourseNotFound", "find_course", "first_lesson", "lab_argv", "main"]
+__all__ = ["CourseNotFound", "HIDDEN_ARTEFACTS", "find_course", "first_lesson", "hide_globs", "lab_argv", "main"]
 
 #: Folders that make a directory the course root.
 COURSE_DIRS = ("lessons", "exercises", "solutions")
@@ -28,6 +35,11 @@ COURSE_DIRS = ("lessons", "exercises", "solutions")
 _ROOT_OPTIONS = ("ServerApp.root_dir", "ServerApp.notebook_dir", "notebook-dir", "NotebookApp.notebook_dir")
 _URL_OPTIONS = ("LabApp.default_url", "ServerApp.default_url")
 _ROOT_USER_OPTIONS = ("allow-root", "ServerApp.allow_root", "NotebookApp.allow_root")
+
+#: Names (globs) the file browser hides besides jupyter_server's defaults: build artefacts of
+#: ``pip install -e .`` that a learner never opens.  A glob hides a name in every folder,
+#: so only names a learner would never give a file of their own belong here.
+HIDDEN_ARTEFACTS = ("*.egg-info",)
 
 #: The server module that serves our start URL (see :mod:`rnn_tutor.labstart`).
 START_SERVICE = "rnn_tutor.labstart"
@@ -81,6 +93,19 @@ def _given(args: Sequence[str], names: Sequence[str]) -> bool:
     return any((_option_name(a) or "").lower().replace("_", "-") in wanted for a in args)
 
 
+def _sets_hide_globs(args: Sequence[str]) -> bool:
+    """Whether ``args`` set ``hide_globs`` of any contents manager (``--FileContentsManager.hide_globs=x``)."""
+    return any((_option_name(a) or "").lower().replace("-", "_").endswith(".hide_globs") for a in args)
+
+
+def hide_globs() -> list[str]:
+    """jupyter_server's default ``ContentsManager.hide_globs`` followed by :data:`HIDDEN_ARTEFACTS`."""
+    from jupyter_server.services.contents.manager import ContentsManager
+
+    default = list(ContentsManager.class_traits()["hide_globs"].default())
+    return default + [g for g in HIDDEN_ARTEFACTS if g not in default]
+
+
 def _url_path(path: Path, root: Path) -> str:
     """The start URL that opens ``path`` with the file browser at the served root."""
     return START_PREFIX + "/".join(path.resolve().relative_to(root.resolve()).parts)
@@ -92,13 +117,17 @@ def lab_argv(root: Path, extra: Sequence[str] = (), *, as_root: bool = False) ->
     ``root`` is served and its first lesson opened (the page JupyterLab opens and the URL
     it prints).  ``extra`` follows our options, so that the user's own option wins.  A
     notebook given in ``extra`` (a path inside ``root``) is opened instead of lesson 01.
-    With ``as_root``, ``--allow-root`` is added unless ``extra`` already says so.
+    With ``as_root``, ``--allow-root`` is added unless ``extra`` already says so.  The file
+    browser hides :func:`hide_globs` (one ``--ContentsManager.hide_globs=G`` per glob: traitlets
+    collects repeated options into the list) unless ``extra`` sets its own.
     """
     extra = list(extra)
     argv: list[str] = []
     notes: list[str] = []
     if not _given(extra, _ROOT_OPTIONS):
         argv.append(f"--ServerApp.root_dir={root}")
+    if not _sets_hide_globs(extra):
+        argv += [f"--ContentsManager.hide_globs={glob}" for glob in hide_globs()]
     opened = [Path(a) for a in extra if _option_name(a) is None and a.endswith(".ipynb")]
     target = opened[0] if opened else first_lesson(root)
     if target is not None and not _given(extra, _URL_OPTIONS):
@@ -137,6 +166,8 @@ and an option of yours replaces the launcher's (--ServerApp.root_dir, --LabApp.d
 A notebook path opens that notebook instead of lesson 01:
   rnn-tutor lab exercises/03_bptt_exercises.ipynb
 As root, --allow-root is added (JupyterLab refuses root without it) and a note says so.
+The file browser hides rnn_tutor.egg-info (left by `pip install -e .`) as well as
+JupyterLab's usual __pycache__ and *.pyc; --ContentsManager.hide_globs=... replaces that list.
 `jupyter lab --help` lists JupyterLab's own options.
 """
 

@@ -72,6 +72,50 @@ def test_a_notebook_argument_opens_that_notebook(tmp_path, monkeypatch):
     assert argv[-1] == str(exercise)
 
 
+def _listing(argv: list[str], root: Path) -> set[str]:
+    """The names JupyterLab's file browser shows at ``root`` when started with ``argv``."""
+    import asyncio
+
+    from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+    from jupyterlab.labapp import LabApp
+
+    app = LabApp()
+    app.parse_command_line(argv)                                          # parsed only: nothing starts
+    manager = AsyncLargeFileManager(parent=app, root_dir=str(root))       # the server's default class
+    return {entry["name"] for entry in asyncio.run(manager.get("", content=True))["content"]}
+
+
+@pytest.fixture
+def installed_course(tmp_path):
+    """A course root as `pip install -e .` and a run of the lessons leave it."""
+    for name in (*lab.COURSE_DIRS, "rnn_tutor/__pycache__", "rnn_tutor.egg-info", ".venv/bin", ".ipynb_checkpoints"):
+        (tmp_path / name).mkdir(parents=True)
+    for name in ("README.md", "pyproject.toml", "lessons/01_unfolding.ipynb", "rnn_tutor/rnn.cpython-312.pyc"):
+        (tmp_path / name).write_text("{}" if name.endswith(".ipynb") else "x")
+    return tmp_path
+
+
+def test_the_file_browser_hides_build_artefacts_and_keeps_jupyterlabs_own_globs(installed_course):
+    from jupyter_server.services.contents.manager import ContentsManager
+
+    argv, _ = lab.lab_argv(installed_course, [])
+    default = list(ContentsManager.class_traits()["hide_globs"].default())
+    globs = _option(argv, "ContentsManager.hide_globs")
+    assert globs == default + ["*.egg-info"] and "__pycache__" in default    # JupyterLab's own, and ours
+    shown = _listing(argv, installed_course)
+    assert shown == {"lessons", "exercises", "solutions", "rnn_tutor", "README.md", "pyproject.toml"}, shown
+    assert _listing(argv, installed_course / "rnn_tutor") == set()          # __pycache__ and *.pyc hidden too
+    assert {"rnn_tutor.egg-info"} <= _listing([], installed_course)         # which JupyterLab alone shows
+
+
+@pytest.mark.parametrize("given", ["--ContentsManager.hide_globs=*.tmp", "--FileContentsManager.hide_globs=*.tmp",
+                                   "--AsyncLargeFileManager.hide_globs=*.tmp"])
+def test_the_learners_own_hide_globs_replace_ours(installed_course, given):
+    argv, _ = lab.lab_argv(installed_course, [given])
+    assert [a for a in argv if "hide" in a.split("=", 1)[0]] == [given]
+    assert "rnn_tutor.egg-info" in _listing(argv, installed_course)
+
+
 @pytest.mark.parametrize("base, path, query, expected", [
     ("/", "lessons/01_unfolding.ipynb", "token=abc",
      "/lab/tree/lessons/01_unfolding.ipynb?file-browser-path=/&token=abc"),
@@ -181,6 +225,8 @@ def test_the_server_shows_lessons_exercises_and_solutions(served):
     listing = json.load(_get(f"{url}/api/contents", token))
     names = {c["name"] for c in listing["content"] if c["type"] == "directory"}
     assert {"lessons", "exercises", "solutions"} <= names, names
+    # ... and not what installing it left there (this checkout's rnn_tutor.egg-info, .venv)
+    assert not [n for n in names if n.endswith(".egg-info") or n.startswith(".")], names
 
 
 def test_the_front_page_opens_lesson_01_and_the_log_says_why_allow_root(served):
