@@ -179,6 +179,24 @@ def test_environment_yml_says_how_to_open_the_course():
     assert "conda activate rnn-tutor && rnn-tutor lab" in head
 
 
+def test_binder_opens_lesson_01_with_the_file_browser_at_the_root_like_rnn_tutor_lab():
+    from urllib.parse import parse_qs, urlsplit
+
+    from rnn_tutor.lab import first_lesson
+    from rnn_tutor.labstart import lab_url
+
+    lesson = first_lesson(ROOT).relative_to(ROOT).as_posix()
+    expected = lab_url("", lesson).lstrip("/")        # where `rnn-tutor lab`'s start URL leads
+    assert expected == f"lab/tree/{lesson}?file-browser-path=/"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    binder = re.search(r"^\[Binder\]\(https://mybinder.org\).*?(?=^$)", readme, re.M | re.S)[0]
+    assert f"`{expected}`" in binder                  # the path typed into mybinder.org's form
+    links = re.findall(r"`(https://mybinder\.org/v2/[^`]+)`", binder)
+    assert [parse_qs(urlsplit(link).query) for link in links] == [{"urlpath": [expected]}]
+    head = (ROOT / "environment.yml").read_text(encoding="utf-8").split("name:")[0]
+    assert expected in head
+
+
 def test_the_cli_offers_lab_and_check():
     from rnn_tutor.cli import build_parser
 
