@@ -28,6 +28,7 @@ import numpy as np
 
 from rnn_tutor.checks.core import Check, case_seeds
 from rnn_tutor.grading import serial
+from rnn_tutor.grading.cli import _init as _real_init
 from rnn_tutor.nbsource import load_source
 from rnn_tutor.release import make_exercise
 
@@ -343,6 +344,86 @@ def build_adversarial(b: Builder, out: Path, victim: str | None = None) -> dict[
         "worksheets": [{"cells": [{"cell_type": "code", "input": "x = 1", "language": "python",
                                    "outputs": [], "metadata": {}}], "metadata": {}}]}))
     return files
+
+
+# ----------------------------------------------------------------------------- workers that fail to start
+
+#: A folder of token files; each grading worker that removes one fails to start (see flaky_init).
+START_FAILURES_ENV = "RNN_TUTOR_TEST_START_FAILURES"
+
+
+def claim_start(folder: str | Path) -> None:
+    """Record this worker's start in ``folder/started/``; fail it if it claims a token.
+
+    Every file ``folder/fail-*`` fails one worker start (removing it is atomic, so no two
+    workers claim the same one).  A file ``folder/good`` lets the first worker that claims
+    it start and fails every other one.  A failure raises, as a worker whose judge process
+    cannot launch does, before the worker says it is ready."""
+    import os
+
+    folder = Path(folder)
+    (folder / "started").mkdir(exist_ok=True)
+    (folder / "started" / str(os.getpid())).touch()
+    if (folder / "good").exists() or (folder / "taken").exists():
+        try:
+            (folder / "good").rename(folder / "taken")
+            return
+        except OSError:
+            raise RuntimeError("injected failure: this grading worker cannot start") from None
+    for token in sorted(folder.glob("fail-*")):
+        try:
+            token.unlink()
+        except FileNotFoundError:
+            continue                  # another worker claimed it first
+        raise RuntimeError(f"injected failure ({token.name}): this grading worker cannot start")
+
+
+def start_tokens(folder: Path, failures: int = 0, *, good: bool = False) -> Path:
+    """Make ``folder`` with ``failures`` one-shot start failures (and the ``good`` token)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(failures):
+        (folder / f"fail-{k:03d}").touch()
+    if good:
+        (folder / "good").touch()
+    return folder
+
+
+def starts(folder: Path) -> int:
+    """How many worker starts :func:`claim_start` saw in ``folder``."""
+    return len(list((folder / "started").glob("*"))) if (folder / "started").exists() else 0
+
+
+def flaky_init(source: str, checks: Any) -> None:
+    """``rnn_tutor.grading.cli._init`` behind :func:`claim_start` (``$RNN_TUTOR_TEST_START_FAILURES``).
+
+    Put it in place of ``cli._init`` with ``monkeypatch``: ``grade_all`` hands it to the
+    spawned workers by reference, so each worker runs it."""
+    import os
+
+    claim_start(os.environ[START_FAILURES_ENV])
+    _real_init(source, checks)
+
+
+_FAKE_SECONDS = [0.0]       # per worker process: how long fake_grade takes
+
+
+def fake_init(folder: str, seconds: float = 0.0) -> None:
+    """A worker ``init`` for :func:`rnn_tutor.grading.pool.run_pool` without a course: the claim,
+    and ``seconds`` that each :func:`fake_grade` in this worker will take."""
+    claim_start(folder)
+    _FAKE_SECONDS[0] = seconds
+
+
+def fake_grade(sub: Any, opts: Any) -> Any:
+    """A worker's ``grade`` without a kernel: one passed row whose reason names the worker's pid."""
+    import os
+    import time
+
+    from rnn_tutor.grading.grade import Result, Row
+
+    time.sleep(_FAKE_SECONDS[0])
+    row = Row(sub.student, SYNTH_ID, str(sub.path), "check_scale", 1.0, 1.0, "passed", f"pid {os.getpid()}")
+    return Result(sub.student, str(sub.path), SYNTH_ID, [row], "graded", [], 0.0, opts.sandbox)
 
 
 # ----------------------------------------------------------------------------- attacks on the grader

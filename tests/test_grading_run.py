@@ -9,6 +9,7 @@ and the tests inspect the rows.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 import time
@@ -17,13 +18,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading_fixtures import (CHEAT_PRELUDE, Builder, build_adversarial, require_sandbox, synthetic_checks, write,
+from grading_fixtures import (CHEAT_PRELUDE, START_FAILURES_ENV, Builder, build_adversarial, fake_grade, fake_init,
+                              flaky_init, require_sandbox, start_tokens, starts, synthetic_checks, write,
                               write_synthetic_course)
 from rnn_tutor.checks.core import REGISTRY, CheckFailed, run_check
+from rnn_tutor.grading import cli, pool
 from rnn_tutor.grading.cli import grade_all
 from rnn_tutor.grading.execute import Kernel
 from rnn_tutor.grading.grade import Options
-from rnn_tutor.grading.match import find_submissions, load_sources
+from rnn_tutor.grading.match import Submission, find_submissions, load_sources
 from rnn_tutor.nbsource import id_from_filename
 
 pytestmark = pytest.mark.slow
@@ -152,6 +155,85 @@ def test_unsandboxed_a_killed_or_stopped_worker_costs_only_its_submission(tmp_pa
     assert res["kills"].status == "grader-error" and "worker process died" in res["kills"].rows[0].reason
     assert res["stops"].status == "timeout" and "watchdog" in res["stops"].rows[0].reason
     assert not any(r.sandboxed for r in results)
+
+
+# ----------------------------------------------------------------------------- workers that fail to start
+
+def test_a_worker_that_fails_to_start_is_replaced_and_costs_no_submission(tmp_path, monkeypatch):
+    """One worker fails to start (as when its judge process cannot launch): the pool starts
+    another one, and every submission is graded as if nothing had happened."""
+    course = write_synthetic_course(tmp_path)
+    b = Builder(course.notebook, synthetic_checks(course.checks_file))
+    for name in ("honest_1", "honest_2", "honest_3"):
+        write(b.solution(), tmp_path / "subs" / name / "hw.ipynb")
+    write(b.exercise(), tmp_path / "subs" / "untouched" / "hw.ipynb")
+    tokens = start_tokens(tmp_path / "tokens", failures=1)
+    monkeypatch.setenv(START_FAILURES_ENV, str(tokens))
+    monkeypatch.setattr(cli, "_init", flaky_init)          # the workers' init, by reference
+    results = grade_all(find_submissions([tmp_path / "subs"]), course.source_dir,
+                        Options(timeout=15, grace=2, sandbox=False), jobs=2, checks=[str(course.checks_file)])
+    assert not list(tokens.glob("fail-*")) and starts(tokens) == 3     # it failed, and was replaced once
+    res = {r.student: r for r in results}
+    assert {r.status for r in results} == {"graded"}, [r.rows for r in results]
+    assert [res[f"honest_{k}"].points for k in (1, 2, 3)] == [6, 6, 6]
+    assert res["untouched"].points == 0 and res["untouched"].max_points == 6
+
+
+def test_workers_that_never_start_end_the_run_after_a_few_attempts_with_exit_code_1(tmp_path, monkeypatch,
+                                                                                    capsys):
+    course = write_synthetic_course(tmp_path)
+    b = Builder(course.notebook, synthetic_checks(course.checks_file))
+    for name in ("alice", "bob", "carol"):
+        write(b.solution(), tmp_path / "subs" / name / "hw.ipynb")
+    tokens = start_tokens(tmp_path / "tokens", failures=50)
+    monkeypatch.setenv(START_FAILURES_ENV, str(tokens))
+    monkeypatch.setattr(cli, "_init", flaky_init)
+    out = tmp_path / "r.json"
+    t0 = time.monotonic()
+    code = cli.main([str(tmp_path / "subs"), "--source", str(course.source_dir), "--checks",
+                     str(course.checks_file), "--out", str(out), "--jobs", "2", "--no-sandbox", "--quiet"])
+    assert code == 1 and "3 of 3 submission(s) could not be graded" in capsys.readouterr().err
+    assert starts(tokens) == pool.START_ATTEMPTS            # two at once, then one more: then it gives up
+    assert time.monotonic() - t0 < 60
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["student"] for r in rows} == {"alice", "bob", "carol"}
+    for row in rows:
+        if row["task"] != "TOTAL":
+            assert row["status"] == "grader-error", row
+            assert row["reason"].startswith(f"the grading worker could not start ({pool.START_ATTEMPTS} attempts "
+                                            "in a row; the last exited with code 1)"), row
+
+
+def test_the_workers_that_started_grade_the_rest_when_no_other_one_can_start(tmp_path):
+    """Only the first worker can start: the pool tries a bounded number of others, then goes on
+    with the one it has, which grades every submission."""
+    tokens = start_tokens(tmp_path / "tokens", good=True)
+    subs = [Submission(tmp_path / f"{k}.ipynb", f"s{k}") for k in range(8)]
+    results = {}
+    pool.run_pool(subs, Options(sandbox=False), 2, fake_init, (str(tokens), 0.5), fake_grade,
+                  results.__setitem__)
+    assert sorted(results) == list(range(8))
+    assert {r.status for r in results.values()} == {"graded"}
+    assert len({r.rows[0].reason for r in results.values()}) == 1      # all by one worker (its pid)
+    assert 2 <= starts(tokens) <= 2 + pool.START_ATTEMPTS
+
+
+def test_a_worker_process_that_cannot_be_created_is_tried_again(tmp_path, monkeypatch):
+    tokens = start_tokens(tmp_path / "tokens")
+    real, calls = pool._Slot, []
+
+    def slot(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real(*args)
+
+    monkeypatch.setattr(pool, "_Slot", slot)
+    subs = [Submission(tmp_path / f"{k}.ipynb", f"s{k}") for k in range(3)]
+    results = {}
+    pool.run_pool(subs, Options(sandbox=False), 1, fake_init, (str(tokens),), fake_grade, results.__setitem__)
+    assert len(calls) == 2 and starts(tokens) == 1
+    assert sorted(results) == [0, 1, 2] and {r.status for r in results.values()} == {"graded"}
 
 
 def test_submissions_are_untouched(synth):

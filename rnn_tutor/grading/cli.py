@@ -5,7 +5,8 @@ processes, each driving its own kernels, under a watchdog), prints progress to s
 and a summary to stdout, and writes the report.  Exit codes: 0 every submission was
 graded (whatever the scores; files that are not notebooks included), 1 the run
 completed but some submissions could not be graded (``grader-error`` rows: a kernel
-that did not start, a worker that died), 2 a usage error (no submissions, a missing
+that did not start, a worker that died, no worker that could start: see
+:mod:`rnn_tutor.grading.pool`), 2 a usage error (no submissions, a missing
 path, a broken source notebook, no sandbox), 130/143 interrupted (the report holds
 what was graded).
 """

@@ -9,6 +9,13 @@ loads the sources and checks once, then grades one submission at a time.  The pa
 * notices a worker that died (a submission that killed it, when unsandboxed) and grades
   that submission once more in a fresh worker, so a victim of another submission still
   gets graded; if it dies again it is reported as ``grader-error``;
+* replaces a worker that fails to start (it died, or did not say it was ready within
+  five minutes, before it was given a submission), after a pause of
+  :data:`RESTART_DELAY` seconds times the failures in a row, one worker at a time until
+  one starts, so a transient failure costs no submission.  After :data:`START_ATTEMPTS`
+  failed starts in a row (none started in between) it starts no more workers: those
+  already started grade the rest, and when none is left, every submission not yet graded
+  is reported as ``grader-error``;
 * reads results as JSON (never pickle: nothing a worker says can run code here).
 
 A worker dies with its parent (``PR_SET_PDEATHSIG`` on Linux), and its kernel dies with
@@ -31,7 +38,15 @@ from typing import Any, Callable, Sequence
 
 from rnn_tutor.grading.grade import NO_TASK, Options, Result, Row
 
-__all__ = ["run_pool", "set_parent_death_signal", "result_to_json", "result_from_json"]
+__all__ = ["run_pool", "set_parent_death_signal", "result_to_json", "result_from_json",
+           "START_ATTEMPTS", "RESTART_DELAY", "START_LIMIT"]
+
+#: Failed worker starts in a row (no worker started in between) after which no new worker is started.
+START_ATTEMPTS = 3
+#: Seconds before a failed worker is replaced, times the number of failed starts in a row.
+RESTART_DELAY = 1.0
+#: Seconds a worker may take to load the sources and checks before it counts as failed.
+START_LIMIT = 300.0
 
 
 def set_parent_death_signal(sig: int = signal.SIGKILL) -> None:
@@ -91,8 +106,13 @@ class _Slot:
     def __init__(self, ctx: Any, init: Callable, init_args: tuple, grade: Callable) -> None:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker, args=(child, init, init_args, grade), daemon=True)
-        self.proc.start()
-        child.close()
+        try:
+            self.proc.start()
+        except OSError:
+            self.conn.close()
+            raise
+        finally:
+            child.close()
         self.ready = False
         self.task: int | None = None
         self.deadline = float("inf")
@@ -109,6 +129,14 @@ class _Slot:
         self.conn.close()
 
 
+def _may_start(slots: list[_Slot], failed_starts: int) -> bool:
+    """Whether the pool may start a worker: not after :data:`START_ATTEMPTS` failed starts in
+    a row, and after a failed start only when no other worker is starting (one at a time)."""
+    if failed_starts >= START_ATTEMPTS:
+        return False
+    return failed_starts == 0 or all(s.ready for s in slots)
+
+
 def run_pool(subs: Sequence[Any], opts: Options, jobs: int, init: Callable, init_args: tuple,
              grade: Callable, report: Callable[[int, Result], None]) -> None:
     """Grade ``subs`` in ``jobs`` workers; call ``report(i, result)`` as each one ends."""
@@ -117,13 +145,30 @@ def run_pool(subs: Sequence[Any], opts: Options, jobs: int, init: Callable, init
     retried: set[int] = set()
     slots: list[_Slot] = []
     limit = opts.watchdog_seconds()
-    start_limit = 300.0                       # a worker that cannot even load the checks
+    failed_starts = 0                         # in a row: a worker that says it is ready resets it
+    last_failure = ""
+    next_start = 0.0                          # no new worker before this time (after a failed start)
     try:
         while todo or any(s.task is not None for s in slots):
-            while len(slots) < min(jobs, len(todo) + sum(s.task is not None for s in slots)):
-                slot = _Slot(ctx, init, init_args, grade)
-                slot.deadline = time.monotonic() + start_limit
-                slots.append(slot)
+            now = time.monotonic()
+            wanted = min(jobs, len(todo) + sum(s.task is not None for s in slots))
+            if now >= next_start:
+                while len(slots) < wanted and _may_start(slots, failed_starts):
+                    try:
+                        slot = _Slot(ctx, init, init_args, grade)
+                    except OSError as exc:    # no process could be made (EAGAIN, ENOMEM): later
+                        failed_starts += 1
+                        last_failure = f"could not be created ({exc.strerror or exc})"
+                        next_start = time.monotonic() + RESTART_DELAY * failed_starts
+                        break
+                    slot.deadline = time.monotonic() + START_LIMIT
+                    slots.append(slot)
+            if failed_starts >= START_ATTEMPTS and not slots:
+                for j in todo:                # no worker left, and none will start
+                    report(j, _row_result(subs[j], "grader-error", "the grading worker could not start "
+                                          f"({failed_starts} attempts in a row; the last {last_failure})", opts))
+                todo.clear()
+                break
             for slot in slots:
                 if slot.ready and slot.task is None and todo:
                     slot.task = todo.pop(0)
@@ -135,6 +180,8 @@ def run_pool(subs: Sequence[Any], opts: Options, jobs: int, init: Callable, init
                         pass                  # noticed below as a dead worker
             waitables = [s.conn for s in slots] + [s.proc.sentinel for s in slots]
             timeout = max(0.05, min(s.deadline for s in slots) - time.monotonic()) if slots else 0.05
+            if len(slots) < wanted and _may_start(slots, failed_starts):      # a restart is due
+                timeout = min(timeout, max(0.05, next_start - time.monotonic()))
             multiprocessing.connection.wait(waitables, timeout=min(timeout, 1.0))
             now = time.monotonic()
             for slot in list(slots):
@@ -146,6 +193,7 @@ def run_pool(subs: Sequence[Any], opts: Options, jobs: int, init: Callable, init
                     message = None
                 if message == b"ready":
                     slot.ready, slot.deadline = True, float("inf")
+                    failed_starts = 0
                     continue
                 if message is not None and slot.task is not None:
                     i, slot.task, slot.deadline = slot.task, None, float("inf")
@@ -163,11 +211,11 @@ def run_pool(subs: Sequence[Any], opts: Options, jobs: int, init: Callable, init
                 slots.remove(slot)
                 i = slot.task
                 if i is None:
-                    if not slot.ready:            # the worker could not start: nothing can be graded
-                        for j in todo:
-                            report(j, _row_result(subs[j], "grader-error", "the grading worker could not "
-                                                  f"start (exit code {slot.proc.exitcode})", opts))
-                        todo.clear()
+                    if not slot.ready:            # the worker could not start: another one will
+                        failed_starts += 1
+                        last_failure = (f"did not start within {START_LIMIT:g} s" if late and not dead
+                                        else f"exited with code {slot.proc.exitcode}")
+                        next_start = now + RESTART_DELAY * failed_starts
                     continue
                 if late:
                     report(i, _row_result(subs[i], "timeout", f"grading stopped after {limit:g} s by the "
