@@ -105,3 +105,21 @@ def test_the_capstone_names_each_failure():
     assert "training diverged" in messages["diverged"]
     assert "expected shape (48, 57), received shape (57, 48)" in messages["transposed"]
     assert "expected a dict with the keys" in messages["list"]
+
+
+def test_the_wrap_up_covers_every_task_and_leads_on_to_lesson_08():
+    """The exercise's last cell sums up every task (the capstone included) and links onward."""
+    import json
+    from pathlib import Path
+
+    import rnn_tutor.checks  # noqa: F401 - registers every check
+    from rnn_tutor.checks.core import REGISTRY
+
+    root = Path(__file__).resolve().parent.parent
+    nb = json.loads((root / "solutions" / f"{TestContract.NOTEBOOK}_solutions.ipynb").read_text(encoding="utf-8"))
+    last = "".join(nb["cells"][-1]["source"])
+    targets = sorted(c.target for c in REGISTRY.values() if c.notebook == TestContract.NOTEBOOK)
+    assert "train_char_model" in targets
+    assert [t for t in targets if f"`{t}`" not in last] == []
+    link = "../lessons/08_language_modelling.ipynb"
+    assert f"]({link})" in last and (root / "solutions" / link).resolve().is_file()
