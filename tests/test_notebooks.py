@@ -72,6 +72,21 @@ def test_notebook_id_equals_its_file_stem(path):
     assert notebook_id(nbformat.read(path, as_version=4), path) == id_from_filename(path)
 
 
+#: A code cell that draws a figure: the course's plots and widgets, or matplotlib itself.
+DRAWS = re.compile(r"\b(plots|widgets)\.[\w.]+\(|\bplt\.|\bmatplotlib\b|\.plot\(|\.imshow\(")
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_a_notebook_that_draws_sets_up_sharp_figures_in_its_first_code_cell(path):
+    """Lessons, solutions and exercises alike: a figure is retina only after setup_figures()."""
+    code = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    drawing = [i for i, source in enumerate(code, 1) if DRAWS.search(source)]
+    if drawing:
+        assert re.search(r"^setup_figures\(\)", code[0], re.M), (
+            f"{_id(path)} draws (code cells {drawing[:5]}, 1-based) but its first code cell does not "
+            "call setup_figures() (from rnn_tutor.display)")
+
+
 @pytest.mark.parametrize("path", LESSONS, ids=_id)
 def test_lesson_opens_with_objectives_and_ends_with_key_points_and_exercise_link(path):
     cells = nbformat.read(path, as_version=4).cells
