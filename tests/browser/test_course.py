@@ -83,6 +83,8 @@ def test_the_printed_url_opens_lesson_01_and_the_file_browser_shows_the_course(
             page.wait_for_timeout(1_000)     # a late move to lessons/ would show up here
             names = page.evaluate(listing)
             assert {"lessons", "exercises", "solutions"} <= set(names) and FIRST_LESSON not in names, names
+            # ... and not what the install left there (rnn_tutor.egg-info, hidden by rnn-tutor lab)
+            assert not [n for n in names if n.endswith(".egg-info") or n.startswith(".")], names
             page.screenshot(path=str(artifacts_dir / "_course_front_page.png"))
             # Leave no kernel behind for the lesson tests (they restart lesson 01 in a page of their own).
             page.wait_for_function(
