@@ -96,16 +96,18 @@ def _state_template(cell: Cell, N: int, width: int):
 
 
 def _is_state_tuple(state) -> bool:
-    # A tuple is a multi-part state; a list is one only if it holds arrays, tuples or None
-    # (a nested list of numbers is a single (N, m) state written as a list).
-    if isinstance(state, tuple):
-        return True
-    return isinstance(state, list) and bool(state) and all(
-        s is None or isinstance(s, (np.ndarray, tuple, list)) and not _is_number_rows(s) for s in state)
+    # A tuple or list of parts (arrays, tuples, None) is a multi-part state such as the LSTM's
+    # (h, c); a tuple or list of rows of numbers is one (N, m) state written without NumPy.
+    if not isinstance(state, (tuple, list)):
+        return False
+    if state and all(_is_number_row(s) for s in state):
+        return False
+    return isinstance(state, tuple) or bool(state) and all(
+        s is None or isinstance(s, (np.ndarray, tuple, list)) for s in state)
 
 
-def _is_number_rows(s) -> bool:
-    return isinstance(s, list) and bool(s) and not isinstance(s[0], (np.ndarray, tuple, list))
+def _is_number_row(s) -> bool:
+    return isinstance(s, (tuple, list)) and not any(isinstance(v, (np.ndarray, tuple, list)) or v is None for v in s)
 
 
 def _state_text(like) -> str:
@@ -115,6 +117,8 @@ def _state_text(like) -> str:
 
 
 def _received_state_text(state) -> str:
+    if isinstance(state, (tuple, list)) and state and all(_is_number_row(s) for s in state):
+        return f"one array of {len(state)} rows (a {type(state).__name__} of rows of numbers)"
     if isinstance(state, (tuple, list)):
         return f"a {type(state).__name__} of {len(state)}"
     return describe(state)
@@ -130,7 +134,7 @@ def _match_state(state, like, name: str, what: str, part: bool = False):
         # (``like`` is a freshly made zero state, so its parts can be returned as they are.)
         return tuple(lk if s is None else _match_state(s, lk, f"{name}[{i}]", what, True)
                      for i, (s, lk) in enumerate(zip(state, like)))
-    if isinstance(state, tuple):
+    if _is_state_tuple(state):
         raise ArgumentError(name, f"{name}: expected {expected}, received {_received_state_text(state)}.")
     arr = check_array(state, name, ndim=2, names=("N", "m"))
     if arr.shape != like.shape:

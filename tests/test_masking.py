@@ -343,3 +343,17 @@ def test_mask_to_lengths_takes_the_shape_as_an_integer_array():
     np.testing.assert_array_equal(M.mask_to_lengths(mask, (np.array(3), np.int64(2))), [3, 1])
     with pytest.raises(TypeError, match=r"shape: expected a pair \(T, N\) of integers"):
         M.mask_to_lengths(mask, np.array([3.0, 2.0]))
+
+
+def test_a_state_written_as_a_tuple_of_rows_is_an_array():
+    # a tuple of rows of numbers is one (N, m) state (the fuzz report's "equivalent value refused")
+    rng = np.random.default_rng(0)
+    _, last, cache = M.masked_cell_forward(ELMAN, rng.normal(size=(5, 3, 2)), ELMAN.init_params(2, 4, rng), [5, 3, 2])
+    d = rng.normal(size=last.shape)
+    as_rows = tuple(tuple(row) for row in d)
+    for a, b in zip(M.masked_cell_backward(None, cache, as_rows)[0].values(), M.masked_cell_backward(None, cache, d)[0].values()):
+        np.testing.assert_array_equal(a, b)
+    lstm = _lstm()
+    _, _, cache = M.masked_cell_forward(lstm, rng.normal(size=(5, 3, 2)), lstm.init_params(2, 4, rng), [5, 3, 2])
+    with pytest.raises(ValueError, match=r"dstate_last: expected the lstm cell's state .* received one array of 3 rows"):
+        M.masked_cell_backward(None, cache, as_rows)
