@@ -36,9 +36,9 @@ from rnn_tutor.heads import (check_head, check_labels, dense_backward, dense_for
 from rnn_tutor.masking import (check_real_steps, last_valid, last_valid_backward, masked_cell_backward, masked_cell_forward,
                                resolve_lengths)
 from rnn_tutor.optim import _adam_step, adam_init
-from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
+from rnn_tutor.validation import (overflow_is_error, MAX_ITERATIONS, ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
                                   check_callable, check_choice, check_int, check_mapping, check_real, check_rng,
-                                  check_shape, check_token_ids, check_training_step, describe, NonFiniteError, update_overflow)
+                                  check_shape, check_token_ids, check_training_step, describe, NonFiniteArgumentError, NonFiniteError, training_advice, update_overflow)
 
 __all__ = ["FEEDBACKS", "available_cells", "check_cell", "init_params", "split_params",
            "one_to_one_forward", "one_to_one_backward", "one_to_one_loss",
@@ -124,6 +124,7 @@ def _check_rows(x, name: str = "x", d: int | None = None) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- one-to-one
 
+@overflow_is_error
 def one_to_one_forward(cell: Cell, x, params: Mapping) -> tuple[np.ndarray, dict]:
     """A feedforward network: the cell run for a single step from the zero state.
 
@@ -137,6 +138,7 @@ def one_to_one_forward(cell: Cell, x, params: Mapping) -> tuple[np.ndarray, dict
     return dense_forward(hs[0], w_y, b_y), Cache("one_to_one_forward", {"cell": cell, "c": c, "h": hs[0], "w_y": w_y})
 
 
+@overflow_is_error
 def one_to_one_backward(dos, cache) -> dict:
     """Gradients of :func:`one_to_one_forward` given ``∂L/∂o (N, q)``."""
     check_cache(cache, "one_to_one_forward", ("cell", "c", "h", "w_y"))
@@ -146,6 +148,7 @@ def one_to_one_backward(dos, cache) -> dict:
     return {**g, "w_y": dw_y, "b_y": db_y}
 
 
+@overflow_is_error
 def one_to_one_loss(cell: Cell, x, params, labels) -> tuple[float, dict]:
     """Mean softmax cross-entropy of a one-to-one classifier and its gradients; ``labels (N,)``."""
     os, cache = one_to_one_forward(cell, x, params)
@@ -163,6 +166,7 @@ def _feed(o, feedback):
     return (o == o.max(axis=-1, keepdims=True)).astype(float)  # argmax as one-hot (ties: all maxima)
 
 
+@overflow_is_error
 def one_to_many_forward(cell: Cell, x, params: Mapping, T: int, feedback: str = "softmax") -> tuple[np.ndarray, dict]:
     """Generate ``T`` outputs from one input, feeding each output back in as the next input.
 
@@ -205,6 +209,7 @@ def one_to_many_forward(cell: Cell, x, params: Mapping, T: int, feedback: str = 
                                              "w_y": w_y, "feedback": feedback})
 
 
+@overflow_is_error
 def one_to_many_backward(dos, cache) -> dict:
     """Gradients of :func:`one_to_many_forward` given ``∂L/∂o_t`` for all steps, ``dos (T, N, q)``.
 
@@ -229,6 +234,7 @@ def one_to_many_backward(dos, cache) -> dict:
     return {**grads, "w_y": dw_y, "b_y": db_y}
 
 
+@overflow_is_error
 def one_to_many_loss(cell: Cell, x, params, targets, feedback: str = "softmax") -> tuple[float, dict]:
     """Loss of a generated sequence and its gradients (through the feedback loop).
 
@@ -253,6 +259,7 @@ def one_to_many_loss(cell: Cell, x, params, targets, feedback: str = "softmax") 
 
 # ----------------------------------------------------------------------------- many-to-one
 
+@overflow_is_error
 def many_to_one_forward(cell: Cell, xs, params: Mapping, lengths=None, mask=None, state_0=None) -> tuple[np.ndarray, dict]:
     """Read a whole sequence, answer once: ``o = w_y h_last + b_y`` with ``h_last`` at each sequence's last real step.
 
@@ -274,6 +281,7 @@ def many_to_one_forward(cell: Cell, xs, params: Mapping, lengths=None, mask=None
                                                                         "T": xs.shape[0], "w_y": w_y})
 
 
+@overflow_is_error
 def many_to_one_backward(do, cache) -> dict:
     """Gradients of :func:`many_to_one_forward` given ``∂L/∂o (N, q)``: the gradient enters only at the last real step."""
     check_cache(cache, "many_to_one_forward", ("c", "h_last", "lengths", "T", "w_y"))
@@ -284,6 +292,7 @@ def many_to_one_backward(do, cache) -> dict:
     return {**g, "w_y": dw_y, "b_y": db_y}
 
 
+@overflow_is_error
 def many_to_one_loss(cell: Cell, xs, params, labels, lengths=None, mask=None) -> tuple[float, dict]:
     """Mean cross-entropy of one label per sequence, ``labels (N,)``, and its gradients."""
     o, cache = many_to_one_forward(cell, xs, params, lengths, mask)
@@ -293,6 +302,7 @@ def many_to_one_loss(cell: Cell, xs, params, labels, lengths=None, mask=None) ->
 
 # ----------------------------------------------------------------------------- many-to-many (aligned)
 
+@overflow_is_error
 def many_to_many_forward(cell: Cell, xs, params: Mapping, lengths=None, mask=None, state_0=None) -> tuple[np.ndarray, dict]:
     """One output per input step: ``o_t = w_y h_t + b_y`` for every real step (0 at padding).
 
@@ -309,6 +319,7 @@ def many_to_many_forward(cell: Cell, xs, params: Mapping, lengths=None, mask=Non
                                                                             "w_y": w_y})
 
 
+@overflow_is_error
 def many_to_many_backward(dos, cache) -> dict:
     """Gradients of :func:`many_to_many_forward` given ``dos (T, N, q)`` (entries at padding are ignored)."""
     check_cache(cache, "many_to_many_forward", ("c", "hs", "valid", "w_y"))
@@ -319,6 +330,7 @@ def many_to_many_backward(dos, cache) -> dict:
     return {**g, "w_y": dw_y, "b_y": db_y}
 
 
+@overflow_is_error
 def many_to_many_loss(cell: Cell, xs, params, labels, lengths=None, mask=None,
                       reduction: str = "mean") -> tuple[float, dict]:
     """Masked cross-entropy of a label per real step, ``labels (T, N)``, and its gradients.
@@ -394,6 +406,12 @@ def fit(loss_and_grads: Callable[[dict, int], tuple], params: dict, steps: int, 
     for step in range(steps):
         try:
             out = loss_and_grads(params, step)
+        except NonFiniteArgumentError as exc:
+            if step == 0:
+                raise  # the caller's own parameters are too large to compute with
+            key = str(exc).split(":")[0].removeprefix("params[").removesuffix("]").strip("'")
+            raise NonFiniteError(f"training stopped at step {step}: the parameters grew so large that the loss "
+                                 f"overflowed ({exc}) {training_advice(lr, clip)}", step, key) from None
         except ArgumentError as exc:
             if exc.argument == "params" or str(exc.argument).startswith(("params[", "params ")):
                 raise  # a library function refused the params that fit passed on: they are fit's argument too

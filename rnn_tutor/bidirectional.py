@@ -37,7 +37,7 @@ import numpy as np
 
 from rnn_tutor.cells import ELMAN, Cell, _state_template, check_cell, check_cell_state
 from rnn_tutor.masking import _masked_backward, check_lengths, masked_cell_forward
-from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
+from rnn_tutor.validation import (overflow_is_error, ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
                                   check_elements, check_int, check_rng, check_shape, describe)
 
 __all__ = ["SUFFIX", "CAUSAL_PEAK_CEILING", "peak_task", "reverse_sequences", "split_params", "init_bidirectional_params",
@@ -169,6 +169,7 @@ def _backward_full(dhs, cache, dstate_T=None):
     return grads, dxs_f + dxs_r[::-1], (d0_f, d0_b)
 
 
+@overflow_is_error
 def bidirectional_forward(xs, params: Mapping, cell: Cell = ELMAN, state_0=None, lengths=None):
     """Run a bidirectional layer (equations in the module docstring).
 
@@ -198,6 +199,7 @@ def bidirectional_forward(xs, params: Mapping, cell: Cell = ELMAN, state_0=None,
     return hs, state_T, Cache("bidirectional_forward", {"masked": cache})
 
 
+@overflow_is_error
 def bidirectional_backward(dhs, cache, dstate_T=None):
     """Backward pass of :func:`bidirectional_forward`.
 

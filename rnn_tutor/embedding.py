@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.validation import (ArgumentError, as_float_array, check_array, check_cache, check_elements, check_int,
+from rnn_tutor.validation import (overflow_is_error, ArgumentError, as_float_array, check_array, check_cache, check_elements, check_int,
                                   check_real, check_rng, check_token_ids, Cache)
 
 __all__ = ["init_embedding", "check_ids", "embedding_forward", "embedding_backward", "one_hot_embedding"]
@@ -52,6 +52,7 @@ def _check_w_e(w_e) -> np.ndarray:
     return w_e
 
 
+@overflow_is_error
 def embedding_forward(ids, w_e) -> tuple[np.ndarray, dict]:
     """Look up the embedding of every token: ``xs[..., :] = w_e[ids[...]]``.
 
@@ -70,6 +71,7 @@ def embedding_forward(ids, w_e) -> tuple[np.ndarray, dict]:
     return w_e[ids], Cache("embedding_forward", ids=ids, V=w_e.shape[0], e=w_e.shape[1])  # (...) -> (..., e): a copy
 
 
+@overflow_is_error
 def embedding_backward(dxs, cache, mask=None) -> np.ndarray:
     """Gradient of the lookup: ``dw_e[c] = Σ_{positions with ids = c} dxs[position]`` (scatter-add).
 
@@ -102,6 +104,7 @@ def embedding_backward(dxs, cache, mask=None) -> np.ndarray:
     return dw_e
 
 
+@overflow_is_error
 def one_hot_embedding(ids, w_e) -> np.ndarray:
     """The same layer written as a product, ``onehot(ids) @ w_e``: ``(..., V) @ (V, e) -> (..., e)``.
 

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, Cache, NonFiniteArgumentError, as_float_array, check_array,
+from rnn_tutor.validation import (overflow_is_error, MAX_SIZE, ArgumentError, ArgumentTypeError, Cache, NonFiniteArgumentError, as_float_array, check_array,
                                   check_cache, check_elements, check_finite, check_int, check_real, check_shape, check_token_ids,
                                   describe)
 
@@ -300,6 +300,7 @@ def _check_seqs(seqs):
     return list(seqs)
 
 
+@overflow_is_error
 def masked_cell_forward(cell, xs, params: Mapping, lengths=None, state_0: Any = None, mask=None) -> tuple[np.ndarray, Any, dict]:
     """Run ``cell`` over a right-padded batch, stopping each sequence at its last real step.
 
@@ -347,6 +348,7 @@ def masked_cell_forward(cell, xs, params: Mapping, lengths=None, state_0: Any = 
     return hs, state_last, cache
 
 
+@overflow_is_error
 def masked_cell_backward(dhs, cache: dict, dstate_last: Any = None) -> tuple[dict, np.ndarray, Any]:
     """Backward pass of :func:`masked_cell_forward`.
 

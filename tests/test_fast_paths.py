@@ -138,3 +138,19 @@ def test_every_trainer_names_the_step_when_the_update_overflows():
     with pytest.raises(NonFiniteError, match=r"training stopped at") as info:
         train_tbptt(xs, ps, params, k=4, lr=1e308, epochs=5)
     assert info.value.step is not None
+
+
+def test_fit_stops_with_the_step_when_the_parameters_outgrow_float64():
+    """Overflow inside the learner's loss is the training run's fault after step 0: NonFiniteError with the step."""
+    from rnn_tutor import architectures as arch
+
+    rng = np.random.default_rng(0)
+    xs, labels = rng.normal(size=(6, 4, 2)), rng.integers(0, 3, 4)
+    p0 = arch.init_params(ELMAN, 2, 5, 3, rng)
+    with pytest.raises(NonFiniteError, match=r"training stopped at step \d+: the parameters grew") as info:
+        arch.fit(lambda p, step: arch.many_to_one_loss(ELMAN, xs, p, labels), p0, steps=5, lr=1e307)
+    assert info.value.step >= 1 and info.value.parameter in p0
+    # The caller's own parameters: h_t > 0 (positive inputs and w_x, w_h = 0), so o = w_y h overflows at step 0.
+    huge = {**p0, "w_x": np.ones_like(p0["w_x"]), "w_h": np.zeros_like(p0["w_h"]), "w_y": np.full_like(p0["w_y"], 1e308)}
+    with pytest.raises(ValueError, match=r"^params\['w_y'\]: expected values small enough"):
+        arch.fit(lambda p, step: arch.many_to_one_loss(ELMAN, np.abs(xs) + 1, p, labels), huge, steps=2)
