@@ -26,8 +26,9 @@ import numpy as np
 from rnn_tutor.charlm import softmax_with_temperature
 from rnn_tutor.heads import log_softmax
 from rnn_tutor.masking import check_lengths, one_hot
-from rnn_tutor.validation import (ArgumentError, as_float_array, check_array, check_callable, check_choice, check_int,
-                                  check_probability, check_real, check_rng, check_token_ids)
+from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, NonFiniteArgumentError, as_float_array,
+                                  check_array, check_callable, check_choice, check_finite, check_int, check_probability,
+                                  check_real, check_rng, check_token_ids, describe)
 
 __all__ = ["STRATEGIES", "check_probs", "greedy", "top_k_filter", "nucleus_filter", "decoding_probs",
            "sample_from", "beam_search", "seq2seq_step", "progression_task", "exposure_bias",
@@ -40,13 +41,15 @@ def check_probs(probs, name: str = "probs") -> np.ndarray:
     """Return ``probs (..., V)`` as floats after checking they are non-negative rows summing to one."""
     p = as_float_array(probs, name)
     if p.ndim < 1 or p.shape[-1] < 1:
-        raise ArgumentError(name, f"{name}: expected probabilities (..., V) with V >= 1, received shape {p.shape}")
-    if not np.all(np.isfinite(p)) or (p < 0).any():
-        raise ArgumentError(name, f"{name}: expected finite, non-negative probabilities, received min {np.nanmin(p):g}")
+        raise ArgumentError(name, f"{name}: expected probabilities (..., V) with V >= 1, received shape {p.shape}.")
+    check_finite(p, name, "Probabilities must be finite numbers in [0, 1].")
+    if (p < 0).any():
+        idx = tuple(int(i) for i in np.argwhere(p < 0)[0])
+        raise ArgumentError(name, f"{name}: expected non-negative probabilities, received {float(p[idx]):g} at index {idx}.")
     sums = p.sum(axis=-1)
     if not np.allclose(sums, 1.0, atol=1e-6):
         worst = np.unravel_index(int(np.argmax(np.abs(sums - 1))), sums.shape)
-        raise ArgumentError(name, f"{name}: expected each row to sum to 1, received a row summing to {float(sums[worst]):.6g}")
+        raise ArgumentError(name, f"{name}: expected each row to sum to 1, received a row summing to {float(sums[worst]):.6g}.")
     return p
 
 
@@ -142,7 +145,46 @@ def sample_from(probs, rng: np.random.Generator) -> np.ndarray:
 
 
 def _take_state(state, idx):
+    if state is None:  # a step function that keeps no state
+        return None
     return tuple(s[idx] for s in state) if isinstance(state, tuple) else state[idx]
+
+
+def _step_output(out, B: int, V: int | None) -> np.ndarray:
+    """The log-probabilities ``(B, V)`` a beam-search ``step`` returned, checked; blames ``step``."""
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        got = f"{len(out)} values" if isinstance(out, (tuple, list)) else describe(out)
+        raise ArgumentTypeError("step", f"step: expected it to return a pair (log_probs (B, V), state), received {got}.")
+    try:
+        log_probs = as_float_array(out[0], "log_probs")
+    except ArgumentError as exc:
+        raise type(exc)("step", f"step: expected it to return real log-probabilities (B, V) first, received "
+                                f"{describe(out[0])}.") from None
+    want = f"({B}, {'V' if V is None else V})"
+    if log_probs.ndim != 2 or log_probs.shape[0] != B or log_probs.shape[1] < 1 or (V is not None and log_probs.shape[1] != V):
+        raise ArgumentError("step", f"step: expected log-probabilities (B, V) = {want} for the {B} prefixes, "
+                                    f"received shape {log_probs.shape}.")
+    bad = np.isnan(log_probs) | (log_probs > 1e-9)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        kind = NonFiniteArgumentError if np.isnan(log_probs[idx]) or np.isinf(log_probs[idx]) else ArgumentError
+        raise kind("step", f"step: expected log-probabilities (<= 0, no NaN), received {log_probs[idx]} at index {idx}.")
+    if np.isneginf(log_probs).all(axis=1).any():
+        row = int(np.flatnonzero(np.isneginf(log_probs).all(axis=1))[0])
+        raise NonFiniteArgumentError("step", f"step: expected at least one possible token (a finite log-probability) per "
+                                             f"prefix, received only -inf in row {row}.")
+    return log_probs
+
+
+def _first_step(step, start: int, state):
+    """The first call of ``step``: an error about the tokens it reads is about ``start``."""
+    try:
+        return step(np.array([start]), state)
+    except ArgumentError as exc:
+        if exc.argument in ("tokens", "ids"):
+            raise ArgumentError("start", f"start: expected a token the step function reads, received {start} "
+                                         f"(step said: {exc})") from None
+        raise
 
 
 def beam_search(step: Callable, state_0, start: int, eos: int, beam_width: int,
@@ -157,10 +199,13 @@ def beam_search(step: Callable, state_0, start: int, eos: int, beam_width: int,
 
     Parameters
     ----------
-    step : ``step(tokens (B,), state) -> (log_probs (B, V), state)``, batched over prefixes
-    state_0 : the state before the first token, ``(1, m)`` or a tuple of them
-    start : the token read at the first step (START / BOS)
-    eos : the end token
+    step : ``step(tokens (B,), state) -> (log_probs (B, V), state)``, batched over prefixes; the
+        log-probabilities must be ``<= 0`` and not NaN (``-inf``: an impossible token)
+    state_0 : the state before the first token, ``(1, m)`` or a tuple of them; it is handed to
+        ``step`` unchanged (for :func:`seq2seq_step`, ``None`` means zeros)
+    start : the token read at the first step (START / BOS); it may lie outside ``0 .. V-1``
+        (:func:`seq2seq_step` reads START = ``q``)
+    eos : the end token, in ``0 .. V-1``
     beam_width, max_len : positive ints
 
     Returns
@@ -171,22 +216,27 @@ def beam_search(step: Callable, state_0, start: int, eos: int, beam_width: int,
     beam_width = _check_count(beam_width, "beam_width", 1, 10_000)
     max_len = _check_count(max_len, "max_len", 1, 100_000)
     check_callable(step, "step")
-    start, eos = check_int(start, "start", 0, None), check_int(eos, "eos", 0, None)
+    start = check_int(start, "start", 0, MAX_SIZE, "a token id")
+    eos = check_int(eos, "eos", 0, MAX_SIZE - 1, "a token id")
     prefixes, scores = [[]], np.zeros(1)
     tokens, state = np.array([start]), state_0
     finished: list[tuple[float, list[int]]] = []
-    for _ in range(max_len):
-        log_probs, state = step(tokens, state)
-        log_probs = as_float_array(log_probs, "step's log_probs")
-        if log_probs.ndim != 2 or log_probs.shape[0] != tokens.size:
-            raise ArgumentError("step", f"step: expected log-probabilities (B, V) = ({tokens.size}, V) for the {tokens.size} "
-                             f"prefixes, received shape {log_probs.shape}")
-        V = log_probs.shape[1]
+    V = None
+    for t in range(max_len):
+        out = _first_step(step, start, state) if t == 0 else step(tokens, state)
+        log_probs, state = _step_output(out, tokens.size, V), out[1]
+        if V is None:
+            V = log_probs.shape[1]
+            if eos >= V:
+                raise ArgumentError("eos", f"eos: expected a token id in 0..{V - 1} (V = {V} log-probabilities from step), "
+                                           f"received {eos}.")
         total = (scores[:, None] + log_probs).reshape(-1)  # (B, V) -> (B V,): sums of log-probabilities
         best = np.argsort(-total, kind="stable")[:beam_width]
         keep_rows, keep_tokens, keep_scores = [], [], []
         for flat in best:
             row, tok = divmod(int(flat), V)
+            if not np.isfinite(total[flat]):
+                continue  # an impossible extension (log-probability -inf) never survives
             if tok == eos:
                 finished.append((float(total[flat]), prefixes[row] + [tok]))
             else:
@@ -209,10 +259,11 @@ def seq2seq_step(cell, params) -> Callable:
     """A step function for :func:`beam_search` from an encoder–decoder of :mod:`rnn_tutor.seq2seq`.
 
     ``step(tokens (B,), g (B, m)) -> (log softmax(w_y g' + b_y) (B, q), g')`` with
-    ``g' = cell(e(token), g)``; tokens are in ``0 .. q`` (``q`` is START).
+    ``g' = cell(e(token), g)``; tokens are in ``0 .. q`` (``q`` is START).  ``params`` is checked
+    here, once (keys, shapes: ``w_y`` must read the decoder's ``m`` units, finite values).
     """
-    from rnn_tutor.seq2seq import split_seq2seq_params
-    _, dec, w_y, b_y = split_seq2seq_params(cell, params)
+    from rnn_tutor.seq2seq import _split
+    _, dec, w_y, b_y, _ = _split(cell, params)
     q = w_y.shape[0]
 
     def step(tokens, state):

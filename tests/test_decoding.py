@@ -157,3 +157,78 @@ def test_scheduled_sampling_gradients_match_finite_differences():
 def test_beam_search_names_a_step_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"step: expected log-probabilities \(B, V\) = \(1, V\)"):
         decoding.beam_search(lambda tok, s: (np.zeros(3), s), np.zeros((1, 1)), 0, 1, 2, 3)
+
+
+# ----------------------------------------------------------------------------- bad input (issue 16, fuzz report)
+
+def _s2s_step():
+    params = init_seq2seq_params(ELMAN, d=2, m=4, q=3, rng=np.random.default_rng(0))
+    return decoding.seq2seq_step(ELMAN, params), np.random.default_rng(1).normal(size=(1, 4)), params
+
+
+@pytest.mark.parametrize("start", [4, 10**12, 2**63, 10**30])
+def test_beam_search_names_start(start):
+    """start = q + 1 is not a token the decoder reads; huge ids are refused before they reach NumPy."""
+    step, state, _ = _s2s_step()
+    with pytest.raises(ValueError, match=r"^start: expected a token") as info:
+        decoding.beam_search(step, state, start, 2, 2, 4)
+    assert info.value.argument == "start" and str(start) in str(info.value)
+
+
+@pytest.mark.parametrize("eos", [3, 10**12, 2**63, 10**30])
+def test_beam_search_refuses_an_eos_outside_the_vocabulary(eos):
+    step, state, _ = _s2s_step()
+    with pytest.raises(ValueError, match=rf"^eos: expected a token id in 0\.\.\d+.*received {eos}\."):
+        decoding.beam_search(step, state, 3, eos, 2, 4)
+
+
+def test_beam_search_accepts_numpy_integers_for_start_and_eos():
+    step, state, _ = _s2s_step()
+    want = decoding.beam_search(step, state, 3, 2, 2, 4)
+    assert decoding.beam_search(step, state, np.uint64(3), np.array(2), 2, 4) == want
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda lp, s: lp, r"step: expected it to return a pair \(log_probs \(B, V\), state\), received an array"),
+    (lambda lp, s: None, r"step: expected it to return a pair .*received None"),
+    (lambda lp, s: (lp + 1j, s), r"step: expected it to return real log-probabilities .*complex128"),
+    (lambda lp, s: (lp * np.nan, s), r"step: expected log-probabilities \(<= 0, no NaN\), received nan"),
+    (lambda lp, s: (lp + 1.0, s), r"step: expected log-probabilities \(<= 0, no NaN\), received 0\.\d+"),
+    (lambda lp, s: (lp - np.inf, s), r"step: expected at least one possible token"),
+])
+def test_beam_search_blames_a_step_that_returns_the_wrong_thing(bad, match):
+    step, state, _ = _s2s_step()
+    with pytest.raises(ValueError, match=match) as info:
+        decoding.beam_search(lambda t, s: bad(*step(t, s)), state, 3, 2, 2, 4)
+    assert info.value.argument == "step"
+
+
+def test_beam_search_never_returns_a_nan_or_impossible_score():
+    """-inf log-probabilities are impossible tokens: they never win, the score stays finite."""
+    with np.errstate(divide="ignore"):
+        table = np.log(np.array([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))  # START = 3
+    seq, score = decoding.beam_search(lambda t, s: (table[np.asarray(t)], s), None, 3, 0, 3, 4)
+    assert np.isfinite(score) and seq[-1] == 0
+
+
+def test_seq2seq_step_checks_params_when_built():
+    _, _, params = _s2s_step()
+    with pytest.raises(ValueError, match=r"^params\['w_y'\]: expected shape \(\*, 4\), received shape \(3, 5\)"):
+        decoding.seq2seq_step(ELMAN, {**params, "w_y": np.ones((3, 5))})
+
+
+@pytest.mark.parametrize("fn", [decoding.check_probs, lambda p: decoding.top_k_filter(p, 1),
+                                lambda p: decoding.nucleus_filter(p, 0.5),
+                                lambda p: decoding.sample_from(p, np.random.default_rng(0))])
+@pytest.mark.parametrize("probs", [np.array([[0.5, np.nan, 0.5]]), np.full((2, 3), np.nan)])
+def test_nan_probabilities_are_reported_as_nan_without_a_warning(fn, probs):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"^probs: expected finite numbers.*received nan at index"):
+            fn(probs)
+
+
+def test_negative_probabilities_name_the_value():
+    with pytest.raises(ValueError, match=r"probs: expected non-negative probabilities, received -0\.1 at index \(1,\)"):
+        decoding.check_probs(np.array([0.5, -0.1, 0.6]))
