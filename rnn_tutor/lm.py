@@ -37,9 +37,10 @@ from rnn_tutor.embedding import check_ids, embedding_backward, embedding_forward
 from rnn_tutor.heads import check_labels, check_mask, dense_backward, dense_forward, init_head, log_softmax, softmax_cross_entropy
 from rnn_tutor.masking import pad_tokens
 from rnn_tutor.optim import adam_init, adam_step
-from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, ArgumentTypeError, check_array, check_callable,
-                                  check_int, check_real, check_rng, check_token_ids, describe, check_mapping, check_shape,
-                                  Cache, check_cache, check_training_step, NonFiniteError, update_overflow)
+from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, ArgumentTypeError, NonFiniteArgumentError, check_array,
+                                  check_callable, check_elements, check_int, check_real, check_rng, check_token_ids, describe,
+                                  check_mapping, check_shape, Cache, check_cache, check_training_step, NonFiniteError,
+                                  training_advice, update_overflow)
 
 __all__ = ["PAD", "UNK", "BOS", "SPECIALS", "Vocabulary", "build_vocabulary", "split_sonnets", "make_batch",
            "cross_entropy", "perplexity", "uniform_log_probs", "unigram_log_probs", "bigram_log_probs",
@@ -151,7 +152,11 @@ def cross_entropy(logits, targets, mask) -> float:
 
 def perplexity(logits, targets, mask) -> float:
     """``exp(cross-entropy)``: the model is as unsure as a uniform choice among this many tokens."""
-    return float(np.exp(cross_entropy(logits, targets, mask)))
+    ce = cross_entropy(logits, targets, mask)
+    if ce > np.log(np.finfo(float).max):
+        raise NonFiniteArgumentError("logits", f"logits: expected logits whose perplexity fits in float64, received "
+                                               f"logits with a cross-entropy of {ce:.3g} nats (exp overflows).")
+    return float(np.exp(ce))
 
 
 # ----------------------------------------------------------------------------- count baselines
@@ -212,6 +217,8 @@ def baseline_cross_entropy(log_probs, inputs, targets, mask) -> float:
         raise ArgumentError("inputs", f"inputs: expected shape {np.shape(targets)} (the shape of targets), "
                          f"received shape {np.shape(inputs)}")
     keep = mask > 0
+    if not keep.any():
+        raise ArgumentError("mask", "mask: expected at least one real position (a 1), received a mask of zeros only.")
     V = log_probs.shape[-1]
     t = check_ids(np.asarray(targets)[keep], V, "targets")
     if log_probs.ndim == 1:
@@ -292,16 +299,42 @@ def lm_forward(params, inputs, dropout: float = 0.0, rng: np.random.Generator | 
                                               f"received {describe(states)}")
         states = [check_array(st, f"states[{i}]", shape=(inputs.shape[1], params[f"w_h_{i + 1}"].shape[0]),
                               names=("N", "m")) for i, st in enumerate(states)]
+    try:
+        with np.errstate(over="raise", invalid="raise"):  # free when nothing overflows
+            return _lm_forward(params, inputs, float(dropout), rng, states, L)
+    except FloatingPointError as exc:
+        if isinstance(exc, (ArgumentError, NonFiniteError)):
+            raise
+        name, where, value = _largest_entry(params, states)
+        raise NonFiniteArgumentError(name, f"{name}: expected values small enough for the forward pass to stay within "
+                                           f"float64, received {where} with entries up to {value:.3g} (the pre-activations "
+                                           "overflow to inf).") from None
+
+
+def _largest_entry(params, states) -> tuple[str, str, float]:
+    """The argument holding the largest entry, for an overflow message: ``(argument, entry, |value|)``."""
+    big = {k: float(np.abs(v).max()) for k, v in params.items() if v.size}
+    worst = max(big, key=big.get)
+    name, where, value = "params", f"params[{worst!r}]", big[worst]
+    if states is not None:
+        s_max = max(float(np.abs(st).max()) if st.size else 0.0 for st in states)
+        if s_max > value:
+            name, where, value = "states", "states", s_max
+    return name, where, value
+
+
+def _lm_forward(params, inputs, dropout: float, rng, states, L: int):
+    """:func:`lm_forward` on checked arguments."""
     a, c_emb = embedding_forward(inputs, params["w_e"])  # (T, N) -> (T, N, e)
     caches, last, keeps = [], [], []
     for layer in range(1, L + 1):
-        a, keep = _dropout(a, float(dropout), rng)
+        a, keep = _dropout(a, dropout, rng)
         keeps.append(keep)
         cell = {k: params[f"{k}_{layer}"] for k in ELMAN.param_names}
         a, h_T, c = ELMAN.forward(a, cell, None if states is None else states[layer - 1])  # -> (T, N, m)
         caches.append(c)
         last.append(h_T)
-    top, keep = _dropout(a, float(dropout), rng)
+    top, keep = _dropout(a, dropout, rng)
     keeps.append(keep)
     os_ = dense_forward(top, params["w_y"], params["b_y"])  # (T, N, m) -> (T, N, V)
     return os_, last, Cache("lm_forward", {"emb": c_emb, "cells": caches, "keeps": keeps, "top": top, "w_y": params["w_y"]})
@@ -362,13 +395,16 @@ def train_lm(params, train, val, steps: int, rng: np.random.Generator, batch_siz
         check_labels(batch[1], V, b_in.shape, b_mask, name=name)
     x, y, mask = train
     N = x.shape[1]
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= N:
-        raise ArgumentError("batch_size", f"batch_size: expected an integer from 1 to {N} (the training lines), received {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size", 1, N, "an integer number of training lines")
     state, hist = adam_init(params), {"step": [], "train": [], "val": [], "loss": []}
     for step in range(1, steps + 1):
         idx = rng.choice(N, size=batch_size, replace=False)
         T = int(mask[:, idx].sum(axis=0).max())  # drop the columns of padding no line in the batch needs
-        L, grads = lm_loss(params, x[:T, idx], y[:T, idx], mask[:T, idx], dropout, rng)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # non-finite gradients are reported just below
+                L, grads = lm_loss(params, x[:T, idx], y[:T, idx], mask[:T, idx], dropout, rng)
+        except NonFiniteArgumentError:  # the forward pass overflowed
+            raise _forward_overflow(step, params, lr, clip) from None
         check_training_step(step, loss=L, grads=grads, lr=lr, clip=clip, what="update")
         grads, _ = clip_grad_norm(grads, clip)
         try:
@@ -378,9 +414,18 @@ def train_lm(params, train, val, steps: int, rng: np.random.Generator, batch_siz
         hist["loss"].append(L)
         if step % eval_every == 0 or step == steps:
             hist["step"].append(step)
-            hist["train"].append(lm_cross_entropy(params, *train))
-            hist["val"].append(lm_cross_entropy(params, *val))
+            try:
+                hist["train"].append(lm_cross_entropy(params, *train))
+                hist["val"].append(lm_cross_entropy(params, *val))
+            except NonFiniteArgumentError:
+                raise _forward_overflow(step, params, lr, clip) from None
     return params, {k: np.array(v) for k, v in hist.items()}
+
+
+def _forward_overflow(step: int, params, lr, clip) -> NonFiniteError:
+    _, where, value = _largest_entry(params, None)
+    return NonFiniteError(f"training stopped at update {step}: the forward pass overflowed to inf ({where} holds "
+                          f"entries up to {value:.3g}). {training_advice(lr, clip)}", step, where[8:-2])
 
 
 def lm_step(params, tokens, states=None) -> tuple[np.ndarray, list]:
@@ -394,23 +439,44 @@ def lm_step(params, tokens, states=None) -> tuple[np.ndarray, list]:
 def generate(params, vocab: Vocabulary, n_lines: int, max_len: int, choose, rng: np.random.Generator) -> list[str]:
     """``n_lines`` lines generated side by side from ``<bos>``; each ends at its first newline or ``max_len``.
 
-    ``choose(log_probs (N, V), rng) -> tokens (N,)`` is the decoding rule (e.g. greedy, nucleus).
+    ``choose(log_probs (N, V), rng) -> tokens (N,)`` is the decoding rule (e.g. greedy, nucleus); what it
+    returns must be ``N`` integer token ids in ``0 .. V-1``.
     """
     n_lines, max_len = check_int(n_lines, "n_lines"), check_int(max_len, "max_len")
     check_callable(choose, "choose")
     if not isinstance(vocab, Vocabulary):
         raise ArgumentTypeError("vocab", f"vocab: expected a Vocabulary from build_vocabulary, received {describe(vocab)}")
     check_rng(rng)
-    _lm_params(params)
+    _, _, V = _lm_params(params)
+    check_elements((max_len, n_lines), "generated tokens (max_len, n_lines)", "max_len")
+    check_elements((n_lines, V), "log-probabilities (n_lines, V)", "n_lines")
     newline = int(vocab.encode("\n")[0])
     tokens, states = np.full(n_lines, BOS), None
     out = np.full((max_len, n_lines), PAD)
     done = np.zeros(n_lines, bool)
     for t in range(max_len):
         log_probs, states = lm_step(params, tokens, states)
-        tokens = np.asarray(choose(log_probs, rng))
+        tokens = _chosen(choose(log_probs, rng), n_lines, V)
         out[t] = np.where(done, PAD, tokens)
         done |= tokens == newline
         if done.all():
             break
     return [vocab.decode(out[:, n]).split("\n")[0] for n in range(n_lines)]
+
+
+def _chosen(tokens, N: int, V: int) -> np.ndarray:
+    """What ``choose`` returned, as ``(N,)`` ids in ``0 .. V-1``; any problem is blamed on ``choose``."""
+    expected = f"it to return (N,) = ({N},) token ids in 0..{V - 1}"
+    if tokens is None or isinstance(tokens, (str, bytes, dict)):
+        raise ArgumentTypeError("choose", f"choose: expected {expected}, received {describe(tokens)}.")
+    try:
+        shape = np.shape(tokens)
+    except (TypeError, ValueError):  # a ragged list
+        raise ArgumentError("choose", f"choose: expected {expected}, received {describe(tokens)} of uneven length.") from None
+    if shape != (N,):
+        raise ArgumentError("choose", f"choose: expected {expected}, received shape {shape}.")
+    try:
+        return check_token_ids(tokens, "choose", V, shape=(N,), what="integer token ids")
+    except ArgumentError as exc:
+        text = str(exc).replace("choose: expected ", "choose: expected it to return ", 1)
+        raise type(exc)("choose", text) from None

@@ -194,3 +194,77 @@ def test_baselines_validate_their_arguments():
         lm.uniform_log_probs(0)
     with pytest.raises(ValueError, match="text: expected a string"):
         lm.build_vocabulary("ab").encode(["a"])
+
+
+# ----------------------------------------------------------------------------- bad input (issue 16, fuzz report)
+
+def _small_model():
+    vocab = lm.build_vocabulary(TEXT)
+    return vocab, lm.init_lm(vocab.V, 3, 4, 1, np.random.default_rng(0))
+
+
+def test_generate_refuses_sizes_whose_product_is_too_large():
+    vocab, p = _small_model()
+    with pytest.raises(ValueError, match=r"^max_len: expected sizes whose generated tokens \(max_len, n_lines\) has at most "
+                                         r"MAX_ELEMENTS"):
+        lm.generate(p, vocab, 100_000, 100_000, lambda lp, rng: lp.argmax(1), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda lp, rng: np.full(len(lp), 1.5), r"choose: expected it to return integer token ids, received non-integer"),
+    (lambda lp, rng: np.full(len(lp), 10**6), r"choose: expected it to return token ids in 0\.\.7 \(V = 8\), received 1000000"),
+    (lambda lp, rng: np.full(len(lp), -1), r"choose: expected it to return token ids in 0\.\.7 \(V = 8\), received -1"),
+    (lambda lp, rng: np.zeros((2, 2), int), r"choose: expected it to return \(N,\) = \(2,\) token ids in 0\.\.7, received shape \(2, 2\)"),
+    (lambda lp, rng: None, r"choose: expected it to return \(N,\) = \(2,\) token ids in 0\.\.7, received None"),
+    (lambda lp, rng: [[1], [1, 2]], r"choose: expected it to return .*uneven length"),
+])
+def test_generate_blames_choose_for_what_it_returns(bad, match):
+    vocab, p = _small_model()
+    with pytest.raises(ValueError, match=match) as info:
+        lm.generate(p, vocab, 2, 5, bad, np.random.default_rng(0))
+    assert info.value.argument == "choose"
+
+
+def test_generate_accepts_a_list_from_choose():
+    vocab, p = _small_model()
+    argmax = lambda lp, rng: lp.argmax(1)  # noqa: E731
+    want = lm.generate(p, vocab, 2, 5, argmax, np.random.default_rng(0))
+    assert lm.generate(p, vocab, 2, 5, lambda lp, rng: argmax(lp, rng).tolist(), np.random.default_rng(0)) == want
+
+
+def test_an_overflowing_forward_pass_names_params_instead_of_returning_inf():
+    import warnings
+    vocab, p = _small_model()
+    huge = {k: v * 1e300 for k, v in p.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"^params: expected values small enough .*received params\['w_e'\]") as info:
+            lm.lm_forward(huge, np.ones((3, 2), int))
+        assert isinstance(info.value, FloatingPointError)
+        with pytest.raises(ValueError, match=r"^params: expected values small enough"):
+            lm.generate(huge, vocab, 2, 5, lambda lp, rng: lp.argmax(1), np.random.default_rng(0))
+        batch = lm.make_batch(TEXT.split("\n\n"), vocab)
+        with pytest.raises(FloatingPointError, match=r"training stopped at update 1: the forward pass overflowed"):
+            lm.train_lm(huge, batch, batch, 2, np.random.default_rng(0), batch_size=2)
+
+
+def test_baseline_cross_entropy_refuses_a_mask_of_zeros():
+    vocab = lm.build_vocabulary(TEXT)
+    inputs, targets, mask = lm.make_batch(TEXT.split("\n\n"), vocab)
+    log_probs = lm.unigram_log_probs(targets, mask, vocab.V)
+    with pytest.raises(ValueError, match=r"^mask: expected at least one real position"):
+        lm.baseline_cross_entropy(log_probs, inputs, targets, np.zeros_like(mask))
+
+
+def test_perplexity_beyond_float64_names_logits():
+    logits = np.random.default_rng(0).normal(size=(3, 2, 5)) * 1e300
+    with pytest.raises(ValueError, match=r"^logits: expected logits whose perplexity fits in float64"):
+        lm.perplexity(logits, np.zeros((3, 2), int), np.ones((3, 2)))
+
+
+def test_train_lm_takes_a_0d_integer_batch_size():
+    vocab, p = _small_model()
+    batch = lm.make_batch(TEXT.split("\n\n"), vocab)
+    a = lm.train_lm(p, batch, batch, 2, np.random.default_rng(0), batch_size=2)[1]["loss"]
+    b = lm.train_lm(p, batch, batch, 2, np.random.default_rng(0), batch_size=np.array(2))[1]["loss"]
+    np.testing.assert_array_equal(a, b)
