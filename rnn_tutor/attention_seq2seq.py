@@ -31,7 +31,8 @@ from rnn_tutor.heads import dense_backward, dense_forward, softmax_cross_entropy
 from rnn_tutor.masking import (lengths_to_mask, masked_cell_backward, masked_cell_forward, one_hot,
                                resolve_lengths)
 from rnn_tutor.seq2seq import _teacher_forced_batch, init_seq2seq_params, split_seq2seq_params
-from rnn_tutor.validation import ArgumentError, Cache, check_array, check_cache, check_elements, check_int, check_mapping, check_rng, as_float_array, check_shape
+from rnn_tutor.validation import (ArgumentError, Cache, NonFiniteArgumentError, as_float_array, check_array, check_cache,
+                                  check_elements, check_int, check_mapping, check_rng, check_shape)
 
 __all__ = ["SCORES", "init_attention_seq2seq_params", "attention_seq2seq_forward", "attention_seq2seq_backward",
            "attention_seq2seq_loss", "attention_greedy_decode", "reverse_task"]
@@ -49,6 +50,7 @@ def _check_score(score: str) -> str:
 def init_attention_seq2seq_params(cell: Cell, d: int, m: int, q: int, rng: np.random.Generator,
                                   score: str = "additive", a: int | None = None) -> dict:
     """Encoder, decoder, attention (``a`` units for the additive score, default ``m``) and output ``w_y (q, 2m)``."""
+    d, m, q = check_int(d, "d"), check_int(m, "m"), check_int(q, "q")  # Python ints: NumPy scalars would change the arithmetic
     if a is not None:
         a = check_int(a, "a", 1, 4096)
     _check_score(score)
@@ -130,12 +132,42 @@ def attention_seq2seq_backward(dos, cache: dict) -> dict:
 
     Each decoder state ``g_u`` gets gradient from the output layer and from its query; each
     encoder state ``h_s`` from every output step that read it, plus (the last one) through ``g_0``.
+    Gradients beyond the float64 range raise :class:`~rnn_tutor.validation.NonFiniteArgumentError`
+    naming ``dos`` or ``cache`` (whichever holds the larger values), never NaN.
     """
     check_cache(cache, "attention_seq2seq_forward", ("cell", "score", "c_enc", "c_dec", "c_att", "cat", "w_y", "shape"))
-    S, N, m = cache["shape"]
     dos = check_array(dos, "dos", finite=False)
     check_shape(dos, cache["cat"].shape[:2] + (cache["w_y"].shape[0],), "dos", "It is the gradient of the logits os.")
     check_array(dos, "dos")
+    try:
+        with np.errstate(over="raise", invalid="raise"):  # free when nothing overflows
+            return _backward(dos, cache)
+    except FloatingPointError as exc:
+        if isinstance(exc, ArgumentError):
+            raise
+        d_max, p_max = float(np.abs(dos).max()), _largest_entry(dict(cache))
+        name = "dos" if d_max > p_max else "cache"
+        raise NonFiniteArgumentError(name, f"{name}: expected values small enough for the gradients to stay within "
+                                           f"float64, received {'dos' if name == 'dos' else 'a forward pass'} with entries up "
+                                           f"to {max(d_max, p_max):.3g} (the backward pass overflows).") from None
+
+
+def _largest_entry(obj) -> float:
+    """The largest |entry| of the numbers in a (nested) cache or parameter dict, for an overflow message."""
+    if isinstance(obj, Mapping):
+        obj = tuple(obj.values())
+    if isinstance(obj, tuple):
+        return max((_largest_entry(v) for v in obj), default=0.0)
+    try:
+        arr = np.asarray(obj, dtype=float)
+    except (TypeError, ValueError):
+        return 0.0
+    return float(np.abs(arr).max()) if arr.size else 0.0
+
+
+def _backward(dos, cache) -> dict:
+    """:func:`attention_seq2seq_backward` on checked arguments."""
+    S, N, m = cache["shape"]
     dw_y, db_y, dcat = dense_backward(dos, cache["cat"], cache["w_y"])
     dgs = dcat[..., :m].copy()
     back = _additive_backward if cache["score"] == "additive" else _dot_backward
@@ -155,7 +187,12 @@ def attention_seq2seq_loss(cell: Cell, xs, targets, params, score: str = "additi
     xs, targets, out_mask, ins = _teacher_forced_batch(xs, targets, w_y.shape[0], target_lengths)
     os, _, cache = attention_seq2seq_forward(cell, xs, ins, params, score, lengths)
     L, dos = softmax_cross_entropy(os, targets, mask=out_mask, reduction=reduction)
-    return L, attention_seq2seq_backward(dos, cache)
+    try:
+        return L, attention_seq2seq_backward(dos, cache)
+    except NonFiniteArgumentError:  # dos is a softmax gradient (at most 1): the parameters are too large
+        raise NonFiniteArgumentError("params", f"params: expected values small enough for the gradients to stay within "
+                                               f"float64, received parameters with entries up to "
+                                               f"{_largest_entry(params):.3g} (the backward pass overflows).") from None
 
 
 def attention_greedy_decode(cell: Cell, xs, params: Mapping, eos: int, max_len: int, score: str = "additive",
@@ -170,14 +207,12 @@ def attention_greedy_decode(cell: Cell, xs, params: Mapping, eos: int, max_len: 
     cell = check_cell(cell)
     enc, dec, att, w_y, b_y = _split(cell, params, score)
     q = w_y.shape[0]
-    if isinstance(eos, (bool, np.bool_)) or not isinstance(eos, (int, np.integer)) or not 0 <= eos < q:
-        raise ArgumentError("eos", f"eos: expected a class index in 0..{q - 1}, received {eos!r}")
-    if isinstance(max_len, (bool, np.bool_)) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
-        raise ArgumentError("max_len", f"max_len: expected a positive integer, received {max_len!r}")
-    check_int(max_len, "max_len", 1, 10_000, "a most number of tokens")
+    eos = check_int(eos, "eos", 0, q - 1, "a class index")  # a Python int: np.uint64 would turn the tokens into floats
+    max_len = check_int(max_len, "max_len", 1, 10_000, "a number of tokens")
     hs, state, _, in_mask = _encode(cell, xs, enc, lengths, mask)
     _check_sizes(hs, att, w_y, score)
     S, N, _ = hs.shape
+    check_elements((max_len, S, N), "attention weights (max_len, S, N)", "max_len")
     tokens, alphas = np.full((max_len, N), eos, dtype=np.int64), np.zeros((max_len, S, N))
     z, done = np.full(N, q, dtype=np.int64), np.zeros(N, bool)
     for u in range(max_len):

@@ -258,3 +258,44 @@ def test_model_names_a_badly_shaped_attention_vector():
         AS.attention_seq2seq_loss(ELMAN, xs, tg, {**p, "att_v": np.ones((3, 1))})
     with pytest.raises(ValueError, match=r"params: missing output-layer key\(s\) \['w_y'\]"):
         AS.attention_seq2seq_loss(ELMAN, xs, tg, {k: v for k, v in p.items() if k != "w_y"})
+
+
+# ----------------------------------------------------------------------------- bad input (issue 16, fuzz report)
+
+def _reverse_batch(score="additive"):
+    from rnn_tutor.cells import ELMAN
+    rng = np.random.default_rng(0)
+    params = AS.init_attention_seq2seq_params(ELMAN, 2, 4, 3, np.random.default_rng(3), score=score)
+    return ELMAN, rng.normal(size=(5, 3, 2)), rng.integers(0, 3, size=(4, 3)), params
+
+
+@pytest.mark.parametrize("eos, max_len", [(np.uint64(2), 4), (np.array(2), np.array(4)), (np.int8(2), np.uint16(4))])
+def test_attention_greedy_decode_takes_numpy_integers(eos, max_len):
+    cell, xs, _, params = _reverse_batch()
+    want = AS.attention_greedy_decode(cell, xs, params, 2, 4)
+    got = AS.attention_greedy_decode(cell, xs, params, eos, max_len)
+    assert got[0].dtype == np.int64 and all(np.array_equal(a, b) for a, b in zip(got, want))
+
+
+def test_attention_greedy_decode_refuses_attention_weights_beyond_max_elements():
+    cell, _, _, params = _reverse_batch()
+    xs = np.zeros((60, 100, 2))  # alphas (max_len, S, N) = (10000, 60, 100): 6e7 entries
+    with pytest.raises(ValueError, match=r"^max_len: expected sizes whose attention weights \(max_len, S, N\) has at most"):
+        AS.attention_greedy_decode(cell, xs, params, 2, 10_000)
+
+
+def test_init_attention_seq2seq_params_treats_numpy_sizes_like_ints():
+    from rnn_tutor.cells import ELMAN
+    a = AS.init_attention_seq2seq_params(ELMAN, np.int8(2), np.int8(4), np.uint8(3), np.random.default_rng(0))
+    b = AS.init_attention_seq2seq_params(ELMAN, 2, 4, 3, np.random.default_rng(0))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_attention_seq2seq_loss_names_params_when_the_gradients_overflow():
+    import warnings
+    cell, xs, targets, params = _reverse_batch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"^params: expected values small enough for the gradients") as info:
+            AS.attention_seq2seq_loss(cell, xs, targets, {k: v * 1e300 for k, v in params.items()})
+    assert info.value.argument == "params" and isinstance(info.value, FloatingPointError)
