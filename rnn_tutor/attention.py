@@ -77,15 +77,35 @@ def _check_attention_mask(mask, S: int, N: int):
 
 # ----------------------------------------------------------------------------- the masked softmax
 
+def _exp2(*arrays) -> int:
+    """The exponent ``e`` with every ``|entry| / 2**e < 1`` (0 for arrays of zeros); ``None`` entries are skipped."""
+    big = max((float(np.abs(a).max()) for a in arrays if a is not None and a.size), default=0.0)
+    return int(np.frexp(big)[1]) if big > 0 else 0
+
+
+def _scaled_softmax(scores, e: int = 0, axis: int = -2, mask=None):
+    """``softmax(scores · 2**e)`` along ``axis``, exact even where ``scores · 2**e`` lies beyond float64.
+
+    The scores are shifted by their largest (real) entry *before* the scale is applied, so only
+    differences ``<= 0`` are scaled: a difference that overflows is ``-inf`` and its weight 0,
+    which is the true weight to float64 precision.  ``mask`` (broadcast against ``scores``, 0 for
+    padding) leaves positions out, not even taking part in the max.
+    """
+    if mask is not None:
+        scores = np.where(mask > 0, scores, -np.inf)  # padding takes no part, not even in the max
+    diff = scores - scores.max(axis=axis, keepdims=True)  # <= 0
+    if e > 900:  # diff · 2**e may overflow: scale in log2 space, capped far beyond exp's range
+        mag = np.log2(np.where(diff < 0, -diff, 1.0)) + e
+        diff = np.where(diff < 0, -np.exp2(np.minimum(mag, 1000.0)), 0.0)
+    elif e:
+        diff = np.ldexp(diff, e)  # |diff| <= 2**25 here, so no overflow
+    w = np.exp(diff) if mask is None else np.where(mask > 0, np.exp(diff), 0.0)
+    return w / w.sum(axis=axis, keepdims=True)
+
+
 def _masked_softmax(scores, mask):
     """Softmax over axis -2 (the positions) of ``scores (..., S, N)``; ``mask (S, N)`` or None."""
-    if mask is None:
-        w = np.exp(scores - scores.max(axis=-2, keepdims=True))
-    else:
-        shifted = np.where(mask > 0, scores, -np.inf)  # padding takes no part, not even in the max
-        shifted = shifted - shifted.max(axis=-2, keepdims=True)
-        w = np.where(mask > 0, np.exp(shifted), 0.0)
-    return w / w.sum(axis=-2, keepdims=True)
+    return _scaled_softmax(scores, 0, -2, mask)
 
 
 def _softmax_back(dweights, weights):
@@ -126,7 +146,13 @@ def masked_softmax_backward(dweights, weights) -> np.ndarray:
     if weights.ndim != 2:
         raise ArgumentError("weights", f"weights: expected a 2-D array (S, N), received shape {weights.shape}")
     check_shape(dweights, weights.shape, "dweights", "It is the gradient of the weights and has their shape.")
-    return _softmax_back(dweights, weights)
+    outside = (weights < 0) | (weights > 1 + 1e-9)
+    if outside.any():
+        idx = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise ArgumentError("weights", f"weights: expected attention weights in [0, 1] (the output of masked_softmax), "
+                                       f"received {weights[idx]:.6g} at index {idx}.")
+    e = _exp2(dweights)  # the backward pass is linear in dweights: scale it (exactly) so that no product overflows
+    return _softmax_back(dweights, weights) if e <= 0 else np.ldexp(_softmax_back(np.ldexp(dweights, -e), weights), e)
 
 
 # The cores below work on U queries at once: query (U, N, m_g), weights (U, S, N), context (U, N, m).
@@ -148,6 +174,16 @@ def _back_read(dcontext, weights, hs, dweights):
     if dweights is not None:
         dalpha = dalpha + dweights
     return dalpha, _spread(weights, dcontext)
+
+
+def _linear_backward(core, dcontext, cache, dweights):
+    """``core(dcontext, cache, dweights)`` computed on copies scaled by a power of two (exact): the gradients are
+    linear in ``(dcontext, dweights)``, so huge incoming gradients cannot overflow an intermediate product."""
+    e = _exp2(dcontext, dweights)
+    if e <= 0:
+        return core(dcontext, cache, dweights)
+    grads = core(np.ldexp(dcontext, -e), cache, None if dweights is None else np.ldexp(dweights, -e))
+    return {k: np.ldexp(v, e) for k, v in grads.items()}
 
 
 def _as_steps(query, dweights=None):
@@ -247,7 +283,7 @@ def additive_attention_backward(dcontext, cache: dict, dweights=None) -> dict:
     """
     check_cache(cache, "additive_attention", ("query", "hs", "u", "weights", "w_q", "w_k", "v", "single"))
     dcontext, dweights = _check_backward(dcontext, dweights, cache)
-    grads = _additive_backward(dcontext, cache, dweights)
+    grads = _linear_backward(_additive_backward, dcontext, cache, dweights)
     grads["query"] = _unstep(cache, grads["query"])[0]
     return grads
 
@@ -255,11 +291,18 @@ def additive_attention_backward(dcontext, cache: dict, dweights=None) -> dict:
 # ----------------------------------------------------------------------------- dot product (Luong)
 
 def _dot_forward(query, hs, w_a, mask):
-    """Core of :func:`dot_attention` for ``query (U, N, m_g)``; no validation."""
-    keys = hs if w_a is None else hs @ w_a.T  # general: w_a h_s, (S, N, m) @ (m, m_g) -> (S, N, m_g)
-    scores = (keys.transpose(1, 0, 2) @ query.transpose(1, 2, 0)).transpose(2, 1, 0)  # gᵀ w_a h_s: (N, S, g)@(N, g, U) -> (U, S, N)
-    weights = _masked_softmax(scores, mask)
-    cache = {"query": query, "hs": hs, "keys": keys, "weights": weights, "w_a": w_a, "single": False}
+    """Core of :func:`dot_attention` for ``query (U, N, m_g)``; no validation.
+
+    The scores are computed from copies scaled by powers of two (exact), ``e = gᵀ w_a h · 2**-E``,
+    so that they cannot overflow; the softmax puts the scale back (:func:`_scaled_softmax`).
+    The cache holds the scaled keys and their exponent.
+    """
+    e_q, e_h, e_a = _exp2(query), _exp2(hs), 0 if w_a is None else _exp2(w_a)
+    q_s, hs_s = np.ldexp(query, -e_q), np.ldexp(hs, -e_h)  # every |entry| < 1
+    keys = hs_s if w_a is None else hs_s @ np.ldexp(w_a, -e_a).T  # general: w_a h_s, (S, N, m) @ (m, m_g) -> (S, N, m_g)
+    scores = (keys.transpose(1, 0, 2) @ q_s.transpose(1, 2, 0)).transpose(2, 1, 0)  # gᵀ w_a h_s: (N, S, g)@(N, g, U) -> (U, S, N)
+    weights = _scaled_softmax(scores, e_q + e_h + e_a, -2, mask)
+    cache = {"query": query, "hs": hs, "keys": keys, "keys_exp": e_h + e_a, "weights": weights, "w_a": w_a, "single": False}
     return _read(weights, hs), weights, cache
 
 
@@ -269,7 +312,7 @@ def _dot_backward(dcontext, cache, dweights=None):
     dalpha, dhs = _back_read(dcontext, weights, hs, dweights)
     de = _softmax_back(dalpha, weights)  # (U, S, N)
     dkeys = _spread(de, query)  # Σ_u (∂L/∂e_us) g_u: (S, N, m_g)
-    grads = {"query": _read(de, keys)}  # Σ_s (∂L/∂e_us) w_a h_s: (U, N, m_g)
+    grads = {"query": np.ldexp(_read(de, keys), cache.get("keys_exp", 0))}  # Σ_s (∂L/∂e_us) w_a h_s: (U, N, m_g)
     if w_a is None:
         grads["hs"] = dhs + dkeys
     else:
@@ -319,6 +362,6 @@ def dot_attention_backward(dcontext, cache: dict, dweights=None) -> dict:
     """
     check_cache(cache, "dot_attention", ("query", "hs", "keys", "weights", "w_a", "single"))
     dcontext, dweights = _check_backward(dcontext, dweights, cache)
-    grads = _dot_backward(dcontext, cache, dweights)
+    grads = _linear_backward(_dot_backward, dcontext, cache, dweights)
     grads["query"] = _unstep(cache, grads["query"])[0]
     return grads

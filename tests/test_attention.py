@@ -299,3 +299,79 @@ def test_attention_seq2seq_loss_names_params_when_the_gradients_overflow():
         with pytest.raises(ValueError, match=r"^params: expected values small enough for the gradients") as info:
             AS.attention_seq2seq_loss(cell, xs, targets, {k: v * 1e300 for k, v in params.items()})
     assert info.value.argument == "params" and isinstance(info.value, FloatingPointError)
+
+
+def _one_huge(x, value=1.7e308):
+    x = x.copy()
+    x.flat[0] = value
+    return x
+
+
+@pytest.mark.parametrize("general", [False, True])
+def test_dot_attention_with_huge_queries_is_a_hard_argmax_not_nan(general):
+    """Scores beyond float64 (gᵀh ~ 1e300): the softmax is exactly one-hot at the largest score."""
+    rng = np.random.default_rng(0)
+    query, hs = rng.normal(size=(3, 4)), rng.normal(size=(5, 3, 4))
+    w_a = rng.normal(size=(4, 4)) if general else None
+    context, weights, cache = A.dot_attention(query * 1e300, hs * 1e10, w_a=w_a)  # scores ~ 1e310
+    keys = hs if w_a is None else hs @ w_a.T
+    best = np.einsum("snk,nk->sn", keys, query).argmax(axis=0)
+    np.testing.assert_array_equal(weights, np.eye(5)[best].T)
+    np.testing.assert_array_equal(context, hs[best, np.arange(3)] * 1e10)
+    assert all(np.isfinite(v).all() for v in cache.values() if isinstance(v, np.ndarray))
+
+
+@pytest.mark.parametrize("which", ["query", "hs", "w_a"])
+def test_dot_attention_with_one_huge_entry_stays_finite(which):
+    import warnings
+    rng = np.random.default_rng(1)
+    args = {"query": rng.normal(size=(3, 4)), "hs": rng.normal(size=(5, 3, 4)), "w_a": rng.normal(size=(4, 4))}
+    args[which] = _one_huge(args[which])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        context, weights, cache = A.dot_attention(args["query"], args["hs"], w_a=args["w_a"])
+    assert np.isfinite(context).all() and np.isfinite(weights).all() and np.isfinite(cache["keys"]).all()
+    np.testing.assert_allclose(weights.sum(axis=0), 1.0)
+
+
+def test_dot_attention_scaling_changes_nothing_at_ordinary_magnitudes():
+    rng = np.random.default_rng(2)
+    query, hs, w_a = rng.normal(size=(2, 3, 4)) * 7, rng.normal(size=(5, 3, 4)) * 300, rng.normal(size=(4, 4))
+    context, weights, _ = A.dot_attention(query, hs, w_a=w_a)
+    scores = np.einsum("snk,unk->usn", hs @ w_a.T, query)
+    ref = np.exp(scores - scores.max(axis=1, keepdims=True))
+    ref /= ref.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(weights, ref, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(context, np.einsum("usn,snm->unm", ref, hs), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["additive", "dot"])
+def test_attention_backward_with_a_huge_incoming_gradient_is_the_scaled_gradient(kind):
+    """The gradients are linear in dcontext: one entry of 1.7e308 must not overflow an intermediate product.
+
+    With equal encoder states, ∂L/∂α_s = h_s · ∂L/∂c is the same for every s, so ∂L/∂e = 0 exactly and
+    ∂L/∂h_s = α_s ∂L/∂c is finite, although each ∂L/∂α_s lies beyond float64 (inf - inf was NaN)."""
+    import warnings
+    rng = np.random.default_rng(3)
+    query, hs = rng.normal(size=(3, 4)), np.repeat(rng.normal(size=(1, 3, 4)) * 2 + 2, 5, axis=0)
+    if kind == "additive":
+        _, _, cache = A.additive_attention(query, hs, A.init_additive_params(4, 4, 3, rng))
+        backward = A.additive_attention_backward
+    else:
+        _, _, cache = A.dot_attention(query, hs)
+        backward = A.dot_attention_backward
+    dcontext = _one_huge(np.zeros((3, 4)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        big = backward(dcontext, cache)
+    small = backward(dcontext * 2.0**-1000, cache)
+    for k in small:
+        assert np.isfinite(big[k]).all(), k
+        np.testing.assert_allclose(big[k], small[k] * 2.0**1000, rtol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("change", [lambda w: w * 1e300, lambda w: w * -1e300, lambda w: w + 1.0])
+def test_masked_softmax_backward_refuses_weights_outside_0_1(change):
+    weights = A.masked_softmax(np.random.default_rng(4).normal(size=(5, 3)))
+    with pytest.raises(ValueError, match=r"^weights: expected attention weights in \[0, 1\]"):
+        A.masked_softmax_backward(np.ones((5, 3)), change(weights))
