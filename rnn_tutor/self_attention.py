@@ -25,7 +25,9 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from rnn_tutor.validation import MAX_SIZE, ArgumentError, ArgumentTypeError, check_mapping, check_array, check_elements, check_int, check_params, check_rng, as_float_array, check_shape
+from rnn_tutor.attention import _exp2, _scaled_softmax
+from rnn_tutor.validation import (MAX_SIZE, ArgumentError, check_array, check_callable, check_elements, check_int,
+                                  check_mapping, check_params, check_rng, check_shape)
 
 __all__ = ["init_self_attention_params", "self_attention", "Counted", "count_work", "rnn_chain", "rnn_work",
            "self_attention_work"]
@@ -71,11 +73,31 @@ def self_attention(xs, params: Mapping) -> tuple[np.ndarray, np.ndarray]:
 
 def _self_attention(xs, p):
     """The computation, written once for plain and :class:`Counted` arrays; ``xs (T, N, d)``."""
+    if not isinstance(xs, Counted):
+        return _scaled_self_attention(xs, p)
     qs, ks, vs = xs @ p["w_q"].T, xs @ p["w_k"].T, xs @ p["w_v"].T  # three independent products: (T, N, d_k)
     scale = 1.0 / np.sqrt(p["w_q"].shape[0])
     scores = (qs.transpose(1, 0, 2) @ ks.transpose(1, 2, 0)) * scale  # every pair at once: (N, T, d_k) @ (N, d_k, T) -> (N, T, T)
     alphas = _softmax(scores, axis=2)  # over the keys
     ys = alphas @ vs.transpose(1, 0, 2)  # (N, T, T) @ (N, T, d_v) -> (N, T, d_v)
+    return ys.transpose(1, 0, 2), alphas.transpose(1, 2, 0)  # (T, N, d_v), (T, T, N)
+
+
+def _scaled_self_attention(xs, p):
+    """:func:`_self_attention` on plain arrays, computed from copies scaled by powers of two.
+
+    Scaling by ``2**-e`` is exact, so the result is the same to the last bit, but no score
+    ``q_tᵀ k_s`` can overflow: the softmax applies the scale after subtracting the largest score
+    (:func:`rnn_tutor.attention._scaled_softmax`), and a weight whose true value underflows is 0.
+    """
+    e_x, e_q, e_k, e_v = _exp2(xs), _exp2(p["w_q"]), _exp2(p["w_k"]), _exp2(p["w_v"])
+    x_s = np.ldexp(xs, -e_x)  # every |entry| < 1
+    qs, ks = x_s @ np.ldexp(p["w_q"], -e_q).T, x_s @ np.ldexp(p["w_k"], -e_k).T  # (T, N, d) @ (d, d_k) -> (T, N, d_k)
+    vs = x_s @ np.ldexp(p["w_v"], -e_v).T  # (T, N, d_v), scaled by 2**-(e_x + e_v)
+    scale = 1.0 / np.sqrt(p["w_q"].shape[0])
+    scores = (qs.transpose(1, 0, 2) @ ks.transpose(1, 2, 0)) * scale  # (N, T, T), scaled by 2**-(2 e_x + e_q + e_k)
+    alphas = _scaled_softmax(scores, 2 * e_x + e_q + e_k, axis=2)  # over the keys
+    ys = np.ldexp(alphas @ vs.transpose(1, 0, 2), e_x + e_v)  # (N, T, T) @ (N, T, d_v) -> (N, T, d_v)
     return ys.transpose(1, 0, 2), alphas.transpose(1, 2, 0)  # (T, N, d_v), (T, T, N)
 
 
@@ -98,6 +120,7 @@ class Counted:
     value: np.ndarray
     depth: int = 0
     tally: _Tally = field(default_factory=_Tally)
+    name: str = "xs"  # the argument it stands for, in error messages (count_work: ``inputs[i]``)
 
     def _wrap(self, value, depth, flops):
         self.tally.flops += int(flops)
@@ -149,11 +172,15 @@ class Counted:
 def count_work(fn: Callable, *inputs) -> tuple[np.ndarray, dict]:
     """Run ``fn`` on the ``inputs`` wrapped as :class:`Counted`; return its plain result and the tallies.
 
-    ``fn`` must return a :class:`Counted` (or a list of them).  Returns ``(value, {"steps": depth,
-    "flops": count})``, where ``steps`` is the depth of the deepest result.
+    ``inputs`` are arrays of finite real numbers; ``fn`` must return a :class:`Counted` (or a list
+    of them).  Returns ``(value, {"steps": depth, "flops": count})``, where ``steps`` is the depth of
+    the deepest result.  A library function run by ``fn`` (e.g. :func:`rnn_chain`) names a bad input
+    ``inputs[i]``.
     """
+    check_callable(fn, "fn")
     tally = _Tally()
-    out = fn(*(Counted(as_float_array(x, f"inputs[{i}]"), 0, tally) for i, x in enumerate(inputs)))
+    wrapped = [Counted(check_array(x, f"inputs[{i}]"), 0, tally, f"inputs[{i}]") for i, x in enumerate(inputs)]
+    out = fn(*wrapped)
     outs = out if isinstance(out, (list, tuple)) else [out]
     if not outs or not all(isinstance(o, Counted) for o in outs):
         raise ArgumentError("fn", f"fn: expected it to return a Counted array (or a list of them), received {type(out).__name__}")
@@ -163,14 +190,21 @@ def count_work(fn: Callable, *inputs) -> tuple[np.ndarray, dict]:
 
 def rnn_chain(xs, params: Mapping) -> list:
     """The Elman recurrence ``h_t = tanh(w_x x_t + w_h h_{t-1} + b_h)`` from ``h_0 = 0``, written to run on
-    :class:`Counted` arrays (or plain ones); returns ``[h_1, ..., h_T]``."""
+    :class:`Counted` arrays (or plain ones); returns ``[h_1, ..., h_T]``.
+
+    ``xs (T, N, d)`` (plain or counted) and ``params`` (``w_x (m, d)``, ``w_h (m, m)``, ``b_h (m,)``,
+    finite real numbers) are checked either way.
+    """
+    p = check_params(params, names=("w_x", "w_h", "b_h"))
+    name = xs.name if isinstance(xs, Counted) else "xs"
+    arr = check_array(xs.value if isinstance(xs, Counted) else xs, name, ndim=3, names=("T", "N", "d"), nonempty=True)
+    check_shape(arr, (None, None, p["w_x"].shape[1]), name, f"The last axis holds the d = {p['w_x'].shape[1]} inputs "
+                                                             "that w_x expects.")
     if not isinstance(xs, Counted):
-        p = check_params(params, names=("w_x", "w_h", "b_h"))
-        xs = check_array(xs, "xs", ndim=3, names=("T", "N", "d"), nonempty=True)
-        check_shape(xs, (None, None, p["w_x"].shape[1]), "xs", "The last axis holds the d inputs that w_x expects.")
-    w_x, w_h, b_h = (np.asarray(params[k]) for k in ("w_x", "w_h", "b_h"))
+        xs = arr
+    w_x, w_h, b_h = p["w_x"], p["w_h"], p["b_h"]
     h, hs = None, []
-    for t in range(len(xs.value) if isinstance(xs, Counted) else len(xs)):
+    for t in range(arr.shape[0]):
         a = xs[t] @ w_x.T + b_h  # (N, d) @ (d, m) -> (N, m): needs only x_t
         h = (a if h is None else a + h @ w_h.T).tanh() if isinstance(a, Counted) else np.tanh(a if h is None else a + h @ w_h.T)
         hs.append(h)
@@ -179,7 +213,7 @@ def rnn_chain(xs, params: Mapping) -> list:
 
 def rnn_work(T: int, d: int, m: int, N: int = 1, seed: int = 0) -> dict:
     """Sequential steps and flops of an Elman layer over ``T`` steps, counted by running it (h_0 = 0)."""
-    _check_sizes(T=T, d=d, m=m, N=N)
+    T, d, m, N = _check_sizes(T=T, d=d, m=m, N=N)
     check_elements((T, N, max(d, m)), "inputs (T, N, d)", "T")
     rng = np.random.default_rng(check_int(seed, "seed", 0, None))
     params = {"w_x": rng.normal(size=(m, d)), "w_h": rng.normal(size=(m, m)) / np.sqrt(m), "b_h": rng.normal(size=m)}
@@ -189,7 +223,7 @@ def rnn_work(T: int, d: int, m: int, N: int = 1, seed: int = 0) -> dict:
 
 def self_attention_work(T: int, d: int, N: int = 1, seed: int = 0) -> dict:
     """Sequential steps and flops of single-head self-attention (``d_k = d_v = d``) over ``T`` positions, counted by running it."""
-    _check_sizes(T=T, d=d, N=N)
+    T, d, N = _check_sizes(T=T, d=d, N=N)
     check_elements((T, T, N, d), "attention weights (T, T, N) over d features", "T")
     rng = np.random.default_rng(check_int(seed, "seed", 0, None))
     p = init_self_attention_params(d, d, d, rng)
@@ -198,9 +232,8 @@ def self_attention_work(T: int, d: int, N: int = 1, seed: int = 0) -> dict:
     return work
 
 
-def _check_sizes(**sizes):
+def _check_sizes(**sizes) -> list[int]:
+    """The sizes as Python ints (0-d integer arrays and NumPy integers are accepted)."""
     for name, value in sizes.items():
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            kind = ArgumentError if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else ArgumentTypeError
-            raise kind(name, f"{name}: expected a positive integer, received {value!r}")
-        check_int(value, name, 1, 4096 if name != "N" else MAX_SIZE)
+        check_int(value, name, 1, None)  # "a positive integer" first, then the limit
+    return [check_int(value, name, 1, 4096 if name != "N" else MAX_SIZE) for name, value in sizes.items()]

@@ -63,3 +63,108 @@ def test_bad_sizes_and_params_are_refused():
         SA.self_attention(np.ones((2, 1, 3)), {"w_q": np.ones((2, 3)), "w_k": np.ones((3, 3)), "w_v": np.ones((2, 3))})
     with pytest.raises(ValueError, match="fn: expected it to return a Counted"):
         SA.count_work(lambda x: 3.0, np.ones(2))
+
+
+# ----------------------------------------------------------------------------- bad input (issue 16, fuzz report)
+
+def _textbook(xs, p):
+    """The unscaled formula, on plain arrays (overflows for huge inputs)."""
+    qs, ks, vs = xs @ p["w_q"].T, xs @ p["w_k"].T, xs @ p["w_v"].T
+    scores = np.einsum("tnk,snk->nts", qs, ks) / np.sqrt(p["w_q"].shape[0])
+    w = np.exp(scores - scores.max(axis=2, keepdims=True))
+    alphas = w / w.sum(axis=2, keepdims=True)
+    return np.einsum("nts,snv->tnv", alphas, vs), alphas.transpose(1, 2, 0)
+
+
+def test_self_attention_equals_the_textbook_formula_to_the_last_bit():
+    """The power-of-two scaling that protects huge inputs changes nothing at ordinary magnitudes."""
+    rng = np.random.default_rng(5)
+    xs, p = rng.normal(size=(6, 3, 4)) * 3, SA.init_self_attention_params(4, 3, 2, rng)
+    ys, alphas = SA.self_attention(xs, p)
+    counted, _ = SA.count_work(lambda x: SA._self_attention(x, p)[0], xs)  # the textbook computation, counted
+    np.testing.assert_array_equal(ys, counted)
+    ref_ys, ref_alphas = _textbook(xs, p)
+    np.testing.assert_allclose(ys, ref_ys, rtol=1e-12)
+    np.testing.assert_allclose(alphas, ref_alphas, rtol=1e-12)
+
+
+@pytest.mark.parametrize("scale_xs, scale_p", [(1e154, 1.0), (1e300, 1.0), (-1e300, 1.0), (1.0, 1e154), (1.0, 1e300)])
+def test_self_attention_with_huge_scores_is_a_hard_argmax_not_nan(scale_xs, scale_p):
+    import warnings
+    rng = np.random.default_rng(6)
+    xs, p = rng.normal(size=(5, 3, 2)), SA.init_self_attention_params(2, 3, 3, rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ys, alphas = SA.self_attention(xs * scale_xs, {k: v * scale_p for k, v in p.items()})
+    _, small = _textbook(xs, p)
+    best = small.argmax(axis=1)  # the scores scale by scale_xs² or scale_p² > 0: the largest stays the largest, (T, N)
+    np.testing.assert_array_equal(alphas, np.moveaxis(np.eye(5)[best], -1, 1))
+    vs = (xs * scale_xs) @ (p["w_v"] * scale_p).T
+    np.testing.assert_allclose(ys, vs[best, np.arange(3)], rtol=1e-12)
+
+
+def test_self_attention_with_one_huge_input_stays_finite():
+    import warnings
+    rng = np.random.default_rng(7)
+    xs, p = rng.normal(size=(5, 3, 2)), SA.init_self_attention_params(2, 3, 3, rng)
+    xs[0, 0, 0] = 1.7e308
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ys, alphas = SA.self_attention(xs, p)
+    assert np.isfinite(ys).all() and np.isfinite(alphas).all()
+    np.testing.assert_allclose(alphas.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("fn", [3, "rnn_chain", None])
+def test_count_work_needs_a_function(fn):
+    with pytest.raises(TypeError, match=r"^fn: expected a function, received"):
+        SA.count_work(fn, np.ones((2, 1, 3)))
+
+
+def _elman():
+    rng = np.random.default_rng(8)
+    return {"w_x": rng.normal(size=(4, 2)), "w_h": rng.normal(size=(4, 4)) / 2, "b_h": rng.normal(size=4)}
+
+
+@pytest.mark.parametrize("inputs, match", [
+    (np.array(1.0), r"inputs\[0\]: expected a 3-D array \(T, N, d\), received shape \(\)"),
+    (0.5, r"inputs\[0\]: expected a 3-D array"),
+    (np.ones((5, 3, 2, 1)), r"inputs\[0\]: expected a 3-D array"),
+    (np.ones((5, 3, 3)), r"inputs\[0\]: expected shape \(\*, \*, 2\), received shape \(5, 3, 3\)"),
+    (np.ones((0, 3, 2)), r"inputs\[0\]: expected at least one step"),
+    (np.full((5, 3, 2), np.nan), r"inputs\[0\]: expected finite numbers"),
+    (np.full((5, 3, 2), np.inf), r"inputs\[0\]: expected finite numbers"),
+    (np.ones((5, 3, 2)) + 1j, r"inputs\[0\]: expected an array of numbers \(real"),
+])
+def test_count_work_of_rnn_chain_names_the_bad_input(inputs, match):
+    params = _elman()
+    with pytest.raises(ValueError, match=match) as info:
+        SA.count_work(lambda x: SA.rnn_chain(x, params), inputs)
+    assert info.value.argument == "inputs[0]"
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda p: None, r"^params: expected an Elman RNN parameter dict"),
+    (lambda p: list(p.items()), r"^params: expected an Elman RNN parameter dict"),
+    (lambda p: {k: v for k, v in p.items() if k != "w_x"}, r"^params: missing key\(s\) \['w_x'\]"),
+    (lambda p: {**p, "w_x": None}, r"^params\['w_x'\]: expected an array of numbers"),
+    (lambda p: {**p, "w_x": "abc"}, r"^params\['w_x'\]: expected an array of numbers"),
+    (lambda p: {**p, "w_x": p["w_x"].T}, r"^params\['w_x'\]: expected shape \(4, \*\)"),
+    (lambda p: {**p, "w_h": p["w_h"][..., None]}, r"^params\['w_h'\]: expected a square \(m, m\) matrix"),
+    (lambda p: {**p, "b_h": np.ones(5)}, r"^params\['b_h'\]: expected shape \(4,\)"),
+    (lambda p: {**p, "w_h": p["w_h"] + 1j}, r"^params\['w_h'\]: expected an array of numbers \(real"),
+    (lambda p: {**p, "w_x": p["w_x"] != 0}, r"^params\['w_x'\]: expected an array of numbers .*booleans"),
+    (lambda p: {**p, "b_h": p["b_h"] * np.nan}, r"^params\['b_h'\]: expected finite numbers"),
+    (lambda p: {**p, "w_h": p["w_h"] * np.inf}, r"^params\['w_h'\]: expected finite numbers"),
+])
+def test_rnn_chain_checks_its_params_on_counted_inputs_too(change, match):
+    params = change(_elman())
+    with pytest.raises(ValueError, match=match):
+        SA.count_work(lambda x: SA.rnn_chain(x, params), np.ones((5, 3, 2)))
+    with pytest.raises(ValueError, match=match):
+        SA.rnn_chain(np.ones((5, 3, 2)), params)
+
+
+def test_work_counts_take_0d_integer_arrays():
+    assert SA.rnn_work(np.array(5), np.array(2), np.array(4), np.array(1)) == SA.rnn_work(5, 2, 4, 1)
+    assert SA.self_attention_work(np.array(5), np.array(2), np.array(1)) == SA.self_attention_work(5, 2, 1)
