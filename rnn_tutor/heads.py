@@ -138,6 +138,16 @@ def softmax_vjp(ps, dps) -> np.ndarray:
     ps = check_array(ps, "ps", ndim=tuple(range(1, 33)))
     dps = check_array(dps, "dps")
     check_shape(dps, ps.shape, "dps", "dps is ∂L/∂p, shaped like ps.")
+    outside = (ps < 0) | (ps > 1 + 1e-9)
+    if outside.any():
+        idx = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise ArgumentError("ps", f"ps: expected probabilities in [0, 1] (the output of softmax), received {ps[idx]:.6g} "
+                                  f"at index {idx}.")
+    return _softmax_vjp(ps, dps)
+
+
+def _softmax_vjp(ps: np.ndarray, dps: np.ndarray) -> np.ndarray:
+    """:func:`softmax_vjp` on checked arrays (probabilities ``ps``, finite ``dps`` of the same shape)."""
     return ps * (dps - (ps * dps).sum(axis=-1, keepdims=True))
 
 
