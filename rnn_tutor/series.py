@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, as_float_array, check_array, check_elements,
-                                  check_int, check_real, check_rng, describe)
+from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, NonFiniteArgumentError, check_array,
+                                  check_elements, check_int, check_real, check_rng, describe)
 
 __all__ = ["noisy_sines", "noisy_sines_batch", "forecasting_pairs", "split", "mse", "persistence_mse"]
 
@@ -82,9 +82,10 @@ def split(series, n_train: int) -> tuple[np.ndarray, np.ndarray]:
     s = check_array(series, "series")
     if s.ndim != 1:
         raise ArgumentError("series", f"series: expected a 1-D array, received shape {s.shape}")
-    if isinstance(n_train, bool) or not isinstance(n_train, (int, np.integer)) or not 2 <= n_train <= s.size - 2:
-        raise ArgumentError("n_train", f"n_train: expected an integer 2 <= n_train <= {s.size - 2} (len(series) - 2), "
-                         f"received {n_train!r}")
+    if s.size < 4:
+        raise ArgumentError("series", f"series: expected at least 4 values (2 for training, 2 for testing), "
+                                      f"received shape {s.shape}.")
+    n_train = check_int(n_train, "n_train", 2, s.size - 2, "a number of training values")
     return s[:n_train].copy(), s[n_train:].copy()
 
 
@@ -95,7 +96,23 @@ def mse(predictions, targets) -> float:
         raise ArgumentError("predictions", f"predictions: expected shape {b.shape} (the shape of targets), received {a.shape}")
     if a.size == 0:
         raise ArgumentError("predictions", "predictions: expected at least one value, received an empty array")
-    return float(np.mean((a - b) ** 2))
+    return _mse(a, b, ("predictions", "targets"))
+
+
+def _mse(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> float:
+    """``mean((a - b)²)`` of checked arrays of one shape, exact for any finite input.
+
+    Both are scaled by a power of two (exactly) to entries below 1, so neither the difference nor
+    its square can overflow; a mean beyond float64 names the larger of the two arguments.
+    """
+    big = max(float(np.abs(a).max()), float(np.abs(b).max()))
+    e = int(np.frexp(big)[1]) if big > 0 else 0
+    m = float(np.mean((np.ldexp(a, -e) - np.ldexp(b, -e)) ** 2))  # at most 4
+    if m > 0 and np.log2(m) + 2 * e >= 1024:
+        name = names[0] if np.abs(a).max() >= np.abs(b).max() else names[1]
+        raise NonFiniteArgumentError(name, f"{name}: expected values whose mean squared error fits in float64, received "
+                                           f"entries up to {big:.3g} (the error is about 2^{np.log2(m) + 2 * e:.0f}).")
+    return float(np.ldexp(m, 2 * e))
 
 
 def persistence_mse(xs, ps, k: int = 1) -> float:
@@ -106,6 +123,5 @@ def persistence_mse(xs, ps, k: int = 1) -> float:
     xs, ps = check_array(xs, "xs", ndim=tuple(range(1, 8)), nonempty=True), check_array(ps, "ps")
     if xs.shape != ps.shape:
         raise ArgumentError("ps", f"ps: expected shape {xs.shape} (the shape of xs), received {ps.shape}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= xs.shape[0]:
-        raise ArgumentError("k", f"k: expected an integer 1 <= k <= T = {xs.shape[0]}, received {k!r}")
-    return mse(xs[k - 1:], ps[k - 1:])
+    k = check_int(k, "k", 1, xs.shape[0], "a window length")
+    return _mse(xs[k - 1:], ps[k - 1:], ("xs", "ps"))
