@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Callable, Mapping
 
 import numpy as np
 
 from rnn_tutor.cells import Cell, check_cell, check_cell_params
-from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, as_float_array, check_array, check_callable,
+from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, NonFiniteArgumentError, check_array, check_callable,
                                   check_elements, check_int, check_shape, describe)
 
 __all__ = ["sliding_windows", "window_forward", "best_seconds", "median_seconds", "input_sensitivity"]
@@ -31,10 +32,9 @@ def sliding_windows(xs, w: int) -> np.ndarray:
     """
     xs = check_array(xs, "xs", ndim=3, names=("T", "N", "d"), nonempty=True)
     T, N, d = xs.shape
-    if isinstance(w, bool) or not isinstance(w, (int, np.integer)):
-        raise ArgumentTypeError("w", f"w: expected a window length from 1 to T = {T}, received {describe(w)}")
+    w = check_int(w, "w", None, None, f"a window length from 1 to T = {T}")  # a Python int (0-d arrays too)
     if not 1 <= w <= T:
-        raise ArgumentError("w", f"w: expected a window length from 1 to T = {T}, received {w!r}")
+        raise ArgumentError("w", f"w: expected a window length from 1 to T = {T}, received {w!r}.")
     check_elements((T - w + 1, N, w * d), "windows (T - w + 1, N, w d)", "w")
     view = np.lib.stride_tricks.sliding_window_view(xs, w, axis=0)  # (T-w+1, N, d, w)
     return np.ascontiguousarray(view.transpose(0, 1, 3, 2)).reshape(T - w + 1, N, w * d)
@@ -57,7 +57,13 @@ def window_forward(xs, w_1, b_1, w_2, b_2, w: int) -> np.ndarray:
     if w_2.shape[0] == 0:
         raise ArgumentError("w_2", f"w_2: expected at least one output row (q >= 1), received shape {w_2.shape}")
     b_2 = check_array(b_2, "b_2", shape=(w_2.shape[0],), names=("q",))
-    H = np.tanh(X @ w_1.T + b_1)  # (T-w+1, N, w d) @ (w d, m) -> (T-w+1, N, m)
+    with np.errstate(over="ignore"):  # a pre-activation beyond float64 is ±inf, and tanh(±inf) = ±1 is exact
+        a = X @ w_1.T + b_1  # (T-w+1, N, w d) @ (w d, m) -> (T-w+1, N, m)
+    if np.isnan(a).any():  # inf - inf: two huge terms of opposite sign, no answer in float64
+        name = "xs" if np.abs(X).max() >= np.abs(w_1).max() else "w_1"
+        raise NonFiniteArgumentError(name, f"{name}: expected values whose pre-activations w_1 x + b_1 fit in float64, "
+                                           f"received entries up to {max(np.abs(X).max(), np.abs(w_1).max()):.3g}.")
+    H = np.tanh(a)
     with np.errstate(over="ignore", invalid="ignore"):
         out = H @ w_2.T + b_2  # (T-w+1, N, m) @ (m, q) -> (T-w+1, N, q)
     return out
@@ -65,6 +71,13 @@ def window_forward(xs, w_1, b_1, w_2, b_2, w: int) -> np.ndarray:
 
 def _run_times(fn: Callable[[], object], repeats: int) -> list[float]:
     check_callable(fn, "fn")
+    try:
+        inspect.signature(fn).bind()
+    except TypeError:
+        raise ArgumentTypeError("fn", f"fn: expected a function called without arguments, fn(), received {describe(fn)} "
+                                      f"with the signature {inspect.signature(fn)}. Wrap it: lambda: f(x).") from None
+    except ValueError:  # a built-in without a signature: it is simply called
+        pass
     repeats = check_int(repeats, "repeats", 1, 10_000)
     fn()  # warm-up: caches, lazy imports, first-call allocations
     times = []
@@ -108,7 +121,14 @@ def input_sensitivity(cell: Cell, params: Mapping, xs, u=None) -> np.ndarray:
     if u.shape != (N, m):
         raise ArgumentError("u", f"u: expected shape (N, m) = {(N, m)}, received shape {u.shape}")
     check_array(u, "u")
+    big = float(np.abs(u).max())
+    e = int(np.frexp(big)[1]) if big > 0 else 0  # the backward pass is linear in u: run it on u / 2**e (exact)
     dhs = np.zeros((T, N, m))
-    dhs[-1] = u  # the gradient enters at h_T only
+    dhs[-1] = np.ldexp(u, -e)  # the gradient enters at h_T only
     _, dxs, _ = cell.backward(dhs, cache)
-    return np.sqrt((dxs**2).sum(axis=(1, 2)))
+    norms = np.sqrt((dxs**2).sum(axis=(1, 2)))
+    top = float(norms.max())
+    if top > 0 and np.log2(top) + e >= 1024:
+        raise NonFiniteArgumentError("u", f"u: expected values for which the norms fit in float64, received entries up to "
+                                          f"{big:.3g} (the largest norm is about 2^{np.log2(top) + e:.0f}).")
+    return np.ldexp(norms, e)

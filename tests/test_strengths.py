@@ -7,6 +7,7 @@ import pytest
 
 from rnn_tutor.architectures import available_cells
 from rnn_tutor.gradcheck import numerical_gradient, rel_error
+from rnn_tutor import strengths
 from rnn_tutor.strengths import best_seconds, input_sensitivity, median_seconds, sliding_windows, window_forward
 
 
@@ -77,3 +78,46 @@ def test_best_seconds_is_the_shortest_run_after_a_warm_up():
     assert best < 0.015
     with pytest.raises(ValueError, match="repeats"):
         best_seconds(lambda: None, repeats=True)
+
+
+# ----------------------------------------------------------------------------- bad input (issue 16, fuzz report)
+
+def test_window_length_may_be_a_0d_integer_array():
+    xs = np.random.default_rng(0).normal(size=(5, 3, 2))
+    np.testing.assert_array_equal(strengths.sliding_windows(xs, np.array(2)), strengths.sliding_windows(xs, 2))
+    with pytest.raises(TypeError, match=r"^w: expected a window length from 1 to T = 5, received 2\.0"):
+        strengths.sliding_windows(xs, 2.0)
+
+
+def test_window_forward_saturates_instead_of_warning():
+    import warnings
+    rng = np.random.default_rng(1)
+    xs, w = rng.normal(size=(5, 3, 2)), 2
+    w_1, b_1, w_2, b_2 = rng.normal(size=(4, 4)), rng.normal(size=4), rng.normal(size=(3, 4)), rng.normal(size=3)
+    xs[2, 0, 0] = 1.7e308
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = strengths.window_forward(xs, w_1 * 10, b_1, w_2, b_2, w)
+    assert np.isfinite(out).all()
+    with np.errstate(over="ignore"):
+        H = np.tanh(strengths.sliding_windows(xs, w) @ (w_1 * 10).T + b_1)  # tanh(±inf) = ±1
+    np.testing.assert_allclose(out, H @ w_2.T + b_2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("timer", [strengths.best_seconds, strengths.median_seconds])
+def test_timers_name_a_function_that_needs_arguments(timer):
+    with pytest.raises(TypeError, match=r"^fn: expected a function called without arguments, fn\(\), received"):
+        timer(lambda x: x, repeats=1)
+
+
+@pytest.mark.parametrize("scale", [1e300, -1e300])
+def test_input_sensitivity_is_linear_in_u_even_for_huge_u(scale):
+    import warnings
+    from rnn_tutor.architectures import available_cells
+    cell = available_cells()["lstm"]
+    rng = np.random.default_rng(2)
+    params, xs, u = cell.init_params(2, 3, rng), rng.normal(size=(5, 2, 2)), rng.normal(size=(2, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        big = strengths.input_sensitivity(cell, params, xs, u * scale)
+    np.testing.assert_allclose(big, strengths.input_sensitivity(cell, params, xs, u) * abs(scale), rtol=1e-12)
