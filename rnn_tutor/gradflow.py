@@ -30,7 +30,7 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.activations import Activation, get_activation
-from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, NonFiniteArgumentError, as_float_array, check_array,
+from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, NonFiniteArgumentError, all_finite, as_float_array, check_array,
                                   check_cache, check_choice, check_elements, check_finite, check_int, check_params,
                                   check_real, check_rng, describe)
 
@@ -158,6 +158,12 @@ def jacobian_chain(jacobians) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(1, T + 1):
             out[k] = out[k - 1] @ js[T - k]  # (.., m, m) @ (.., m, m) -> (.., m, m)
+    if not all_finite(out):
+        k = int(np.argwhere(~np.isfinite(out.reshape(T + 1, -1)).any(axis=1))[0, 0])
+        raise NonFiniteArgumentError("jacobians", f"jacobians: expected step Jacobians whose products fit in float64, "
+                                                  f"received a chain that overflows at distance k = {k} (entries up to "
+                                                  f"{float(np.abs(js).max()):.3g}). gradient_norms_by_distance(jacobians, "
+                                                  "log10=True) gives the norms of any chain.")
     return out
 
 
@@ -192,8 +198,7 @@ def gradient_norms_by_distance(jacobians, ord: int | str = 2, log10: bool = Fals
     """
     if not isinstance(log10, (bool, np.bool_)):
         raise ArgumentTypeError("log10", f"log10: expected True or False, received {describe(log10)}")
-    if not (isinstance(ord, str) or (isinstance(ord, (int, np.integer)) and not isinstance(ord, bool))) or ord not in (2, "fro"):
-        raise ArgumentError("ord", f"ord: expected 2 (spectral norm) or 'fro' (Frobenius norm), received {ord!r}")
+    ord = _check_ord(ord)
     js = _as_jacobians(jacobians)
     if not np.all(np.isfinite(js)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(js))[0])
@@ -204,8 +209,17 @@ def gradient_norms_by_distance(jacobians, ord: int | str = 2, log10: bool = Fals
     log_scale = np.zeros(js.shape[1:-2])
     out = np.empty((T + 1,) + js.shape[1:-2])
     out[0] = np.log10(_matrix_norm(prod, ord))
+    # A Jacobian with huge entries is scaled by a power of two first (exact), its exponent kept in the log scale:
+    # otherwise prod @ J, or the squares in its norm, could overflow.
+    biggest = np.abs(js).max(axis=(-2, -1))  # (T, ...)
+    exps = np.where(biggest > 2.0**400, np.frexp(biggest)[1], 0)
     for k in range(1, T + 1):
-        prod = prod @ js[T - k]  # (.., m, m) @ (.., m, m) -> (.., m, m)
+        e = exps[T - k]
+        if np.any(e):
+            prod = prod @ np.ldexp(js[T - k], -e[..., None, None])  # (.., m, m) @ (.., m, m) -> (.., m, m)
+            log_scale = log_scale + e * np.log10(2.0)
+        else:
+            prod = prod @ js[T - k]
         s = np.sqrt(np.sum(prod * prod, axis=(-2, -1)))  # Frobenius scale of the running product
         zero = s == 0
         s_safe = np.where(zero, 1.0, s)
@@ -217,6 +231,16 @@ def gradient_norms_by_distance(jacobians, ord: int | str = 2, log10: bool = Fals
         return out
     with np.errstate(over="ignore"):
         return 10.0 ** out
+
+
+def _check_ord(ord) -> int | str:
+    """``2`` (any integer type, 0-d arrays too) or ``"fro"``."""
+    expected = "2 (spectral norm) or 'fro' (Frobenius norm)"
+    if not isinstance(ord, str):
+        ord = check_int(ord, "ord", None, None, expected)
+    if ord not in (2, "fro"):
+        raise ArgumentError("ord", f"ord: expected {expected}, received {ord!r}.")
+    return ord
 
 
 def elman_gradient_norms(xs, params: Mapping, f: str | Activation = "tanh", h_0=None,
@@ -267,8 +291,9 @@ def fit_decay_rate(norms, start: int = 0, log10: bool = False) -> float:
                                               "received NaN or inf")
     if v.ndim != 1:
         raise ArgumentError("norms", f"norms: expected a 1-D array of norms by distance, received shape {v.shape}")
-    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start < v.size:
-        raise ArgumentError("start", f"start: expected an integer in [0, {v.size - 1}], received {start!r}")
+    start = check_int(start, "start", None, None, f"an integer in [0, {v.size - 1}]")
+    if not 0 <= start < v.size:
+        raise ArgumentError("start", f"start: expected an integer in [0, {v.size - 1}], received {start!r}.")
     if not log10 and np.any(v < 0):
         raise ArgumentError("norms", "norms: expected norms >= 0 (or pass log10=True for log10 values), received negative values")
     k = np.arange(v.size)[start:]

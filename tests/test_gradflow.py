@@ -410,3 +410,41 @@ def test_plot_bad_input():
         plots.plot_accuracy_by_lag({})
     with pytest.raises(ValueError, match=r"w_h.*\(2, 3\)"):
         plots.plot_spectrum(np.ones((2, 3)))
+
+
+# ----------------------------------------------------------------------------- bad input (issue 16, fuzz report)
+
+@pytest.mark.parametrize("scale", [1e154, 1e300, -1e300])
+def test_log_norms_of_huge_jacobians_are_exact_not_nan(scale):
+    """‖(c J_T) ... (c J_{T-k+1})‖ = |c|^k ‖J_T ... J_{T-k+1}‖: log10 adds k log10|c| exactly."""
+    import warnings
+    js = np.random.default_rng(9).normal(size=(6, 4, 4)) * 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = G.gradient_norms_by_distance(js * scale, log10=True)
+    want = G.gradient_norms_by_distance(js, log10=True) + np.arange(7) * np.log10(abs(scale))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+
+
+def test_log_norms_with_one_entry_at_the_top_of_float64():
+    import warnings
+    js = np.stack([np.eye(3)] * 4)
+    js[0, 0, 0] = 1.7e308  # the oldest step
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = G.gradient_norms_by_distance(js, log10=True)
+    np.testing.assert_allclose(got, [0, 0, 0, 0, np.log10(1.7e308)], atol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e154, 1e300])
+def test_a_chain_beyond_float64_is_refused_by_name(scale):
+    js = np.random.default_rng(10).normal(size=(6, 4, 4)) * 0.5 * scale
+    with pytest.raises(FloatingPointError, match=r"^jacobians: expected step Jacobians whose products fit in float64"):
+        G.jacobian_chain(js)
+
+
+def test_ord_and_start_may_be_0d_integer_arrays():
+    js = np.random.default_rng(11).normal(size=(5, 3, 3))
+    np.testing.assert_array_equal(G.gradient_norms_by_distance(js, ord=np.array(2)), G.gradient_norms_by_distance(js))
+    norms = G.gradient_norms_by_distance(js)
+    assert G.fit_decay_rate(norms, start=np.array(1)) == G.fit_decay_rate(norms, start=1)
