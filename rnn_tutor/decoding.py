@@ -110,11 +110,11 @@ def decoding_probs(logits, strategy: str, temperature: float = 1.0, k: int | Non
     """
     check_choice(strategy, "strategy", STRATEGIES)
     logits = check_array(logits, "logits", ndim=tuple(range(1, 33)))
-    check_real(temperature, "temperature", 0.0, None, low_open=True, what="a temperature")
+    temperature = check_real(temperature, "temperature", 0.0, None, low_open=True, what="a temperature")
     if k is not None:
-        check_int(k, "k", 1, logits.shape[-1])
+        k = check_int(k, "k", 1, logits.shape[-1])
     if top_p is not None:
-        check_real(top_p, "top_p", 0.0, 1.0, low_open=True)
+        top_p = check_real(top_p, "top_p", 0.0, 1.0, low_open=True)
     if strategy == "greedy":
         return np.eye(logits.shape[-1])[greedy(logits)]
     probs = softmax_with_temperature(logits, temperature)

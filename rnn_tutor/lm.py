@@ -77,7 +77,7 @@ def build_vocabulary(text: str, min_count: int = 1) -> Vocabulary:
     """The specials, then every character of ``text`` seen at least ``min_count`` times (sorted)."""
     if not isinstance(text, str) or not text:
         raise ArgumentError("text", f"text: expected a non-empty string, received {text!r:.40}")
-    check_int(min_count, "min_count")
+    min_count = check_int(min_count, "min_count")
     counts = Counter(text)
     return Vocabulary(SPECIALS + tuple(sorted(c for c, n in counts.items() if n >= min_count)))
 
@@ -230,6 +230,7 @@ def baseline_cross_entropy(log_probs, inputs, targets, mask) -> float:
 
 def init_lm(V: int, e: int, m: int, n_layers: int, rng: np.random.Generator) -> dict:
     """Parameters of the embedding + ``n_layers`` Elman layers + head model (see the module docstring)."""
+    V, e, m = check_int(V, "V"), check_int(e, "e"), check_int(m, "m")  # Python ints, whatever integer type came in
     n_layers = check_int(n_layers, "n_layers", 1, 100)
     params = {"w_e": init_embedding(V, e, rng, scale=0.3)}
     for layer in range(1, n_layers + 1):
