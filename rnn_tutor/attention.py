@@ -312,7 +312,7 @@ def _dot_backward(dcontext, cache, dweights=None):
     dalpha, dhs = _back_read(dcontext, weights, hs, dweights)
     de = _softmax_back(dalpha, weights)  # (U, S, N)
     dkeys = _spread(de, query)  # Σ_u (∂L/∂e_us) g_u: (S, N, m_g)
-    grads = {"query": np.ldexp(_read(de, keys), cache.get("keys_exp", 0))}  # Σ_s (∂L/∂e_us) w_a h_s: (U, N, m_g)
+    grads = {"query": np.ldexp(_read(de, keys), cache["keys_exp"])}  # Σ_s (∂L/∂e_us) w_a h_s: (U, N, m_g)
     if w_a is None:
         grads["hs"] = dhs + dkeys
     else:
@@ -360,7 +360,7 @@ def dot_attention_backward(dcontext, cache: dict, dweights=None) -> dict:
 
     Returns a dict with ``query``, ``hs`` and, for the general score, ``w_a``.
     """
-    check_cache(cache, "dot_attention", ("query", "hs", "keys", "weights", "w_a", "single"))
+    check_cache(cache, "dot_attention", ("query", "hs", "keys", "keys_exp", "weights", "w_a", "single"))
     dcontext, dweights = _check_backward(dcontext, dweights, cache)
     grads = _linear_backward(_dot_backward, dcontext, cache, dweights)
     grads["query"] = _unstep(cache, grads["query"])[0]

@@ -375,3 +375,11 @@ def test_masked_softmax_backward_refuses_weights_outside_0_1(change):
     weights = A.masked_softmax(np.random.default_rng(4).normal(size=(5, 3)))
     with pytest.raises(ValueError, match=r"^weights: expected attention weights in \[0, 1\]"):
         A.masked_softmax_backward(np.ones((5, 3)), change(weights))
+
+
+def test_dot_attention_backward_needs_the_exponent_of_the_scaled_keys():
+    rng = np.random.default_rng(5)
+    _, _, cache = A.dot_attention(rng.normal(size=(3, 4)), rng.normal(size=(5, 3, 4)))
+    with pytest.raises(ValueError, match=r"^cache: expected the cache returned by dot_attention, received a dict missing "
+                                         r"the key\(s\) \['keys_exp'\]"):
+        A.dot_attention_backward(np.ones((3, 4)), {k: v for k, v in cache.items() if k != "keys_exp"})
