@@ -32,7 +32,8 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.heads import check_mask
-from rnn_tutor.validation import ArgumentError, Cache, check_array, check_cache, check_finite, check_int, check_rng, as_float_array, check_shape
+from rnn_tutor.validation import (ArgumentError, Cache, all_finite, as_float_array, check_array, check_cache, check_finite,
+                                  check_int, check_rng, check_shape)
 
 __all__ = ["ADDITIVE_NAMES", "init_additive_params", "masked_softmax", "masked_softmax_backward",
            "additive_attention", "additive_attention_backward", "dot_attention", "dot_attention_backward"]
@@ -77,35 +78,91 @@ def _check_attention_mask(mask, S: int, N: int):
 
 # ----------------------------------------------------------------------------- the masked softmax
 
-def _exp2(*arrays) -> int:
-    """The exponent ``e`` with every ``|entry| / 2**e < 1`` (0 for arrays of zeros); ``None`` entries are skipped."""
-    big = max((float(np.abs(a).max()) for a in arrays if a is not None and a.size), default=0.0)
-    return int(np.frexp(big)[1]) if big > 0 else 0
-
-
-def _scaled_softmax(scores, e: int = 0, axis: int = -2, mask=None):
-    """``softmax(scores · 2**e)`` along ``axis``, exact even where ``scores · 2**e`` lies beyond float64.
-
-    The scores are shifted by their largest (real) entry *before* the scale is applied, so only
-    differences ``<= 0`` are scaled: a difference that overflows is ``-inf`` and its weight 0,
-    which is the true weight to float64 precision.  ``mask`` (broadcast against ``scores``, 0 for
-    padding) leaves positions out, not even taking part in the max.
-    """
-    if mask is not None:
-        scores = np.where(mask > 0, scores, -np.inf)  # padding takes no part, not even in the max
-    diff = scores - scores.max(axis=axis, keepdims=True)  # <= 0
-    if e > 900:  # diff · 2**e may overflow: scale in log2 space, capped far beyond exp's range
-        mag = np.log2(np.where(diff < 0, -diff, 1.0)) + e
-        diff = np.where(diff < 0, -np.exp2(np.minimum(mag, 1000.0)), 0.0)
-    elif e:
-        diff = np.ldexp(diff, e)  # |diff| <= 2**25 here, so no overflow
-    w = np.exp(diff) if mask is None else np.where(mask > 0, np.exp(diff), 0.0)
-    return w / w.sum(axis=axis, keepdims=True)
-
-
 def _masked_softmax(scores, mask):
-    """Softmax over axis -2 (the positions) of ``scores (..., S, N)``; ``mask (S, N)`` or None."""
-    return _scaled_softmax(scores, 0, -2, mask)
+    """Softmax over axis -2 (the positions) of ``scores (..., S, N)``; ``mask (S, N)`` or None.
+
+    A gap to the largest score beyond float64 (``-1e308 - 1e308``) is ``-inf``: weight 0, the true weight.
+    """
+    with np.errstate(over="ignore"):
+        if mask is None:
+            w = np.exp(scores - scores.max(axis=-2, keepdims=True))
+        else:
+            shifted = np.where(mask > 0, scores, -np.inf)  # padding takes no part, not even in the max
+            shifted = shifted - shifted.max(axis=-2, keepdims=True)
+            w = np.where(mask > 0, np.exp(shifted), 0.0)
+    return w / w.sum(axis=-2, keepdims=True)
+
+
+# Scores beyond float64.  The plain computation is used whenever its scores are usable (no NaN, no
+# +inf, a finite largest score per softmax): then nothing changes.  Otherwise the scores are computed
+# again as mantissa · 2**exponent from copies scaled by powers of two (exact), and the softmax is
+# taken on those pairs, so that huge scores give the true weights (a hard argmax) instead of NaN.
+
+def _usable(scores, axis: int, mask=None) -> bool:
+    """Whether a plain softmax along ``axis`` of ``scores`` (real positions only) is exact."""
+    s = scores if mask is None else np.where(mask > 0, scores, -np.inf)
+    return not (np.isnan(s).any() or np.isposinf(s).any()) and bool(np.isfinite(s.max(axis=axis)).all())
+
+
+def _row_exponents(a: np.ndarray) -> np.ndarray:
+    """For every row (last axis) the int ``e`` with all ``|entries| < 2**e`` (0 for a row of zeros), kept as an axis."""
+    return np.frexp(np.abs(a).max(axis=-1, keepdims=True))[1].astype(np.int64)
+
+
+def _scaled_rows(x: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``x @ w.T`` (or ``x``) as ``mantissas · 2**exponents``, one exponent per row (mantissas below 1).
+
+    ``x`` (per row) and ``w`` are scaled by powers of two first, which is exact, so no product or sum
+    can overflow whatever the magnitudes.
+    """
+    e = _row_exponents(x)
+    m = np.ldexp(x, -e)
+    if w is not None:
+        e_w = int(np.frexp(np.abs(w).max())[1]) if w.size else 0
+        m = m @ np.ldexp(w, -e_w).T  # (..., k) @ (k, j) -> (..., j), entries below k
+        e2 = _row_exponents(m)
+        m, e = np.ldexp(m, -e2), e + e_w + e2
+    return m, e
+
+
+def _pair_softmax(m: np.ndarray, e: np.ndarray, mask=None) -> np.ndarray:
+    """Softmax over the last axis of the scores ``m · 2**e`` (mantissas ``m``, int exponents ``e``, broadcast
+    together), exact where the scores lie beyond float64; ``mask`` (broadcast, 0 for padding) leaves positions out.
+
+    Rows whose largest score is within float64 are ordinary (a score below ``-max`` is ``-inf``: weight 0).
+    In a row with scores above float64's max only those can have weight; they are compared at the scale of
+    the largest.  In a row whose every score is below ``-max`` the least negative ones are compared at their
+    own scale.  The shifted scores are then scaled back: a gap that overflows is ``-inf``, weight 0.
+    """
+    f, de = np.frexp(m)
+    e = e + de  # f in ±[0.5, 1), or 0
+    real = np.ones(f.shape, bool) if mask is None else np.broadcast_to(mask > 0, f.shape)
+    with np.errstate(over="ignore"):
+        s = np.where(real, np.ldexp(f, e), -np.inf)  # ±inf beyond float64, never NaN
+    top = s.max(axis=-1, keepdims=True)
+    up, down = np.isposinf(top), np.isneginf(top)
+    r = np.zeros(top.shape, np.int64)
+    if up.any() or down.any():
+        pos = np.isposinf(s)
+        r = np.where(up, np.where(pos, e, np.iinfo(np.int64).min).max(axis=-1, keepdims=True), r)
+        r = np.where(down, np.where(real, e, np.iinfo(np.int64).max).min(axis=-1, keepdims=True), r)
+        with np.errstate(over="ignore"):
+            rel = np.ldexp(f, e - r)  # at the row's own scale
+        rel = np.where(real & ~(up & ~pos), rel, -np.inf)  # above float64, only the scores beyond +max count
+        s = np.where(up | down, rel, s)
+        top = s.max(axis=-1, keepdims=True)
+    with np.errstate(over="ignore"):
+        diff = s - top  # <= 0 (finite top in every row); -inf for a gap beyond float64
+        if r.any():
+            diff = np.ldexp(diff, np.broadcast_to(r, diff.shape))  # back to true gaps
+    w = np.where(real, np.exp(diff), 0.0)
+    return w / w.sum(axis=-1, keepdims=True)
+
+
+def _exp2_above(threshold: int, *arrays) -> int:
+    """How many powers of two the largest ``|entry|`` of ``arrays`` lies above ``2**threshold`` (0 if below)."""
+    big = max((float(np.abs(a).max()) for a in arrays if a is not None and a.size), default=0.0)
+    return max(0, int(np.frexp(big)[1]) - threshold) if big > 0 else 0
 
 
 def _softmax_back(dweights, weights):
@@ -151,8 +208,8 @@ def masked_softmax_backward(dweights, weights) -> np.ndarray:
         idx = tuple(int(i) for i in np.argwhere(outside)[0])
         raise ArgumentError("weights", f"weights: expected attention weights in [0, 1] (the output of masked_softmax), "
                                        f"received {weights[idx]:.6g} at index {idx}.")
-    e = _exp2(dweights)  # the backward pass is linear in dweights: scale it (exactly) so that no product overflows
-    return _softmax_back(dweights, weights) if e <= 0 else np.ldexp(_softmax_back(np.ldexp(dweights, -e), weights), e)
+    e = _exp2_above(512, dweights)  # the backward pass is linear in dweights: scale huge ones (exactly) so that no product overflows
+    return _softmax_back(dweights, weights) if e == 0 else np.ldexp(_softmax_back(np.ldexp(dweights, -e), weights), e)
 
 
 # The cores below work on U queries at once: query (U, N, m_g), weights (U, S, N), context (U, N, m).
@@ -179,8 +236,8 @@ def _back_read(dcontext, weights, hs, dweights):
 def _linear_backward(core, dcontext, cache, dweights):
     """``core(dcontext, cache, dweights)`` computed on copies scaled by a power of two (exact): the gradients are
     linear in ``(dcontext, dweights)``, so huge incoming gradients cannot overflow an intermediate product."""
-    e = _exp2(dcontext, dweights)
-    if e <= 0:
+    e = _exp2_above(512, dcontext, dweights)  # entries beyond 2**512 are brought down to it
+    if e == 0:
         return core(dcontext, cache, dweights)
     grads = core(np.ldexp(dcontext, -e), cache, None if dweights is None else np.ldexp(dweights, -e))
     return {k: np.ldexp(v, e) for k, v in grads.items()}
@@ -293,16 +350,24 @@ def additive_attention_backward(dcontext, cache: dict, dweights=None) -> dict:
 def _dot_forward(query, hs, w_a, mask):
     """Core of :func:`dot_attention` for ``query (U, N, m_g)``; no validation.
 
-    The scores are computed from copies scaled by powers of two (exact), ``e = gᵀ w_a h · 2**-E``,
-    so that they cannot overflow; the softmax puts the scale back (:func:`_scaled_softmax`).
-    The cache holds the scaled keys and their exponent.
+    Scores beyond float64 are handled exactly (:func:`_pair_softmax`); the cache then holds the keys
+    scaled by ``2**-keys_exp``, one power of two per sequence (``keys_exp`` is 0 otherwise).
     """
-    e_q, e_h, e_a = _exp2(query), _exp2(hs), 0 if w_a is None else _exp2(w_a)
-    q_s, hs_s = np.ldexp(query, -e_q), np.ldexp(hs, -e_h)  # every |entry| < 1
-    keys = hs_s if w_a is None else hs_s @ np.ldexp(w_a, -e_a).T  # general: w_a h_s, (S, N, m) @ (m, m_g) -> (S, N, m_g)
-    scores = (keys.transpose(1, 0, 2) @ q_s.transpose(1, 2, 0)).transpose(2, 1, 0)  # gᵀ w_a h_s: (N, S, g)@(N, g, U) -> (U, S, N)
-    weights = _scaled_softmax(scores, e_q + e_h + e_a, -2, mask)
-    cache = {"query": query, "hs": hs, "keys": keys, "keys_exp": e_h + e_a, "weights": weights, "w_a": w_a, "single": False}
+    with np.errstate(over="ignore", invalid="ignore"):  # a plain pass that overflows is redone below
+        keys = hs if w_a is None else hs @ w_a.T  # general: w_a h_s, (S, N, m) @ (m, m_g) -> (S, N, m_g)
+        scores = (keys.transpose(1, 0, 2) @ query.transpose(1, 2, 0)).transpose(2, 1, 0)  # gᵀ w_a h_s: (N, S, g)@(N, g, U) -> (U, S, N)
+    keys_exp = 0
+    if _usable(scores, -2, mask) and (w_a is None or all_finite(keys)):  # the backward pass reads the keys
+        weights = _masked_softmax(scores, mask)
+    else:
+        q_m, q_e = _scaled_rows(query)  # (U, N, m_g), (U, N, 1)
+        k_m, k_e = _scaled_rows(hs, w_a)  # (S, N, m_g), (S, N, 1)
+        m = q_m.transpose(1, 0, 2) @ k_m.transpose(1, 2, 0)  # (N, U, g) @ (N, g, S) -> (N, U, S)
+        e = q_e.transpose(1, 0, 2) + k_e.transpose(1, 2, 0)  # (N, U, 1) + (N, 1, S) -> (N, U, S)
+        weights = _pair_softmax(m, e, None if mask is None else mask.T[:, None, :]).transpose(1, 2, 0)  # (U, S, N)
+        keys_exp = k_e.max(axis=0, keepdims=True)  # (1, N, 1): one scale per sequence
+        keys = np.ldexp(k_m, k_e - keys_exp)
+    cache = {"query": query, "hs": hs, "keys": keys, "keys_exp": keys_exp, "weights": weights, "w_a": w_a, "single": False}
     return _read(weights, hs), weights, cache
 
 

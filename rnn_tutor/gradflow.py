@@ -209,10 +209,9 @@ def gradient_norms_by_distance(jacobians, ord: int | str = 2, log10: bool = Fals
     log_scale = np.zeros(js.shape[1:-2])
     out = np.empty((T + 1,) + js.shape[1:-2])
     out[0] = np.log10(_matrix_norm(prod, ord))
-    # A Jacobian with huge entries is scaled by a power of two first (exact), its exponent kept in the log scale:
-    # otherwise prod @ J, or the squares in its norm, could overflow.
-    biggest = np.abs(js).max(axis=(-2, -1))  # (T, ...)
-    exps = np.where(biggest > 2.0**400, np.frexp(biggest)[1], 0)
+    # A Jacobian with entries beyond 2**400 is brought down to that size by a power of two (exact), the
+    # exponent kept in the log scale: otherwise prod @ J, or the squares in its norm, could overflow.
+    exps = np.maximum(np.frexp(np.abs(js).max(axis=(-2, -1)))[1] - 400, 0)  # (T, ...)
     for k in range(1, T + 1):
         e = exps[T - k]
         if np.any(e):

@@ -25,7 +25,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from rnn_tutor.attention import _exp2, _scaled_softmax
+from rnn_tutor.attention import _pair_softmax, _scaled_rows, _usable
 from rnn_tutor.validation import (MAX_SIZE, ArgumentError, check_array, check_callable, check_elements, check_int,
                                   check_mapping, check_params, check_rng, check_shape)
 
@@ -45,7 +45,8 @@ def _softmax(scores, axis: int):
     """Softmax along ``axis``, for plain arrays and :class:`Counted` ones alike."""
     if isinstance(scores, Counted):
         return scores.softmax(axis)
-    w = np.exp(scores - scores.max(axis=axis, keepdims=True))
+    with np.errstate(over="ignore"):  # a gap beyond float64 is -inf: weight 0, the true weight
+        w = np.exp(scores - scores.max(axis=axis, keepdims=True))
     return w / w.sum(axis=axis, keepdims=True)
 
 
@@ -84,20 +85,23 @@ def _self_attention(xs, p):
 
 
 def _scaled_self_attention(xs, p):
-    """:func:`_self_attention` on plain arrays, computed from copies scaled by powers of two.
+    """:func:`_self_attention` on plain arrays, exact where the scores lie beyond float64.
 
-    Scaling by ``2**-e`` is exact, so the result is the same to the last bit, but no score
-    ``q_tᵀ k_s`` can overflow: the softmax applies the scale after subtracting the largest score
-    (:func:`rnn_tutor.attention._scaled_softmax`), and a weight whose true value underflows is 0.
+    The plain computation is used whenever its scores are usable (then nothing changes); otherwise the
+    scores are computed again from copies scaled by powers of two and the softmax is taken on mantissas
+    and exponents (:func:`rnn_tutor.attention._pair_softmax`): huge scores give the hard argmax, not NaN.
     """
-    e_x, e_q, e_k, e_v = _exp2(xs), _exp2(p["w_q"]), _exp2(p["w_k"]), _exp2(p["w_v"])
-    x_s = np.ldexp(xs, -e_x)  # every |entry| < 1
-    qs, ks = x_s @ np.ldexp(p["w_q"], -e_q).T, x_s @ np.ldexp(p["w_k"], -e_k).T  # (T, N, d) @ (d, d_k) -> (T, N, d_k)
-    vs = x_s @ np.ldexp(p["w_v"], -e_v).T  # (T, N, d_v), scaled by 2**-(e_x + e_v)
     scale = 1.0 / np.sqrt(p["w_q"].shape[0])
-    scores = (qs.transpose(1, 0, 2) @ ks.transpose(1, 2, 0)) * scale  # (N, T, T), scaled by 2**-(2 e_x + e_q + e_k)
-    alphas = _scaled_softmax(scores, 2 * e_x + e_q + e_k, axis=2)  # over the keys
-    ys = np.ldexp(alphas @ vs.transpose(1, 0, 2), e_x + e_v)  # (N, T, T) @ (N, T, d_v) -> (N, T, d_v)
+    with np.errstate(over="ignore", invalid="ignore"):  # a plain pass that overflows is redone below
+        qs, ks = xs @ p["w_q"].T, xs @ p["w_k"].T  # (T, N, d) @ (d, d_k) -> (T, N, d_k)
+        scores = (qs.transpose(1, 0, 2) @ ks.transpose(1, 2, 0)) * scale  # (N, T, d_k) @ (N, d_k, T) -> (N, T, T)
+    if _usable(scores, 2):
+        alphas = _softmax(scores, axis=2)  # over the keys
+    else:
+        (q_m, q_e), (k_m, k_e) = _scaled_rows(xs, p["w_q"]), _scaled_rows(xs, p["w_k"])  # (T, N, d_k), (T, N, 1)
+        m = (q_m.transpose(1, 0, 2) @ k_m.transpose(1, 2, 0)) * scale  # (N, T, T)
+        alphas = _pair_softmax(m, q_e.transpose(1, 0, 2) + k_e.transpose(1, 2, 0))  # exponents (N, T, 1) + (N, 1, T)
+    ys = alphas @ (xs @ p["w_v"].T).transpose(1, 0, 2)  # (N, T, T) @ (N, T, d_v) -> (N, T, d_v)
     return ys.transpose(1, 0, 2), alphas.transpose(1, 2, 0)  # (T, N, d_v), (T, T, N)
 
 

@@ -383,3 +383,29 @@ def test_dot_attention_backward_needs_the_exponent_of_the_scaled_keys():
     with pytest.raises(ValueError, match=r"^cache: expected the cache returned by dot_attention, received a dict missing "
                                          r"the key\(s\) \['keys_exp'\]"):
         A.dot_attention_backward(np.ones((3, 4)), {k: v for k, v in cache.items() if k != "keys_exp"})
+
+
+def test_dot_attention_handles_each_sequence_at_its_own_scale():
+    """Huge keys in one sequence must not flush the ordinary scores of another to zero."""
+    rng = np.random.default_rng(6)
+    query, hs = rng.normal(size=(3, 4)), rng.normal(size=(5, 3, 4))
+    plain_context, plain_weights, _ = A.dot_attention(query, hs)
+    hs_big = hs.copy()
+    hs_big[:, 0] *= 1e300  # sequence 0: scores ~1e300, beyond nothing yet ...
+    hs_big[0, 0, 0] = 1.7e308  # ... but one key at the top of float64
+    query_big = query.copy()
+    query_big[0] *= 1e10  # sequence 0's scores now lie beyond float64
+    context, weights, cache = A.dot_attention(query_big, hs_big)
+    np.testing.assert_array_equal(weights[:, 1:], plain_weights[:, 1:])
+    np.testing.assert_array_equal(context[1:], plain_context[1:])
+    assert np.isin(weights[:, 0], [0.0, 1.0]).all() and weights[:, 0].sum() == 1.0
+    assert np.isfinite(cache["keys"]).all()
+
+
+def test_dot_attention_splits_a_tie_beyond_float64_and_finds_the_least_negative_score():
+    u = np.array([1.0, 2.0, -1.0])
+    hs = np.stack([u * c for c in (3.0, 1.0, 3.0, 2.0)])[:, None, :]  # (S=4, N=1, m=3): keys c_s u
+    up = A.dot_attention(u[None] * 1e300, hs * 1e10)[1][:, 0]  # scores 6e310 c_s: a tie of the two largest
+    np.testing.assert_array_equal(up, [0.5, 0.0, 0.5, 0.0])
+    down = A.dot_attention(-u[None] * 1e300, hs * 1e10)[1][:, 0]  # every score below -1.8e308: the smallest c_s wins
+    np.testing.assert_array_equal(down, [0.0, 1.0, 0.0, 0.0])

@@ -85,6 +85,14 @@ def library_softmax_via_dot_attention(scores, mask):
     return A.dot_attention(np.ones((scores.shape[1], 1)), scores[..., None], mask)[1]
 
 
+def library_softmax_via_self_attention(scores, mask):
+    """Self-attention of position 0 (query 1) over keys that hold the scores (-1e300 at padding): the masked softmax."""
+    from rnn_tutor.self_attention import self_attention
+    S, N = scores.shape
+    xs = np.stack([np.broadcast_to((np.arange(S) == 0)[:, None], (S, N)), np.where(mask == 1, scores, -1e300)], axis=-1)
+    return self_attention(xs, {"w_q": np.array([[1.0, 0.0]]), "w_k": np.array([[0.0, 1.0]]), "w_v": np.eye(2)})[1][0]
+
+
 def library_additive_attention(query, hs, w_q, w_k, v, mask):
     context, weights, _ = A.additive_attention(query, hs, {"w_q": w_q, "w_k": w_k, "v": v}, mask)
     return context, weights
@@ -111,7 +119,7 @@ class TestContract(CheckContract):
     GOOD = _solution_functions(*CHECKS)
     SHORTCUTS = {"masked_softmax": [lambda scores, mask: A.masked_softmax(scores, mask),
                                     lambda scores, mask: softmax(np.where(mask == 1, scores, -np.inf), axis=0),
-                                    library_softmax_via_dot_attention],
+                                    library_softmax_via_dot_attention, library_softmax_via_self_attention],
                  "additive_attention": [library_additive_attention, hand_scores_library_softmax],
                  "additive_attention_backward": [library_additive_backward]}
     MUTATIONS = [("masked_softmax", renormalising_softmax, "scores")]

@@ -168,3 +168,16 @@ def test_rnn_chain_checks_its_params_on_counted_inputs_too(change, match):
 def test_work_counts_take_0d_integer_arrays():
     assert SA.rnn_work(np.array(5), np.array(2), np.array(4), np.array(1)) == SA.rnn_work(5, 2, 4, 1)
     assert SA.self_attention_work(np.array(5), np.array(2), np.array(1)) == SA.self_attention_work(5, 2, 1)
+
+
+def test_self_attention_handles_each_sequence_at_its_own_scale():
+    """A sequence whose scores lie beyond float64 must not change another's (no global rescaling)."""
+    rng = np.random.default_rng(9)
+    xs, p = rng.normal(size=(5, 2, 3)), SA.init_self_attention_params(3, 3, 2, rng)
+    plain_ys, plain_alphas = SA.self_attention(xs, p)
+    big = xs.copy()
+    big[:, 0] *= 1e200  # sequence 0: scores ~1e400
+    ys, alphas = SA.self_attention(big, p)
+    np.testing.assert_array_equal(alphas[:, :, 1], plain_alphas[:, :, 1])
+    np.testing.assert_array_equal(ys[:, 1], plain_ys[:, 1])
+    assert np.isin(alphas[:, :, 0], [0.0, 1.0]).all()

@@ -30,6 +30,7 @@ NOTEBOOK = "09_attention"
 #: The masked softmax is reachable through any softmax (after masking the scores by hand) and through
 #: the attention functions (``dot_attention`` of a one-feature query and ``hs = scores`` gives the weights).
 _SOFTMAX_ROUTES = ("rnn_tutor.attention.masked_softmax", "rnn_tutor.attention._masked_softmax",
+                   "rnn_tutor.attention._pair_softmax",  # dot attention and self-attention with scores beyond float64
                    "rnn_tutor.heads.softmax", "rnn_tutor.heads.log_softmax", "rnn_tutor.charlm.softmax_with_temperature",
                    "rnn_tutor.self_attention._softmax", "rnn_tutor.self_attention.Counted.softmax")
 _FORWARD_ROUTES = ("rnn_tutor.attention.additive_attention", "rnn_tutor.attention._additive_forward",
