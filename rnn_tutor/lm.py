@@ -171,6 +171,8 @@ def _counts(targets, mask, V: int, inputs=None) -> np.ndarray:
     V = check_int(V, "V")
     targets = check_token_ids(targets, "targets", None, ndim=tuple(range(1, 33)))
     mask = check_mask(mask, np.shape(targets), against="targets") > 0
+    if inputs is not None:
+        inputs = check_token_ids(inputs, "inputs", None, ndim=tuple(range(1, 33)))
     if inputs is not None and np.shape(inputs) != np.shape(targets):
         raise ArgumentError("inputs", f"inputs: expected shape {np.shape(targets)} (the shape of targets), "
                          f"received shape {np.shape(inputs)}")

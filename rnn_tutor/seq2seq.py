@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from rnn_tutor.cells import check_cell_state
+from rnn_tutor.cells import _is_state_tuple, check_cell_state
 from rnn_tutor.masking import check_real_steps
 from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, Cache, check_array, check_cache, check_choice,
                                   check_elements, check_int, check_mapping, check_rng, check_token_ids, describe)
@@ -196,15 +196,19 @@ def decode_greedy(cell: Cell, params, state_0, eos: int, max_len: int) -> tuple[
     eos = check_int(eos, "eos", 0, q - 1, "a class index")
     max_len = check_int(max_len, "max_len", 1, MAX_SIZE, )
     first = state_0
-    while isinstance(first, (tuple, list)) and first:
+    while _is_state_tuple(first):  # the first part of a multi-part state (the LSTM's h) gives N
         first = first[0]
-    if state_0 is None or first is None or np.ndim(first) != 2:
+    try:
+        shape = np.shape(first)
+    except ValueError:  # ragged rows: reported by check_cell_state below
+        shape = ()
+    if state_0 is None or first is None or len(shape) != 2:
         raise ArgumentTypeError("state_0", f"state_0: expected the decoder's initial state, an (N, m) array or a tuple of "
                                            f"them, received {describe(state_0)}")
-    N = np.shape(first)[0]
+    N = shape[0]
     if N == 0:
-        raise ArgumentError("state_0", f"state_0: expected at least one sequence (N >= 1), received shape {np.shape(first)}")
-    state_0 = check_cell_state(state_0, N)
+        raise ArgumentError("state_0", f"state_0: expected at least one sequence (N >= 1), received shape {shape}")
+    state_0 = check_cell_state(state_0, N, "state_0", cell=cell, width=w_y.shape[1])
     check_elements((max_len, N), "tokens (max_len, N)", "max_len")
     tokens = np.full((max_len, N), eos, dtype=np.int64)
     z, done, state = np.full(N, q, dtype=np.int64), np.zeros(N, bool), state_0

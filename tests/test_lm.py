@@ -268,3 +268,11 @@ def test_train_lm_takes_a_0d_integer_batch_size():
     a = lm.train_lm(p, batch, batch, 2, np.random.default_rng(0), batch_size=2)[1]["loss"]
     b = lm.train_lm(p, batch, batch, 2, np.random.default_rng(0), batch_size=np.array(2))[1]["loss"]
     np.testing.assert_array_equal(a, b)
+
+
+def test_bigram_inputs_are_checked_like_targets():
+    y, mask = np.array([[1, 2], [2, 1]]), np.ones((2, 2))
+    with pytest.raises(ValueError, match=r"^inputs: "):
+        lm.bigram_log_probs([[True, 2], [2, 1]], y, mask, 4)
+    with pytest.raises(ValueError, match=r"^inputs: "):
+        lm.bigram_log_probs(np.array([[0.5, 2], [2, 1]]), y, mask, 4)
