@@ -32,7 +32,7 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.heads import check_mask
-from rnn_tutor.validation import (ArgumentError, Cache, all_finite, as_float_array, check_array, check_cache, check_finite,
+from rnn_tutor.validation import (overflow_is_error, ArgumentError, Cache, all_finite, as_float_array, check_array, check_cache, check_finite,
                                   check_int, check_rng, check_shape)
 
 __all__ = ["ADDITIVE_NAMES", "init_additive_params", "masked_softmax", "masked_softmax_backward",
@@ -193,6 +193,7 @@ def masked_softmax(scores, mask=None) -> np.ndarray:
     return _masked_softmax(scores, _check_attention_mask(mask, *scores.shape))
 
 
+@overflow_is_error
 def masked_softmax_backward(dweights, weights) -> np.ndarray:
     """Back through :func:`masked_softmax`: ``∂L/∂e_s = α_s (∂L/∂α_s - Σ_{s'} α_{s'} ∂L/∂α_{s'})``.
 
@@ -293,6 +294,7 @@ def _additive_backward(dcontext, cache, dweights=None):
             "v": u.reshape(-1, a).T @ de.reshape(-1)}  # (a, USN) @ (USN,) -> (a,)
 
 
+@overflow_is_error
 def additive_attention(query, hs, params: Mapping, mask=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Additive (Bahdanau) attention of the decoder states ``query`` over the encoder states ``hs``.
 
@@ -327,6 +329,7 @@ def additive_attention(query, hs, params: Mapping, mask=None) -> tuple[np.ndarra
     return (*_unstep(cache, context, weights), Cache("additive_attention", cache))
 
 
+@overflow_is_error
 def additive_attention_backward(dcontext, cache: dict, dweights=None) -> dict:
     """Gradients of :func:`additive_attention` given ``dcontext`` (and optionally ``dweights``), shaped like its outputs.
 
@@ -386,6 +389,7 @@ def _dot_backward(dcontext, cache, dweights=None):
     return grads
 
 
+@overflow_is_error
 def dot_attention(query, hs, mask=None, w_a=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Dot-product (Luong) attention: ``e_s = gᵀ h_s``, or the "general" form ``e_s = gᵀ w_a h_s``.
 
@@ -416,6 +420,7 @@ def dot_attention(query, hs, mask=None, w_a=None) -> tuple[np.ndarray, np.ndarra
     return (*_unstep(cache, context, weights), Cache("dot_attention", cache))
 
 
+@overflow_is_error
 def dot_attention_backward(dcontext, cache: dict, dweights=None) -> dict:
     """Gradients of :func:`dot_attention` given ``dcontext`` (and optionally ``dweights``), shaped like its outputs.
 

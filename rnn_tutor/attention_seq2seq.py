@@ -31,8 +31,8 @@ from rnn_tutor.heads import dense_backward, dense_forward, softmax_cross_entropy
 from rnn_tutor.masking import (lengths_to_mask, masked_cell_backward, masked_cell_forward, one_hot,
                                resolve_lengths)
 from rnn_tutor.seq2seq import _teacher_forced_batch, init_seq2seq_params, split_seq2seq_params
-from rnn_tutor.validation import (ArgumentError, Cache, NonFiniteArgumentError, as_float_array, check_array, check_cache,
-                                  check_elements, check_int, check_mapping, check_rng, check_shape)
+from rnn_tutor.validation import (ArgumentError, Cache, as_float_array, check_array, check_cache,
+                                  check_elements, check_int, check_mapping, check_rng, check_shape, overflow_is_error)
 
 __all__ = ["SCORES", "init_attention_seq2seq_params", "attention_seq2seq_forward", "attention_seq2seq_backward",
            "attention_seq2seq_loss", "attention_greedy_decode", "reverse_task"]
@@ -102,6 +102,7 @@ def _check_sizes(hs, att, w_y, score):
         check_shape(att["w_a"], (m, m), "params['att_w_a']")
 
 
+@overflow_is_error
 def attention_seq2seq_forward(cell: Cell, xs, dec_xs, params: Mapping, score: str = "additive",
                               lengths=None, mask=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Encode ``xs (S, N, d)``, decode ``dec_xs (U, N, q + 1)`` (teacher forcing) with attention.
@@ -127,45 +128,21 @@ def attention_seq2seq_forward(cell: Cell, xs, dec_xs, params: Mapping, score: st
     return dense_forward(cat, w_y, b_y), alphas, cache
 
 
+@overflow_is_error
 def attention_seq2seq_backward(dos, cache: dict) -> dict:
     """Gradients of :func:`attention_seq2seq_forward` given ``dos (U, N, q)``.
 
     Each decoder state ``g_u`` gets gradient from the output layer and from its query; each
     encoder state ``h_s`` from every output step that read it, plus (the last one) through ``g_0``.
-    Gradients beyond the float64 range raise :class:`~rnn_tutor.validation.NonFiniteArgumentError`
-    naming ``dos`` or ``cache`` (whichever holds the larger values), never NaN.
     """
     check_cache(cache, "attention_seq2seq_forward", ("cell", "score", "c_enc", "c_dec", "c_att", "cat", "w_y", "shape"))
     dos = check_array(dos, "dos", finite=False)
     check_shape(dos, cache["cat"].shape[:2] + (cache["w_y"].shape[0],), "dos", "It is the gradient of the logits os.")
     check_array(dos, "dos")
-    try:
-        with np.errstate(over="raise", invalid="raise"):  # free when nothing overflows
-            return _backward(dos, cache)
-    except FloatingPointError as exc:
-        if isinstance(exc, ArgumentError):
-            raise
-        d_max, p_max = float(np.abs(dos).max()), _largest_entry(dict(cache))
-        name = "dos" if d_max > p_max else "cache"
-        raise NonFiniteArgumentError(name, f"{name}: expected values small enough for the gradients to stay within "
-                                           f"float64, received {'dos' if name == 'dos' else 'a forward pass'} with entries up "
-                                           f"to {max(d_max, p_max):.3g} (the backward pass overflows).") from None
+    return _attention_seq2seq_backward(dos, cache)
 
 
-def _largest_entry(obj) -> float:
-    """The largest |entry| of the numbers in a (nested) cache or parameter dict, for an overflow message."""
-    if isinstance(obj, Mapping):
-        obj = tuple(obj.values())
-    if isinstance(obj, tuple):
-        return max((_largest_entry(v) for v in obj), default=0.0)
-    try:
-        arr = np.asarray(obj, dtype=float)
-    except (TypeError, ValueError):
-        return 0.0
-    return float(np.abs(arr).max()) if arr.size else 0.0
-
-
-def _backward(dos, cache) -> dict:
+def _attention_seq2seq_backward(dos, cache) -> dict:
     """:func:`attention_seq2seq_backward` on checked arguments."""
     S, N, m = cache["shape"]
     dw_y, db_y, dcat = dense_backward(dos, cache["cat"], cache["w_y"])
@@ -180,6 +157,7 @@ def _backward(dos, cache) -> dict:
             **{f"att_{k}": v for k, v in datt.items()}, "w_y": dw_y, "b_y": db_y}
 
 
+@overflow_is_error
 def attention_seq2seq_loss(cell: Cell, xs, targets, params, score: str = "additive", lengths=None,
                            target_lengths=None, reduction: str = "mean") -> tuple[float, dict]:
     """Teacher-forced, masked cross-entropy of ``targets (U, N)`` and its gradients (like :func:`rnn_tutor.seq2seq.encoder_decoder_loss`)."""
@@ -187,14 +165,10 @@ def attention_seq2seq_loss(cell: Cell, xs, targets, params, score: str = "additi
     xs, targets, out_mask, ins = _teacher_forced_batch(xs, targets, w_y.shape[0], target_lengths)
     os, _, cache = attention_seq2seq_forward(cell, xs, ins, params, score, lengths)
     L, dos = softmax_cross_entropy(os, targets, mask=out_mask, reduction=reduction)
-    try:
-        return L, attention_seq2seq_backward(dos, cache)
-    except NonFiniteArgumentError:  # dos is a softmax gradient (at most 1): the parameters are too large
-        raise NonFiniteArgumentError("params", f"params: expected values small enough for the gradients to stay within "
-                                               f"float64, received parameters with entries up to "
-                                               f"{_largest_entry(params):.3g} (the backward pass overflows).") from None
+    return L, _attention_seq2seq_backward(dos, cache)
 
 
+@overflow_is_error
 def attention_greedy_decode(cell: Cell, xs, params: Mapping, eos: int, max_len: int, score: str = "additive",
                             lengths=None, mask=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Encode ``xs (S, N, d)``, then generate greedily with attention until EOS or ``max_len`` tokens.

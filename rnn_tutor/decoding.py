@@ -26,7 +26,7 @@ import numpy as np
 from rnn_tutor.charlm import softmax_with_temperature
 from rnn_tutor.heads import log_softmax
 from rnn_tutor.masking import check_lengths, one_hot
-from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, NonFiniteArgumentError, as_float_array,
+from rnn_tutor.validation import (overflow_is_error, MAX_SIZE, ArgumentError, ArgumentTypeError, NonFiniteArgumentError, as_float_array,
                                   check_array, check_callable, check_choice, check_finite, check_int, check_probability,
                                   check_real, check_rng, check_token_ids, describe)
 
@@ -303,6 +303,7 @@ def _check_targets(xs, targets, q: int) -> np.ndarray:
     return targets
 
 
+@overflow_is_error
 def exposure_bias(cell, xs, targets, params, eos: int, lengths=None, target_lengths=None) -> tuple[np.ndarray, np.ndarray]:
     """Per-position accuracy of an encoder–decoder reading the true previous tokens against its own.
 
@@ -334,6 +335,7 @@ def exposure_bias(cell, xs, targets, params, eos: int, lengths=None, target_leng
     return tf_right.sum(axis=1) / real.sum(axis=1), fr_right.sum(axis=1) / real.sum(axis=1)
 
 
+@overflow_is_error
 def scheduled_sampling_inputs(cell, xs, targets, params, eps: float, rng: np.random.Generator,
                               lengths=None) -> np.ndarray:
     """Decoder inputs for scheduled sampling (Bengio et al., 2015): ``(U, N, q + 1)`` one-hot tokens.
@@ -360,6 +362,7 @@ def scheduled_sampling_inputs(cell, xs, targets, params, eps: float, rng: np.ran
     return one_hot(np.stack(read), q + 1)  # (U, N) -> (U, N, q+1)
 
 
+@overflow_is_error
 def scheduled_sampling_loss(cell, xs, targets, params, eps: float, rng: np.random.Generator,
                             lengths=None) -> tuple[float, dict]:
     """Mean cross-entropy of ``targets (U, N)`` when the decoder reads :func:`scheduled_sampling_inputs`,

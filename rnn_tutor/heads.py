@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, NonFiniteArgumentError, as_float_array, check_finite, describe, check_array, check_choice, check_elements, check_int,
+from rnn_tutor.validation import (overflow_is_error, ArgumentError, ArgumentTypeError, NonFiniteArgumentError, as_float_array, check_finite, describe, check_array, check_choice, check_elements, check_int,
                                   check_mapping, check_rng, check_shape, check_token_ids)
 
 __all__ = ["HEAD_NAMES", "init_head", "check_head", "dense_forward", "dense_backward", "log_softmax",
@@ -61,6 +61,7 @@ def _check_layer(w_y, b_y=None, with_bias=False) -> tuple[np.ndarray, np.ndarray
     return w_y, b_y
 
 
+@overflow_is_error
 def dense_forward(hs, w_y, b_y) -> np.ndarray:
     """The output layer ``o = w_y h + b_y`` on rows: ``hs (..., m) -> os (..., q)``."""
     w_y, b_y = _check_layer(w_y, b_y, with_bias=True)
@@ -69,6 +70,7 @@ def dense_forward(hs, w_y, b_y) -> np.ndarray:
     return hs @ w_y.T + b_y  # (..., m) @ (m, q) -> (..., q)
 
 
+@overflow_is_error
 def dense_backward(dos, hs, w_y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of the output layer: ``∂L/∂w_y = Σ δo hᵀ``, ``∂L/∂b_y = Σ δo``, ``∂L/∂h = w_yᵀ δo``.
 
@@ -133,6 +135,7 @@ def softmax(os, axis: int = -1) -> np.ndarray:
     return np.exp(log_softmax(os, axis))
 
 
+@overflow_is_error
 def softmax_vjp(ps, dps) -> np.ndarray:
     """Back through ``p = softmax(o)``: ``∂L/∂o = p ⊙ (∂L/∂p - Σ_k p_k ∂L/∂p_k)``; shapes ``(..., q)``."""
     ps = check_array(ps, "ps", ndim=tuple(range(1, 33)))
@@ -197,6 +200,7 @@ def _check_logits(logits) -> np.ndarray:
     return logits
 
 
+@overflow_is_error
 def softmax_cross_entropy(logits, labels, mask=None, reduction: str = "mean") -> tuple[float, np.ndarray]:
     """Cross-entropy of softmax probabilities and its gradient with respect to the logits.
 

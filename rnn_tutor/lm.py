@@ -25,6 +25,7 @@ Parameters: ``w_e (V, e)``, ``w_x_l (m, e or m)``, ``w_h_l (m, m)``, ``b_h_l (m,
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import dataclass
 
@@ -40,7 +41,7 @@ from rnn_tutor.optim import adam_init, adam_step
 from rnn_tutor.validation import (MAX_ITERATIONS, ArgumentError, ArgumentTypeError, NonFiniteArgumentError, check_array,
                                   check_callable, check_elements, check_int, check_real, check_rng, check_token_ids, describe,
                                   check_mapping, check_shape, Cache, check_cache, check_training_step, NonFiniteError,
-                                  training_advice, update_overflow)
+                                  overflow_is_error, training_advice, update_overflow)
 
 __all__ = ["PAD", "UNK", "BOS", "SPECIALS", "Vocabulary", "build_vocabulary", "split_sonnets", "make_batch",
            "cross_entropy", "perplexity", "uniform_log_probs", "unigram_log_probs", "bigram_log_probs",
@@ -144,6 +145,7 @@ def _check_lm_batch(logits, targets, mask) -> tuple[np.ndarray, np.ndarray, np.n
     return logits, np.where(mask > 0, targets, 0), mask
 
 
+@overflow_is_error
 def cross_entropy(logits, targets, mask) -> float:
     """Mean cross-entropy in nats over the real positions: ``-(1/K) Σ mask · log softmax(o)[target]``."""
     logits, targets, mask = _check_lm_batch(logits, targets, mask)
@@ -286,6 +288,7 @@ def _dropout(a, p: float, rng):
     return a * keep, keep
 
 
+@overflow_is_error
 def lm_forward(params, inputs, dropout: float = 0.0, rng: np.random.Generator | None = None,
                states=None) -> tuple[np.ndarray, list, dict]:
     """Logits ``os (T, N, V)`` for ``inputs (T, N)``; also the last state of every layer and a cache.
@@ -302,28 +305,7 @@ def lm_forward(params, inputs, dropout: float = 0.0, rng: np.random.Generator | 
                                               f"received {describe(states)}")
         states = [check_array(st, f"states[{i}]", shape=(inputs.shape[1], params[f"w_h_{i + 1}"].shape[0]),
                               names=("N", "m")) for i, st in enumerate(states)]
-    try:
-        with np.errstate(over="raise", invalid="raise"):  # free when nothing overflows
-            return _lm_forward(params, inputs, float(dropout), rng, states, L)
-    except FloatingPointError as exc:
-        if isinstance(exc, (ArgumentError, NonFiniteError)):
-            raise
-        name, where, value = _largest_entry(params, states)
-        raise NonFiniteArgumentError(name, f"{name}: expected values small enough for the forward pass to stay within "
-                                           f"float64, received {where} with entries up to {value:.3g} (the pre-activations "
-                                           "overflow to inf).") from None
-
-
-def _largest_entry(params, states) -> tuple[str, str, float]:
-    """The argument holding the largest entry, for an overflow message: ``(argument, entry, |value|)``."""
-    big = {k: float(np.abs(v).max()) for k, v in params.items() if v.size}
-    worst = max(big, key=big.get)
-    name, where, value = "params", f"params[{worst!r}]", big[worst]
-    if states is not None:
-        s_max = max(float(np.abs(st).max()) if st.size else 0.0 for st in states)
-        if s_max > value:
-            name, where, value = "states", "states", s_max
-    return name, where, value
+    return _lm_forward(params, inputs, float(dropout), rng, states, L)
 
 
 def _lm_forward(params, inputs, dropout: float, rng, states, L: int):
@@ -343,6 +325,7 @@ def _lm_forward(params, inputs, dropout: float, rng, states, L: int):
     return os_, last, Cache("lm_forward", {"emb": c_emb, "cells": caches, "keeps": keeps, "top": top, "w_y": params["w_y"]})
 
 
+@overflow_is_error
 def lm_backward(dos, cache) -> dict:
     """Gradients of every parameter of :func:`lm_forward` given ``dos = ∂L/∂os (T, N, V)``."""
     check_cache(cache, "lm_forward", ("emb", "cells", "keeps", "top", "w_y"))
@@ -360,6 +343,7 @@ def lm_backward(dos, cache) -> dict:
     return grads
 
 
+@overflow_is_error
 def lm_loss(params, inputs, targets, mask, dropout: float = 0.0,
             rng: np.random.Generator | None = None) -> tuple[float, dict]:
     """Masked mean cross-entropy (nats) and its gradients, in one call."""
@@ -370,6 +354,7 @@ def lm_loss(params, inputs, targets, mask, dropout: float = 0.0,
     return L, lm_backward(dos, cache)
 
 
+@overflow_is_error
 def lm_cross_entropy(params, inputs, targets, mask) -> float:
     """Evaluation: mean cross-entropy (nats per character) without dropout."""
     return cross_entropy(lm_forward(params, inputs)[0], targets, mask)
@@ -403,11 +388,10 @@ def train_lm(params, train, val, steps: int, rng: np.random.Generator, batch_siz
     for step in range(1, steps + 1):
         idx = rng.choice(N, size=batch_size, replace=False)
         T = int(mask[:, idx].sum(axis=0).max())  # drop the columns of padding no line in the batch needs
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):  # non-finite gradients are reported just below
-                L, grads = lm_loss(params, x[:T, idx], y[:T, idx], mask[:T, idx], dropout, rng)
-        except NonFiniteArgumentError:  # the forward pass overflowed
-            raise _forward_overflow(step, params, lr, clip) from None
+        # At update 1 an overflow is the caller's parameters' (named by lm_loss); later, a non-finite loss or
+        # gradient is reported just below, naming the update.
+        with contextlib.nullcontext() if step == 1 else np.errstate(over="ignore", invalid="ignore"):
+            L, grads = lm_loss(params, x[:T, idx], y[:T, idx], mask[:T, idx], dropout, rng)
         check_training_step(step, loss=L, grads=grads, lr=lr, clip=clip, what="update")
         grads, _ = clip_grad_norm(grads, clip)
         try:
@@ -420,17 +404,19 @@ def train_lm(params, train, val, steps: int, rng: np.random.Generator, batch_siz
             try:
                 hist["train"].append(lm_cross_entropy(params, *train))
                 hist["val"].append(lm_cross_entropy(params, *val))
-            except NonFiniteArgumentError:
-                raise _forward_overflow(step, params, lr, clip) from None
+            except NonFiniteArgumentError as exc:
+                raise _forward_overflow(step, exc, lr, clip) from None
     return params, {k: np.array(v) for k, v in hist.items()}
 
 
-def _forward_overflow(step: int, params, lr, clip) -> NonFiniteError:
-    _, where, value = _largest_entry(params, None)
-    return NonFiniteError(f"training stopped at update {step}: the forward pass overflowed to inf ({where} holds "
-                          f"entries up to {value:.3g}). {training_advice(lr, clip)}", step, where[8:-2])
+def _forward_overflow(step: int, exc: NonFiniteArgumentError, lr, clip) -> NonFiniteError:
+    """The error of train_lm when an evaluation's forward pass overflows (``exc`` names the largest parameter)."""
+    where = str(exc).split(":", 1)[0]
+    return NonFiniteError(f"training stopped at update {step}: the forward pass overflowed ({where} is too large). "
+                          f"{training_advice(lr, clip)}", step, where[8:-2] if where.startswith("params[") else None)
 
 
+@overflow_is_error
 def lm_step(params, tokens, states=None) -> tuple[np.ndarray, list]:
     """One step for ``N`` sequences: ``tokens (N,)`` -> log-probabilities ``(N, V)`` and the new states."""
     _, _, V = _lm_params(params)

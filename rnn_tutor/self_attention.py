@@ -26,7 +26,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from rnn_tutor.attention import _pair_softmax, _scaled_rows, _usable
-from rnn_tutor.validation import (MAX_SIZE, ArgumentError, check_array, check_callable, check_elements, check_int,
+from rnn_tutor.validation import (overflow_is_error, MAX_SIZE, ArgumentError, check_array, check_callable, check_elements, check_int,
                                   check_mapping, check_params, check_rng, check_shape)
 
 __all__ = ["init_self_attention_params", "self_attention", "Counted", "count_work", "rnn_chain", "rnn_work",
@@ -50,6 +50,7 @@ def _softmax(scores, axis: int):
     return w / w.sum(axis=axis, keepdims=True)
 
 
+@overflow_is_error
 def self_attention(xs, params: Mapping) -> tuple[np.ndarray, np.ndarray]:
     """Single-head scaled dot-product self-attention over each sequence of ``xs (T, N, d)``.
 

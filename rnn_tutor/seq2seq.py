@@ -26,7 +26,7 @@ import numpy as np
 
 from rnn_tutor.cells import _is_state_tuple, check_cell_state
 from rnn_tutor.masking import check_real_steps
-from rnn_tutor.validation import (MAX_SIZE, ArgumentError, ArgumentTypeError, Cache, check_array, check_cache, check_choice,
+from rnn_tutor.validation import (overflow_is_error, MAX_SIZE, ArgumentError, ArgumentTypeError, Cache, check_array, check_cache, check_choice,
                                   check_elements, check_int, check_mapping, check_rng, check_token_ids, describe)
 
 from rnn_tutor.architectures import _check_batch, check_cell
@@ -93,6 +93,7 @@ def teacher_forcing_inputs(targets, q: int) -> np.ndarray:
     return one_hot(prev.astype(np.int64), q + 1, name="targets")
 
 
+@overflow_is_error
 def encode(cell: Cell, xs, params: Mapping, lengths=None, mask=None) -> tuple[Any, dict]:
     """Run the encoder; return its state at each sequence's last real step and the cache."""
     enc, _, _, _, d = _split(cell, params)
@@ -103,6 +104,7 @@ def encode(cell: Cell, xs, params: Mapping, lengths=None, mask=None) -> tuple[An
     return state, cache
 
 
+@overflow_is_error
 def encoder_decoder_forward(cell: Cell, xs, dec_xs, params: Mapping, lengths=None, mask=None) -> tuple[np.ndarray, dict]:
     """Encode ``xs (S, N, d)``, then decode ``dec_xs (U, N, q + 1)`` (teacher forcing) from the encoder's state.
 
@@ -122,6 +124,7 @@ def encoder_decoder_forward(cell: Cell, xs, dec_xs, params: Mapping, lengths=Non
                                                                         "gs": gs, "w_y": w_y})
 
 
+@overflow_is_error
 def encoder_decoder_backward(dos, cache) -> dict:
     """Gradients of :func:`encoder_decoder_forward` given ``dos (U, N, q)``.
 
@@ -137,6 +140,7 @@ def encoder_decoder_backward(dos, cache) -> dict:
             "w_y": dw_y, "b_y": db_y}
 
 
+@overflow_is_error
 def encoder_decoder_loss(cell: Cell, xs, targets, params, lengths=None, target_lengths=None,
                          reduction: str = "mean") -> tuple[float, dict]:
     """Teacher-forced, masked cross-entropy of the output tokens ``targets (U, N)`` and its gradients.
@@ -172,6 +176,7 @@ def _teacher_forced_batch(xs, targets, q: int, target_lengths=None):
     return xs, targets, out_mask, teacher_forcing_inputs(safe, q)
 
 
+@overflow_is_error
 def decode_greedy(cell: Cell, params, state_0, eos: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
     """Generate from a decoder state by feeding back the most likely token at every step.
 
@@ -224,6 +229,7 @@ def decode_greedy(cell: Cell, params, state_0, eos: int, max_len: int) -> tuple[
     return tokens, lengths
 
 
+@overflow_is_error
 def greedy_decode(cell: Cell, xs, params: Mapping, eos: int, max_len: int, lengths=None,
                   mask=None) -> tuple[np.ndarray, np.ndarray]:
     """Encode ``xs (S, N, d)`` and generate up to ``max_len`` tokens greedily; see :func:`decode_greedy`."""

@@ -17,7 +17,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from rnn_tutor.cells import Cell, check_cell, check_cell_params
-from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, NonFiniteArgumentError, check_array, check_callable,
+from rnn_tutor.validation import (overflow_is_error, ArgumentError, ArgumentTypeError, NonFiniteArgumentError, check_array, check_callable,
                                   check_elements, check_int, check_shape, describe)
 
 __all__ = ["sliding_windows", "window_forward", "best_seconds", "median_seconds", "input_sensitivity"]
@@ -40,6 +40,7 @@ def sliding_windows(xs, w: int) -> np.ndarray:
     return np.ascontiguousarray(view.transpose(0, 1, 3, 2)).reshape(T - w + 1, N, w * d)
 
 
+@overflow_is_error
 def window_forward(xs, w_1, b_1, w_2, b_2, w: int) -> np.ndarray:
     """A one-hidden-layer feedforward net on every window: ``tanh(W_1 [x_{t-w+1}..x_t] + b_1)`` then ``W_2 · + b_2``.
 
@@ -64,9 +65,7 @@ def window_forward(xs, w_1, b_1, w_2, b_2, w: int) -> np.ndarray:
         raise NonFiniteArgumentError(name, f"{name}: expected values whose pre-activations w_1 x + b_1 fit in float64, "
                                            f"received entries up to {max(np.abs(X).max(), np.abs(w_1).max()):.3g}.")
     H = np.tanh(a)
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = H @ w_2.T + b_2  # (T-w+1, N, m) @ (m, q) -> (T-w+1, N, q)
-    return out
+    return H @ w_2.T + b_2  # (T-w+1, N, m) @ (m, q) -> (T-w+1, N, q); an overflow here is named (the decorator)
 
 
 def _run_times(fn: Callable[[], object], repeats: int) -> list[float]:
@@ -102,6 +101,7 @@ def best_seconds(fn: Callable[[], object], repeats: int = 5) -> float:
     return float(min(_run_times(fn, repeats)))
 
 
+@overflow_is_error
 def input_sensitivity(cell: Cell, params: Mapping, xs, u=None) -> np.ndarray:
     """``‖∂(u · h_T)/∂x_t‖`` for ``t = 1 .. T``: how much the final state still "remembers" each input.
 
