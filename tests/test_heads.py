@@ -27,3 +27,18 @@ def test_softmax_vjp_refuses_ps_that_are_not_probabilities(change):
 def test_softmax_vjp_accepts_one_hot_probabilities():
     ps = np.eye(3)
     np.testing.assert_array_equal(heads.softmax_vjp(ps, np.ones((3, 3))), np.zeros((3, 3)))
+
+
+def test_dense_layer_overflow_names_the_largest_input():
+    import warnings
+    rng = np.random.default_rng(2)
+    hs, w_y, b_y = rng.normal(size=(5, 3, 4)), rng.normal(size=(3, 4)) * 4, rng.normal(size=3)
+    hs[0, 0, :] = 1.7e308
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FloatingPointError, match=r"^hs: expected values small enough for dense_forward"):
+            heads.dense_forward(hs, w_y, b_y)
+        dos = rng.normal(size=(5, 3, 3))
+        dos[1, 1, :] = 1.7e308
+        with pytest.raises(ValueError, match=r"^dos: expected values small enough for dense_backward"):
+            heads.dense_backward(dos, rng.normal(size=(5, 3, 4)) * 4, w_y)

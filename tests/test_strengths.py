@@ -121,3 +121,11 @@ def test_input_sensitivity_is_linear_in_u_even_for_huge_u(scale):
         warnings.simplefilter("error")
         big = strengths.input_sensitivity(cell, params, xs, u * scale)
     np.testing.assert_allclose(big, strengths.input_sensitivity(cell, params, xs, u) * abs(scale), rtol=1e-12)
+
+
+def test_window_forward_names_an_output_overflow():
+    rng = np.random.default_rng(3)
+    xs = rng.normal(size=(5, 3, 2))
+    w_1, b_1, w_2, b_2 = np.zeros((4, 4)), np.full(4, 10.0), np.full((3, 4), 1.5e308), rng.normal(size=3)  # H = tanh(10)
+    with pytest.raises(FloatingPointError, match=r"^w_2: expected values small enough for window_forward"):
+        strengths.window_forward(xs, w_1, b_1, w_2, b_2, 2)
