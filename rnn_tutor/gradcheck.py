@@ -6,17 +6,20 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from rnn_tutor.validation import (MAX_SIZE, ArgumentError, NonFiniteArgumentError, check_array, check_callable,
+from rnn_tutor.validation import (overflow_is_error, MAX_SIZE, ArgumentError, NonFiniteArgumentError, check_array, check_callable,
                                   check_mapping, check_real, describe)
 
 __all__ = ["numerical_gradient", "rel_error", "numerical_gradients", "max_rel_error"]
 
 
+@overflow_is_error
 def numerical_gradient(fun: Callable[[np.ndarray], float], x, eps: float = 1e-6) -> np.ndarray:
     """Central-difference gradient of a scalar function: ``(fun(x + εe_i) - fun(x - εe_i)) / 2ε``.
 
     ``x`` is never modified: ``fun`` is called on a float64 copy that is perturbed
-    one element at a time.  Cost: ``2 x.size`` calls of ``fun``.
+    one element at a time.  Cost: ``2 x.size`` calls of ``fun``.  An overflow inside ``fun`` (or in
+    ``x ± ε``) is an error that names the largest of the inputs: a difference of infinities is no
+    derivative.
 
     Returns an array shaped like ``x``.
     """
@@ -48,6 +51,7 @@ def _value(v) -> float:
     return out
 
 
+@overflow_is_error
 def numerical_gradients(loss: Callable[[dict], float], params: Mapping[str, np.ndarray], eps: float = 1e-6) -> dict:
     """Finite-difference gradients of ``loss(params)`` for every entry of the dict ``params``.
 

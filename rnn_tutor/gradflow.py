@@ -189,12 +189,14 @@ def gradient_norms_by_distance(jacobians, ord: int | str = 2, log10: bool = Fals
     Returns
     -------
     (T + 1,) or (T + 1, N); element ``k`` belongs to the distance ``k = T - t``.
-    Without ``log10``, values beyond the float64 range become ``inf`` or ``0``.
+    Without ``log10``, norms below the float64 range become ``0``; a norm above it is an error
+    (pass ``log10=True``).
 
     Raises
     ------
     FloatingPointError
-        If a Jacobian holds NaN or ``inf`` (the norms would be meaningless).
+        If a Jacobian holds NaN or ``inf`` (the norms would be meaningless), or, without
+        ``log10``, if a norm is beyond float64 (both are also ``ValueError``).
     """
     if not isinstance(log10, (bool, np.bool_)):
         raise ArgumentTypeError("log10", f"log10: expected True or False, received {describe(log10)}")
@@ -228,8 +230,12 @@ def gradient_norms_by_distance(jacobians, ord: int | str = 2, log10: bool = Fals
             out[k] = log_scale + np.log10(np.where(zero, 1.0, _matrix_norm(prod, ord)))
     if log10:
         return out
-    with np.errstate(over="ignore"):
-        return 10.0 ** out
+    if np.any(out > np.log10(np.finfo(float).max)):
+        k = int(np.argwhere(out > np.log10(np.finfo(float).max))[0][0])
+        raise NonFiniteArgumentError("jacobians", f"jacobians: expected a chain whose norms fit in float64, received "
+                                                  f"one whose norm at distance k = {k} is 10^{float(np.max(out[k])):.4g}. "
+                                                  "Pass log10=True for the exact logarithms.")
+    return 10.0 ** out  # beyond float64 only downwards: those norms are 0
 
 
 def _check_ord(ord) -> int | str:

@@ -204,6 +204,7 @@ def bigram_log_probs(inputs, targets, mask, V: int, alpha: float = 1.0) -> np.nd
     return np.log(counts / counts.sum(axis=1, keepdims=True))
 
 
+@overflow_is_error
 def baseline_cross_entropy(log_probs, inputs, targets, mask) -> float:
     """Mean cross-entropy (nats) of a count model: ``(V,)`` ignores the input, ``(V, V)`` reads it."""
     log_probs = check_array(log_probs, "log_probs")

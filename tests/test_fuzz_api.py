@@ -338,8 +338,8 @@ def _limits():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with np.errstate(all="ignore"):
-                yield
+            warnings.simplefilter("error", RuntimeWarning)  # NumPy's overflow and invalid-value warnings: findings
+            yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old_handler)
@@ -463,6 +463,9 @@ INTRINSIC = {"None", "complex", "nan in a value", "complex in a value", "None in
              "legacy rng", "missing key", "not callable", "complex number", "string for number"}
 """Mutations that are wrong whatever the other arguments are: the error must name the changed argument."""
 
+HUGE = {"near float max", "scaled by 1e300", "scaled by 1e300 in a value"}
+"""Finite values too large for float64 arithmetic: the result must be finite, or an error must name an argument."""
+
 MUST_RAISE = INTRINSIC - {"negative", "missing key", "nan in a value", "complex in a value", "None in a value"}
 """Mutations that may never be accepted (negative numbers can be valid: an axis of -1, a bias)."""
 
@@ -544,6 +547,11 @@ def mutations(arg: str, value, vc: ValidCall, caches: dict) -> list[tuple[str, A
                 b = arr.astype(float)
                 b.reshape(-1)[b.size // 2] = bad
                 out.append((label, b))
+            if arr.dtype.kind == "f":  # finite, but beyond what float64 arithmetic can carry
+                b = arr.copy()
+                b.reshape(-1)[b.size // 2] = 1.7e308
+                out.append(("near float max", b))
+                out.append(("scaled by 1e300", np.where(arr == 0, 1.0, arr) * 1e300))
         if arr.ndim:
             out.append(("ndim-1", arr[0]))
             out.append(("empty", arr[:0]))
@@ -603,6 +611,7 @@ def mutations(arg: str, value, vc: ValidCall, caches: dict) -> list[tuple[str, A
             out.append(("nan in a value", {**value, k: b}))
             out.append(("shape last axis +1", {**value, k: np.concatenate([v, v[..., :1]], axis=-1)}))
             out.append(("complex in a value", {**value, k: v + 1j}))
+            out.append(("scaled by 1e300 in a value", {**value, k: np.where(v == 0, 1.0, v) * 1e300}))
             out.append(("None in a value", {**value, k: None}))
     elif callable(value):
         out += [("not callable", 3)]
@@ -660,8 +669,11 @@ def judge(vc: ValidCall, arg: str, label: str, bad) -> str | None:
         if isinstance(own, str) and arg != key and _names(exc, own):
             return None
     if isinstance(exc, FloatingPointError) and not isinstance(exc, ArgumentError) and label in (
-            "nan", "inf", "-inf", "huge", "nan number", "inf number", "nan in a value", "huge number"):
+            "nan", "inf", "-inf", "huge", "nan number", "inf number", "nan in a value", "huge number",
+            "near float max", "scaled by 1e300", "scaled by 1e300 in a value"):
         return None  # a training loop stopped on the non-finite value, naming the step and parameter
+    if label in HUGE and any(_names(exc, p.name) for p in _parameters(vc.target)):
+        return None  # the overflow is blamed on the input with the largest entries, which may be another one
     if label not in INTRINSIC and any(_names(exc, p.name) for p in _parameters(vc.target)):
         return None  # wrong only relative to another argument, which the error names
     return f"{where}: the error names another argument: {type(exc).__name__}: {str(exc)[:160]}"
@@ -779,8 +791,8 @@ def _judge_random(vc: ValidCall, arg: str, label: str, bad) -> str | None:
     if exc is None:
         out = nonfinite(result)
         related = ("nan", "inf", "-inf", "huge number", "nan number", "inf number")
-        if out is None or label == "scale" or any(_deliberate(name, arg, r) for r in related):
-            return None  # huge but finite input may overflow (documented where it matters)
+        if out is None or any(_deliberate(name, arg, r) for r in related):
+            return None
         return f"{where}: returned non-finite output ({out})"
     if isinstance(exc, (CallTimeout, MemoryError)):
         return f"{where}: {type(exc).__name__}"
