@@ -15,9 +15,12 @@ before validation was added) under the name ``rnn_tutor_base`` and compares it w
 tree in two ways:
 
 * **same process**: one process imports both versions and alternates their calls, so both see
-  the same machine load and the same memory-allocator state.  This isolates the cost of the code.
-* **separate processes**: ``--rounds`` pairs of fresh processes, one per version, in alternating
-  order; the table shows the median over rounds of each process's best time.
+  the same machine load and the same memory-allocator state; the change is the median ratio of
+  back-to-back pairs of calls.  This isolates the cost of the code.
+* **separate processes**: a fresh process per version, in alternating order; the change is the
+  ratio of the two processes' best times.
+
+Both are repeated in ``--rounds`` rounds, and the table shows the median over rounds.
 
 Every process first calls :func:`settle_allocator`: without it, glibc's page faults made the same
 code up to twice as slow in one process as in another, depending only on what was allocated during
@@ -111,7 +114,12 @@ def extract(rev: str, into: Path) -> None:
 
 
 def same_process(repeats: int) -> dict:
-    """Both versions in this process, calls alternating: ``{case: (base_ms, current_ms)}``."""
+    """Both versions in this process, calls alternating: ``{case: (base_ms, current_ms, median ratio)}``.
+
+    The ratio is the median over ``repeats`` pairs of back-to-back calls of ``current / base``:
+    a paired comparison, which a machine whose speed drifts (other jobs, a busy neighbour of a
+    virtual machine) disturbs far less than a comparison of two separate best times.
+    """
     base, current = cases(BASE), cases("rnn_tutor")
     out = {}
     for name in current:
@@ -123,7 +131,8 @@ def same_process(repeats: int) -> dict:
                 start = time.perf_counter()
                 table[name]()
                 times[key].append(time.perf_counter() - start)
-        out[name] = (1e3 * min(times[BASE]), 1e3 * min(times["rnn_tutor"]))
+        ratios = np.array(times["rnn_tutor"]) / np.array(times[BASE])
+        out[name] = (1e3 * min(times[BASE]), 1e3 * min(times["rnn_tutor"]), float(np.median(ratios)))
     return out
 
 
@@ -136,28 +145,35 @@ def _child(args: list[str], base_dir: str) -> dict:
 def compare(rev: str, repeats: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="rnn-tutor-base-") as tmp:
         extract(rev, Path(tmp))
-        together = _child(["--same-process", "--repeats", str(repeats)], tmp)
-        apart = {name: ([], []) for name in together}
+        together = {}  # case -> per-round (base ms, current ms, median paired ratio)
+        apart = {}  # case -> per-round (base ms, current ms)
         for r in range(rounds):
+            for name, row in _child(["--same-process", "--repeats", str(repeats)], tmp).items():
+                together.setdefault(name, []).append(row)
+            pair = {}
             for which in ((BASE, "rnn_tutor") if r % 2 == 0 else ("rnn_tutor", BASE)):
-                result = _child(["--json", "--package", which, "--repeats", str(repeats)], tmp)
-                for name, ms in result.items():
-                    apart[name][which == "rnn_tutor"].append(ms)
-    print(f"rnn_tutor at {rev} (before) against the working tree (after); best of {repeats} runs, in ms; "
-          f"separate processes: median over {rounds} rounds\n")
-    print("| benchmark | same process: before | after | change | separate processes: before | after | change |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, (b, a) in together.items():
-        sb, sa = float(np.median(apart[name][0])), float(np.median(apart[name][1]))
-        print(f"| {name} | {b:.2f} | {a:.2f} | {100 * (a / b - 1):+.1f} % | {sb:.2f} | {sa:.2f} | "
-              f"{100 * (sa / sb - 1):+.1f} % |")
+                pair[which] = _child(["--json", "--package", which, "--repeats", str(repeats)], tmp)
+            for name in pair[BASE]:
+                apart.setdefault(name, []).append((pair[BASE][name], pair["rnn_tutor"][name]))
+    print(f"rnn_tutor at {rev} (before) against the working tree (after), {rounds} rounds. Same process: both "
+          f"versions alternating, {repeats} pairs of calls per round; the change is the median over rounds of each "
+          f"round's median paired ratio. Separate processes: one fresh process per version per round, best of "
+          f"{repeats} runs; the change is the median over rounds of after / before. Times: medians over rounds of "
+          f"the best run, in ms.\n")
+    print("| benchmark | before (ms) | after (ms) | change, same process | change, separate processes |")
+    print("|---|---:|---:|---:|---:|")
+    for name, rows in together.items():
+        b, a = float(np.median([x[0] for x in rows])), float(np.median([x[1] for x in rows]))
+        same = float(np.median([x[2] for x in rows]))
+        sep = float(np.median([after / before for before, after in apart[name]]))
+        print(f"| {name} | {b:.2f} | {a:.2f} | {100 * (same - 1):+.1f} % | {100 * (sep - 1):+.1f} % |")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30, help="timed runs per benchmark (the best counts)")
     parser.add_argument("--against", metavar="REV", help="compare with rnn_tutor at this git revision")
-    parser.add_argument("--rounds", type=int, default=6, help="pairs of separate processes with --against")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of measurements with --against")
     parser.add_argument("--package", default="rnn_tutor", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--same-process", action="store_true", help=argparse.SUPPRESS)

@@ -31,10 +31,10 @@ from rnn_tutor.bptt import squared_error
 from rnn_tutor.cells import ELMAN, Cell, check_cell_params
 from rnn_tutor.cells import check_cell as _check_cell
 from rnn_tutor.clipping import _clip_grad_norm
-from rnn_tutor.heads import (check_head, check_labels, dense_backward, dense_forward, init_head, softmax,
-                             softmax_cross_entropy, softmax_vjp)
-from rnn_tutor.masking import (check_real_steps, last_valid, last_valid_backward, masked_cell_backward, masked_cell_forward,
-                               resolve_lengths)
+from rnn_tutor.heads import (_dense_backward, _dense_forward, check_head, check_labels, dense_backward, dense_forward,
+                             init_head, softmax, softmax_cross_entropy, softmax_vjp)
+from rnn_tutor.masking import (_last_valid, _last_valid_backward, _masked_cell_backward, _masked_cell_forward,
+                               check_real_steps, resolve_lengths)
 from rnn_tutor.optim import _adam_step, adam_init
 from rnn_tutor.validation import (overflow_is_error, MAX_ITERATIONS, ArgumentError, ArgumentTypeError, Cache, as_float_array, check_array, check_cache,
                                   check_callable, check_choice, check_int, check_mapping, check_real, check_rng,
@@ -105,6 +105,24 @@ def _split(cell: Cell, params, name: str = "params"):
     d, width = check_cell_params(cell, params, name)
     w_y, b_y = check_head(params, width, name)
     return {k: params[k] for k in cell.param_names}, w_y, b_y, d
+
+
+def _check_sequence_model(cell: Cell, xs, params, lengths, mask, state_0):
+    """Everything a many-to-one or many-to-many pass reads, checked once, as what the unchecked
+    internals take: ``(float64 cell params, xs, lengths (N,), state_0, w_y, b_y)``."""
+    from rnn_tutor.cells import check_cell_state
+
+    check_cell(cell)
+    d, width = check_cell_params(cell, params, "params")
+    w_y, b_y = check_head(params, width, "params")
+    cp = {k: params[k] for k in cell.param_names}
+    xs = _check_batch(xs, d=d, finite=False)
+    T, N, _ = xs.shape
+    lengths = resolve_lengths(T, N, lengths, mask)
+    check_real_steps(xs, lengths)
+    state_0 = check_cell_state(state_0, N, cell=cell if width is not None else None, width=width)
+    cp = {k: as_float_array(v, f"params[{k!r}]") for k, v in cp.items()}
+    return cp, xs, lengths, state_0, w_y, b_y
 
 
 def _check_batch(xs, name: str = "xs", d: int | None = None, finite: bool = True) -> np.ndarray:
@@ -271,14 +289,11 @@ def many_to_one_forward(cell: Cell, xs, params: Mapping, lengths=None, mask=None
 
     Returns ``o (N, q)`` and a cache.
     """
-    cp, w_y, b_y, d = _split(cell, params)
-    xs = _check_batch(xs, d=d, finite=False)
-    lengths = resolve_lengths(xs.shape[0], xs.shape[1], lengths, mask)
-    check_real_steps(xs, lengths)
-    hs, _, c = masked_cell_forward(cell, xs, cp, lengths, state_0)  # checks state_0 against the cell's state
-    h_last = last_valid(hs, lengths)  # (N, m)
-    return dense_forward(h_last, w_y, b_y), Cache("many_to_one_forward", {"c": c, "h_last": h_last, "lengths": lengths,
-                                                                        "T": xs.shape[0], "w_y": w_y})
+    cp, xs, lengths, state_0, w_y, b_y = _check_sequence_model(cell, xs, params, lengths, mask, state_0)
+    hs, _, c = _masked_cell_forward(cell, xs, cp, lengths, state_0)
+    h_last = _last_valid(hs, lengths)  # (N, m)
+    return _dense_forward(h_last, w_y, b_y), Cache("many_to_one_forward", {"c": c, "h_last": h_last, "lengths": lengths,
+                                                                         "T": xs.shape[0], "w_y": w_y})
 
 
 @overflow_is_error
@@ -286,9 +301,9 @@ def many_to_one_backward(do, cache) -> dict:
     """Gradients of :func:`many_to_one_forward` given ``∂L/∂o (N, q)``: the gradient enters only at the last real step."""
     check_cache(cache, "many_to_one_forward", ("c", "h_last", "lengths", "T", "w_y"))
     do = check_array(do, "do", shape=(cache["h_last"].shape[0], cache["w_y"].shape[0]), names=("N", "q"))
-    dw_y, db_y, dh_last = dense_backward(do, cache["h_last"], cache["w_y"])
-    dhs = last_valid_backward(dh_last, cache["lengths"], cache["T"])  # (T, N, m), zero except at t = length
-    g, _, _ = masked_cell_backward(dhs, cache["c"])
+    dw_y, db_y, dh_last = _dense_backward(do, cache["h_last"], cache["w_y"])
+    dhs = _last_valid_backward(dh_last, cache["lengths"], cache["T"])  # (T, N, m), zero except at t = length
+    g, _, _ = _masked_cell_backward(dhs, cache["c"], None)
     return {**g, "w_y": dw_y, "b_y": db_y}
 
 
@@ -308,15 +323,12 @@ def many_to_many_forward(cell: Cell, xs, params: Mapping, lengths=None, mask=Non
 
     Returns ``os (T, N, q)`` and a cache (``xs``, ``lengths``/``mask`` as in :func:`many_to_one_forward`).
     """
-    cp, w_y, b_y, d = _split(cell, params)
-    xs = _check_batch(xs, d=d, finite=False)
+    cp, xs, lengths, state_0, w_y, b_y = _check_sequence_model(cell, xs, params, lengths, mask, state_0)
     T, N, _ = xs.shape
-    lengths = resolve_lengths(T, N, lengths, mask)
-    check_real_steps(xs, lengths)
-    hs, _, c = masked_cell_forward(cell, xs, cp, lengths, state_0)  # checks state_0 against the cell's state
+    hs, _, c = _masked_cell_forward(cell, xs, cp, lengths, state_0)
     valid = (np.arange(T)[:, None] < lengths[None, :]).astype(float)[..., None]  # (T, N, 1)
-    return dense_forward(hs, w_y, b_y) * valid, Cache("many_to_many_forward", {"c": c, "hs": hs, "valid": valid,
-                                                                            "w_y": w_y})
+    return _dense_forward(hs, w_y, b_y) * valid, Cache("many_to_many_forward", {"c": c, "hs": hs, "valid": valid,
+                                                                             "w_y": w_y})
 
 
 @overflow_is_error
@@ -325,8 +337,8 @@ def many_to_many_backward(dos, cache) -> dict:
     check_cache(cache, "many_to_many_forward", ("c", "hs", "valid", "w_y"))
     dos = check_array(dos, "dos", shape=cache["hs"].shape[:2] + (cache["w_y"].shape[0],), names=("T", "N", "q"))
     dos = dos * cache["valid"]
-    dw_y, db_y, dhs = dense_backward(dos, cache["hs"], cache["w_y"])
-    g, _, _ = masked_cell_backward(dhs, cache["c"])
+    dw_y, db_y, dhs = _dense_backward(dos, cache["hs"], cache["w_y"])
+    g, _, _ = _masked_cell_backward(dhs, cache["c"], None)
     return {**g, "w_y": dw_y, "b_y": db_y}
 
 

@@ -24,14 +24,14 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.architectures import _check_batch, check_cell
-from rnn_tutor.attention import (_additive_backward, _additive_forward, _check_attention_mask, _dot_backward,
+from rnn_tutor.attention import (_additive_backward, _additive_forward, _dot_backward,
                                  _dot_forward, init_additive_params)
 from rnn_tutor.cells import Cell
 from rnn_tutor.heads import dense_backward, dense_forward, softmax_cross_entropy
 from rnn_tutor.masking import (lengths_to_mask, masked_cell_backward, masked_cell_forward, one_hot,
                                resolve_lengths)
 from rnn_tutor.seq2seq import _teacher_forced_batch, init_seq2seq_params, split_seq2seq_params
-from rnn_tutor.validation import (ArgumentError, Cache, as_float_array, check_array, check_cache,
+from rnn_tutor.validation import (ArgumentError, Cache, check_array, check_cache,
                                   check_elements, check_int, check_mapping, check_rng, check_shape, overflow_is_error)
 
 __all__ = ["SCORES", "init_attention_seq2seq_params", "attention_seq2seq_forward", "attention_seq2seq_backward",

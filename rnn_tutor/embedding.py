@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.validation import (overflow_is_error, ArgumentError, as_float_array, check_array, check_cache, check_elements, check_int,
+from rnn_tutor.validation import (overflow_is_error, ArgumentError, check_array, check_cache, check_elements, check_int,
                                   check_real, check_rng, check_token_ids, Cache)
 
 __all__ = ["init_embedding", "check_ids", "embedding_forward", "embedding_backward", "one_hot_embedding"]

@@ -299,12 +299,21 @@ def _gru_backward(dhs, cache, dh_T) -> dict[str, np.ndarray]:
     dhs = np.zeros((T, N, m)) if dhs is None else dhs
     dh = np.zeros((N, m)) if dh_T is None else dh_T
     r, z = rz[..., :m], rz[..., m:]
-    h_prevs = np.concatenate([h_0[None], hs[:-1]])  # (T, N, m): h_{t-1} for every t
-    a_n = (1.0 - z) * (1.0 - ns * ns)  # ∂L/∂a^n = ∂L/∂h_t ⊙ a_n
+    one_minus_z = 1.0 - z
+    a_n = ns * ns  # ∂L/∂a^n = ∂L/∂h_t ⊙ a_n with a_n = (1 - z_t)(1 - n_t²), in place
+    np.subtract(1.0, a_n, out=a_n)
+    a_n *= one_minus_z
     k = np.empty((T, N, 3, m))  # ∂L/∂(W_hh h_{t-1} + b_hh) = ∂L/∂h_t ⊙ k, gates (r, z, n)
-    np.multiply(a_n * hns, r * (1.0 - r), out=k[:, :, 0])
-    np.multiply(h_prevs - ns, z * (1.0 - z), out=k[:, :, 1])
-    np.multiply(a_n, r, out=k[:, :, 2])
+    # Each factor is built in a contiguous temporary and written into its strided slice of k once.
+    k_r = a_n * hns  # k^r = a_n (W_hn h_{t-1} + b_hn) r_t (1 - r_t)
+    k_r *= r
+    np.multiply(k_r, 1.0 - r, out=k[:, :, 0])
+    k_z = np.empty((T, N, m))  # k^z = (h_{t-1} - n_t) z_t (1 - z_t); h_0 for t = 1
+    np.subtract(hs[:-1], ns[1:], out=k_z[1:])
+    np.subtract(h_0, ns[0], out=k_z[0])
+    k_z *= z
+    np.multiply(k_z, one_minus_z, out=k[:, :, 1])
+    np.multiply(a_n, r, out=k[:, :, 2])  # k^n = a_n r_t
     w_hh = p["w_hh"]
     dh_tot, dgh = np.empty((T, N, m)), np.empty((T, N, 3, m))
     for t in reversed(range(T)):
@@ -318,7 +327,8 @@ def _gru_backward(dhs, cache, dh_T) -> dict[str, np.ndarray]:
     dgi2, dgh2 = dgi.reshape(T * N, 3 * m), dgh.reshape(T * N, 3 * m)
     return {
         "w_ih": dgi2.T @ xs.reshape(T * N, -1),  # (3m, TN) @ (TN, d) -> (3m, d)
-        "w_hh": dgh2.T @ h_prevs.reshape(T * N, m),  # (3m, TN) @ (TN, m) -> (3m, m)
+        # Σ_t δ_t h_{t-1}ᵀ without stacking h_{t-1}: steps 2..T read hs[:-1], step 1 reads h_0
+        "w_hh": dgh2[N:].T @ hs[:-1].reshape((T - 1) * N, m) + dgh[0].T @ h_0,  # (3m, TN) @ (TN, m) -> (3m, m)
         "b_ih": dgi2.sum(axis=0),
         "b_hh": dgh2.sum(axis=0),
         "h_0": dh,

@@ -67,6 +67,11 @@ def dense_forward(hs, w_y, b_y) -> np.ndarray:
     w_y, b_y = _check_layer(w_y, b_y, with_bias=True)
     hs = check_array(hs, "hs", ndim=tuple(range(1, 33)))
     check_shape(hs, (None,) * (hs.ndim - 1) + (w_y.shape[1],), "hs", "The last axis holds the m hidden units.")
+    return _dense_forward(hs, w_y, b_y)
+
+
+def _dense_forward(hs: np.ndarray, w_y: np.ndarray, b_y: np.ndarray) -> np.ndarray:
+    """:func:`dense_forward` on checked float64 arrays (for passes that check once)."""
     return hs @ w_y.T + b_y  # (..., m) @ (m, q) -> (..., q)
 
 

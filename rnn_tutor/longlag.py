@@ -31,7 +31,7 @@ from rnn_tutor.clipping import clip_grad_norm, global_norm
 from rnn_tutor.optim import adam_init, adam_step, sgd_step
 from rnn_tutor.rnn import init_params, rnn_forward
 from rnn_tutor.activations import get_activation
-from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, ArgumentTypeError, as_float_array, check_array, describe, check_choice, check_elements, check_int,
+from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, ArgumentTypeError, check_array, describe, check_choice, check_elements, check_int,
                                   check_params, check_real, check_rng, check_training_step, NonFiniteError, update_overflow)
 
 __all__ = ["recall_task", "marked_recall", "adding_problem", "TASKS", "task_accuracy", "train_last_step", "evaluate_last_step",

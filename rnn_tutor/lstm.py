@@ -245,13 +245,23 @@ def _lstm_backward(dhs, cache, dh_T, dc_T) -> dict[str, np.ndarray]:
     dh = np.zeros((N, m)) if dh_T is None else dh_T
     dc = np.zeros((N, m)) if dc_T is None else dc_T
     i, f, o, g = ifog[..., :m], ifog[..., m:2 * m], ifog[..., 2 * m:3 * m], ifog[..., 3 * m:]
-    c_prevs = np.concatenate([c_0[None], cs[:-1]])  # (T, N, m): c_{t-1} for every t
-    to_c = o * (1.0 - tcs * tcs)  # ∂c-gradient from h: ∂L/∂c_t += ∂L/∂h_t ⊙ to_c
-    k_o = tcs * o * (1.0 - o)  # ∂L/∂a^o = ∂L/∂h_t ⊙ k_o
+    # The factors below are built in place, to keep the number of (T, N, m) temporaries low.
+    to_c = tcs * tcs  # ∂c-gradient from h: ∂L/∂c_t += ∂L/∂h_t ⊙ to_c, to_c = o_t (1 - tanh²(c_t))
+    np.subtract(1.0, to_c, out=to_c)
+    to_c *= o
+    k_o = tcs * o  # ∂L/∂a^o = ∂L/∂h_t ⊙ k_o, k_o = tanh(c_t) o_t (1 - o_t)
+    k_o *= 1.0 - o
     k = np.empty((T, N, 3, m))  # ∂L/∂a^{i, f, g} = ∂L/∂c_t ⊙ k
-    np.multiply(g, i * (1.0 - i), out=k[:, :, 0])
-    np.multiply(c_prevs, f * (1.0 - f), out=k[:, :, 1])
-    np.multiply(i, 1.0 - g * g, out=k[:, :, 2])
+    # Each factor is built in a contiguous temporary and written into its strided slice of k once.
+    k_i = g * i  # g_t i_t (1 - i_t)
+    np.multiply(k_i, 1.0 - i, out=k[:, :, 0])
+    k_f = np.empty((T, N, m))  # c_{t-1} f_t (1 - f_t); c_0 for t = 1
+    np.multiply(cs[:-1], f[1:], out=k_f[1:])
+    np.multiply(c_0, f[0], out=k_f[0])
+    np.multiply(k_f, 1.0 - f, out=k[:, :, 1])
+    k_g = g * g  # i_t (1 - g_t²)
+    np.subtract(1.0, k_g, out=k_g)
+    np.multiply(k_g, i, out=k[:, :, 2])
     w_hh = p["w_hh"]
     das = np.empty((T, N, 4, m))  # ∂L/∂(pre-activations), PyTorch's gate order (i, f, g, o)
     dh_tot, dc_tot = np.empty((T, N, m)), np.empty((T, N, m))
@@ -263,12 +273,12 @@ def _lstm_backward(dhs, cache, dh_T, dc_T) -> dict[str, np.ndarray]:
         np.multiply(dh_t, k_o[t], out=das[t, :, 3])
         dc = dc_t * f[t]  # ∂L/∂c_{t-1}: the forget gate is the only factor on this path
         dh = das[t].reshape(N, 4 * m) @ w_hh  # (N, 4m) @ (4m, m) -> (N, m): ∂L/∂h_{t-1}
-    h_prevs = np.concatenate([h_0[None], hs[:-1]])  # (T, N, m): h_{t-1} for every t
     da2 = das.reshape(T * N, 4 * m)
     db = da2.sum(axis=0)
     return {
         "w_ih": da2.T @ xs.reshape(T * N, -1),  # (4m, TN) @ (TN, d) -> (4m, d)
-        "w_hh": da2.T @ h_prevs.reshape(T * N, m),  # (4m, TN) @ (TN, m) -> (4m, m)
+        # Σ_t δ_t h_{t-1}ᵀ without stacking h_{t-1}: steps 2..T read hs[:-1], step 1 reads h_0
+        "w_hh": da2[N:].T @ hs[:-1].reshape((T - 1) * N, m) + da2[:N].T @ h_0,  # (4m, TN) @ (TN, m) -> (4m, m)
         "b_ih": db,
         "b_hh": db.copy(),
         "h_0": dh,

@@ -194,6 +194,11 @@ def last_valid(hs, lengths) -> np.ndarray:
     """
     hs = check_array(hs, "hs", ndim=3, names=("T", "N", "m"), nonempty=True)
     lengths = check_lengths(lengths, hs.shape[0], hs.shape[1])
+    return _last_valid(hs, lengths)
+
+
+def _last_valid(hs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """:func:`last_valid` on checked arguments."""
     return hs[lengths - 1, np.arange(hs.shape[1])]  # pairs (t_n, n) -> (N, m)
 
 
@@ -204,6 +209,12 @@ def last_valid_backward(dh_last, lengths, T: int) -> np.ndarray:
     T = check_int(T, "T")
     lengths = check_lengths(lengths, T, N)
     check_elements((T, N, m), "dhs (T, N, m)", "T")
+    return _last_valid_backward(dh_last, lengths, T)
+
+
+def _last_valid_backward(dh_last: np.ndarray, lengths: np.ndarray, T: int) -> np.ndarray:
+    """:func:`last_valid_backward` on checked arguments."""
+    N, m = dh_last.shape
     dhs = np.zeros((T, N, m))
     dhs[lengths - 1, np.arange(N)] = dh_last
     return dhs
@@ -318,7 +329,7 @@ def masked_cell_forward(cell, xs, params: Mapping, lengths=None, state_0: Any = 
     state_last         each sequence's state at step ``lengths[n]``, shaped like ``state_T``
     cache              for :func:`masked_cell_backward`
     """
-    from rnn_tutor.cells import _unchecked, check_cell, check_cell_params, check_cell_state
+    from rnn_tutor.cells import check_cell, check_cell_params, check_cell_state
 
     cell = check_cell(cell)
     d, width = check_cell_params(cell, params)
@@ -332,6 +343,14 @@ def masked_cell_forward(cell, xs, params: Mapping, lengths=None, state_0: Any = 
     # RNN and the GRU, the pair (h, c) for the LSTM (a None part becomes zeros).
     state_0 = check_cell_state(state_0, N, cell=cell if width is not None else None, width=width)
     cell_params = {k: as_float_array(params[k], f"params[{k!r}]") for k in cell.param_names}
+    return _masked_cell_forward(cell, xs, cell_params, lengths, state_0)
+
+
+def _masked_cell_forward(cell, xs: np.ndarray, cell_params: dict, lengths: np.ndarray, state_0):
+    """:func:`masked_cell_forward` on checked arguments (float64 ``xs`` and parameters, checked lengths and state)."""
+    from rnn_tutor.cells import _unchecked
+
+    T, N, _ = xs.shape
     # Everything is checked (the cell's parameters by its own check): run the cell unchecked.
     forward = _unchecked(cell)[0] if getattr(cell, "check_params", None) else cell.forward
     hs, state_last, groups = None, None, []
@@ -370,7 +389,7 @@ def masked_cell_backward(dhs, cache: dict, dstate_last: Any = None) -> tuple[dic
 def _masked_backward(dhs, cache, dstate_last, state_name: str):
     """:func:`masked_cell_backward`, naming the final-state gradient ``state_name`` (the caller's argument)."""
     check_cache(cache, "masked_cell_forward", ("cell", "groups", "shape", "lengths", "m", "unchecked"))
-    cell, (T, N, d), m = cache["cell"], cache["shape"], cache["m"]
+    cell, (T, N, _), m = cache["cell"], cache["shape"], cache["m"]
     if dhs is None:
         dhs = np.zeros((T, N, m))
     dhs = check_array(dhs, "dhs", shape=(T, N, m), names=("T", "N", "m"), hint="dhs is shaped like hs.")
@@ -379,8 +398,14 @@ def _masked_backward(dhs, cache, dstate_last, state_name: str):
         declared = getattr(cell, "check_params", None) is not None
         dstate_last = check_cell_state(dstate_last, N, state_name, cell=cell if declared else None,
                                        width=m if declared else None)
+    return _masked_cell_backward(dhs, cache, dstate_last)
+
+
+def _masked_cell_backward(dhs: np.ndarray, cache, dstate_last):
+    """:func:`masked_cell_backward` on checked arguments (float64 ``dhs (T, N, m)``, a checked state gradient)."""
     from rnn_tutor.cells import _unchecked
 
+    cell, (T, N, d) = cache["cell"], cache["shape"]
     backward = _unchecked(cell)[1] if cache.get("unchecked") else cell.backward
     grads, dxs, dstate_0 = None, np.zeros((T, N, d)), None
     for L, idx, cache_g in cache["groups"]:

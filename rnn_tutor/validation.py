@@ -27,7 +27,7 @@ import functools
 import inspect
 import math
 import numbers
-from typing import Any, Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -393,7 +393,7 @@ def check_cache(cache, producer: str | tuple, keys: Iterable[str] = (), name: st
     made_by = getattr(cache, "producer", None)
     if made_by is not None and made_by not in producers:
         _fail(name, f"the cache returned by {shown}", f"the cache of {made_by}",
-              f"Pass the cache from the matching forward function.")
+              "Pass the cache from the matching forward function.")
     missing = [k for k in keys if k not in cache]
     if missing:
         _fail(name, f"the cache returned by {shown}", f"a dict missing the key(s) {missing}")
