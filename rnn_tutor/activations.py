@@ -147,10 +147,12 @@ def get_activation(name: str | Activation, argument: str = "f") -> Activation:
         raise ArgumentTypeError("argument", f"argument: expected the caller's argument name (a str), received {describe(argument)}")
     valid = ", ".join(repr(k) for k in ACTIVATIONS)
     if not isinstance(name, str):
-        raise ArgumentTypeError(argument, f"{argument}: unknown activation {name!r}; valid names are {valid} "
-                                          f"(received {describe(name)})")
+        raise ArgumentTypeError(argument, f"{argument}: expected an activation name, one of {valid}, received "
+                                          f"{describe(name)}.")
     if name not in ACTIVATIONS:
-        raise ArgumentError(argument, f"{argument}: unknown activation {name!r}; valid names are {valid}")
+        close = name.strip().lower()
+        hint = f" Did you mean {close!r}? Names are lower case, without spaces." if close in ACTIVATIONS else ""
+        raise ArgumentError(argument, f"{argument}: expected an activation name, one of {valid}, received {name!r}.{hint}")
     return ACTIVATIONS[name]
 
 

@@ -204,8 +204,8 @@ def gradient_norms_by_distance(jacobians, ord: int | str = 2, log10: bool = Fals
     js = _as_jacobians(jacobians)
     if not np.all(np.isfinite(js)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(js))[0])
-        raise NonFiniteArgumentError("jacobians", f"jacobians: element {bad} is {js[bad]}; the step Jacobians must be "
-                                                  "finite (an overflow in the forward pass?)")
+        raise NonFiniteArgumentError("jacobians", f"jacobians: expected finite step Jacobians, received {js[bad]} at "
+                                                  f"index {bad} (an overflow in the forward pass?)")
     T, m = js.shape[0], js.shape[-1]
     prod = np.broadcast_to(np.eye(m), js.shape[1:]).copy()
     log_scale = np.zeros(js.shape[1:-2])

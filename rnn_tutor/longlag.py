@@ -29,10 +29,10 @@ from rnn_tutor._blas import one_blas_thread
 from rnn_tutor.bptt import rnn_backward, squared_error
 from rnn_tutor.clipping import clip_grad_norm, global_norm
 from rnn_tutor.optim import adam_init, adam_step, sgd_step
-from rnn_tutor.rnn import init_params, rnn_forward
+from rnn_tutor.rnn import _rnn_forward, init_params, rnn_forward
 from rnn_tutor.activations import get_activation
 from rnn_tutor.validation import (MAX_ITERATIONS, MAX_SIZE, ArgumentError, ArgumentTypeError, check_array, describe, check_choice, check_elements, check_int,
-                                  check_params, check_real, check_rng, check_training_step, NonFiniteError, update_overflow)
+                                  check_params, check_real, check_rng, check_training_step, NonFiniteError, overflow_is_error, update_overflow)
 
 __all__ = ["recall_task", "marked_recall", "adding_problem", "TASKS", "task_accuracy", "train_last_step", "evaluate_last_step",
            "accuracy_by_lag"]
@@ -238,6 +238,7 @@ def train_last_step(task: str, T: int, rng: np.random.Generator, m: int | None =
     return {"params": p, "losses": np.array(losses), "grad_norms": np.array(norms), "steps_done": len(losses)}
 
 
+@overflow_is_error
 def evaluate_last_step(task: str, T: int, params: Mapping, rng: np.random.Generator, N: int = 1000,
                        f: str = "tanh") -> dict:
     """Accuracy and mean squared error of ``y_T`` on ``N`` fresh sequences of the task.
@@ -257,9 +258,8 @@ def evaluate_last_step(task: str, T: int, params: Mapping, rng: np.random.Genera
                             f"row, received w_x {p['w_x'].shape} and w_y {p['w_y'].shape}")
     f = get_activation(f, "f")
     xs, targets = make(N, T, rng)
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverged network reports mse = inf, silently
-        _, ys, _ = rnn_forward(xs, params, f=f)
-        return {"accuracy": task_accuracy(task, ys[-1], targets), "mse": float(np.mean((ys[-1] - targets) ** 2))}
+    _, ys, _ = _rnn_forward(xs, p, np.zeros((N, p["w_h"].shape[0])), f, get_activation("identity"))
+    return {"accuracy": task_accuracy(task, ys[-1], targets), "mse": float(np.mean((ys[-1] - targets) ** 2))}
 
 
 def accuracy_by_lag(lags, seeds=(0, 1), task: str = "recall", **train_kwargs) -> dict:

@@ -358,10 +358,11 @@ def test_empty_sequence_and_empty_batch(setup):
 @pytest.mark.parametrize("arg", ["f", "g"])
 def test_unknown_activation_lists_valid_names(setup, arg):
     p, xs = setup
-    with pytest.raises(ValueError, match=rf"^{arg}: unknown activation 'softmax'; valid names are "
-                                          r"'sigmoid', 'tanh', 'relu', 'identity'"):
+    with pytest.raises(ValueError, match=rf"^{arg}: expected an activation name, one of "
+                                          r"'sigmoid', 'tanh', 'relu', 'identity', received 'softmax'\.$"):
         rnn_forward(xs, p, **{arg: "softmax"})
-    with pytest.raises(ValueError, match=rf"^{arg}: unknown activation"):
+    with pytest.raises(ValueError, match=rf"^{arg}: expected an activation name, .* received 'Tanh'\. "
+                                          r"Did you mean 'tanh'\?"):
         rnn_step(xs[0], None, p, **{arg: "Tanh"})
 
 

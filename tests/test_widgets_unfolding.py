@@ -65,7 +65,7 @@ def test_bad_sequences_and_activations():
         unfolding_explorer(np.zeros(13), SCALAR)
     with pytest.raises(ValueError, match=r"^xs: expected at least one time step|^xs: the diagram"):
         unfolding_explorer([], SCALAR)
-    with pytest.raises(ValueError, match=r"^f: unknown activation 'softplus'; valid names are"):
+    with pytest.raises(ValueError, match=r"^f: expected an activation name, one of .*, received 'softplus'"):
         unfolding_explorer(XS, SCALAR, f="softplus")
     with pytest.raises(ValueError, match=r"^xs: expected shape \(\*, \*, 1\), received shape \(4, 1, 2\)"):
         unfolding_explorer(np.zeros((4, 2)), SCALAR)

@@ -10,7 +10,8 @@ import numpy as np
 import sympy as sp
 
 from rnn_tutor.symbolic.unrolled import PARAMS, UnrolledRNN, _check_net, grads_bptt, grads_direct, unroll, unrolled
-from rnn_tutor.validation import ArgumentError, ArgumentTypeError, check_int, check_rng, describe, as_float_array, check_params, check_shape
+from rnn_tutor.validation import (ArgumentError, ArgumentTypeError, as_float_array, check_finite, check_int, check_params,
+                                  check_rng, check_shape, describe, overflow_is_error)
 
 __all__ = ["equal_symbolically", "lambdify_grads", "derive_and_verify"]
 
@@ -40,8 +41,15 @@ def equal_symbolically(net: UnrolledRNN, a, b) -> bool:
             raise ArgumentTypeError(name, f"{name}: expected SymPy expressions (an expression, a Matrix or a dict of "
                                           f"them, as from grads_*), received {describe(value)}")
     if isinstance(a, Mapping) or isinstance(b, Mapping):
-        if not (isinstance(a, Mapping) and isinstance(b, Mapping)) or set(a) != set(b):
-            return False
+        if not (isinstance(a, Mapping) and isinstance(b, Mapping)):
+            other = "b" if isinstance(a, Mapping) else "a"
+            raise ArgumentTypeError(other, f"{other}: expected a dict of gradients like the other argument, received "
+                                           f"{describe(a if other == 'a' else b)}")
+        if set(a) != set(b):
+            missing = sorted(set(a) - set(b)) or sorted(set(b) - set(a))
+            name = "b" if set(a) - set(b) else "a"
+            raise ArgumentError(name, f"{name}: expected the same gradients as the other argument, received a dict "
+                                      f"missing {missing} (keys {sorted(a) if name == 'a' else sorted(b)})")
         return all(equal_symbolically(net, a[key], b[key]) for key in a)
     a = a if isinstance(a, sp.MatrixBase) else sp.Matrix([sp.sympify(a)])
     b = b if isinstance(b, sp.MatrixBase) else sp.Matrix([sp.sympify(b)])
@@ -107,12 +115,15 @@ def lambdify_grads(net: UnrolledRNN, grads: Mapping[str, sp.Matrix]) -> Callable
     compiled = sp.lambdify(_arguments(net), exprs, modules="numpy", cse=cse)
     symbolic_h0 = "h_0" in net.params
 
+    @overflow_is_error
     def fn(params, xs, ps, h_0=None):
         p = check_params(params)
         xs, ps = as_float_array(xs, "xs"), as_float_array(ps, "ps")
         check_shape(xs, (net.k, None, net.d), "xs", f"The network is unfolded over k = {net.k} steps.")
         N = xs.shape[1]
         check_shape(ps, (net.k, N, net.q), "ps", "Targets are shaped like the outputs ys.")
+        check_finite(xs, "xs")
+        check_finite(ps, "ps")
         for key, shape in (("w_x", (net.m, net.d)), ("w_y", (net.q, net.m))):
             check_shape(p[key], shape, f"params['{key}']")
         values = [p[w].reshape(-1)[i] for w in PARAMS for i in range(p[w].size)]
@@ -121,6 +132,7 @@ def lambdify_grads(net: UnrolledRNN, grads: Mapping[str, sp.Matrix]) -> Callable
                 raise ArgumentError("h_0", f"h_0: expected an array of shape ({N}, {net.m}) for this net, received None")
             h_0 = as_float_array(h_0, "h_0")
             check_shape(h_0, (N, net.m), "h_0")
+            check_finite(h_0, "h_0")
             values += [h_0[:, i] for i in range(net.m)]
         values += [xs[t, :, i] for t in range(net.k) for i in range(net.d)]
         values += [ps[t, :, j] for t in range(net.k) for j in range(net.q)]
