@@ -238,8 +238,10 @@ def _gru_forward(xs: np.ndarray, p: dict, h_0: np.ndarray):
     """:func:`gru_forward` on checked arguments (float64 ``xs (T, N, d)``, ``h_0 (N, m)``, checked ``p``)."""
     T, N, _ = xs.shape
     m = p["w_hh"].shape[1]
-    half = np.r_[np.full(2 * m, 0.5), np.ones(m)]  # halve the r and z rows: σ(a) = (1 + tanh(a/2)) / 2
-    b_in = p["b_ih"] + np.r_[p["b_hh"][:2 * m], np.zeros(m)]  # b_hr, b_hz add like input biases; b_hn stays inside r ⊙ (.)
+    half = np.full(3 * m, 0.5)  # halve the r and z rows: σ(a) = (1 + tanh(a/2)) / 2
+    half[2 * m:] = 1.0
+    b_in = p["b_ih"].copy()  # b_hr, b_hz add like input biases; b_hn stays inside r ⊙ (.)
+    b_in[:2 * m] += p["b_hh"][:2 * m]
     gi = xs @ (p["w_ih"].T * half) + b_in * half  # (T, N, d) @ (d, 3m) -> (T, N, 3m), all steps at once
     w_hhT = p["w_hh"].T * half  # (m, 3m)
     b_hn = p["b_hh"][2 * m:]

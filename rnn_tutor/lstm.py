@@ -184,8 +184,9 @@ def _lstm_forward(xs: np.ndarray, p: dict, h_0: np.ndarray, c_0: np.ndarray):
     """:func:`lstm_forward` on checked arguments (float64 ``xs (T, N, d)``, states ``(N, m)``, checked ``p``)."""
     T, N, _ = xs.shape
     m = p["w_hh"].shape[1]
-    order = np.r_[0:2 * m, 3 * m:4 * m, 2 * m:3 * m]  # rows (i, f, g, o) -> (i, f, o, g)
-    half = np.r_[np.full(3 * m, 0.5), np.ones(m)]  # σ(a) = (1 + tanh(a/2)) / 2 for i, f, o
+    order = np.concatenate([np.arange(2 * m), np.arange(3 * m, 4 * m), np.arange(2 * m, 3 * m)])  # (i, f, g, o) -> (i, f, o, g)
+    half = np.full(4 * m, 0.5)  # σ(a) = (1 + tanh(a/2)) / 2 for i, f, o
+    half[3 * m:] = 1.0
     ifog = xs @ (p["w_ih"][order].T * half) + (p["b_ih"] + p["b_hh"])[order] * half  # (T, N, d) @ (d, 4m) -> (T, N, 4m)
     w_hhT = p["w_hh"][order].T * half  # (m, 4m)
     cs, tcs, hs = np.empty((T, N, m)), np.empty((T, N, m)), np.empty((T, N, m))
