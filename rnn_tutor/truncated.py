@@ -59,10 +59,8 @@ def check_k(k, T: int) -> int:
     T = check_int(T, "T")
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
         raise ArgumentTypeError("k", f"k: expected an integer truncation length 1 <= k <= T = {T}, received {describe(k)}")
-    if k < 1:
-        raise ArgumentError("k", f"k: the truncation length must be at least 1, received k = {k}")
-    if k > T:
-        raise ArgumentError("k", f"k: the truncation length cannot exceed the sequence length T = {T}, received k = {k}")
+    if k < 1 or k > T:
+        raise ArgumentError("k", f"k: expected a truncation length from 1 to the sequence length T = {T}, received {int(k)}.")
     return int(k)
 
 
