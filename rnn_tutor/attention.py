@@ -32,7 +32,7 @@ from typing import Mapping
 import numpy as np
 
 from rnn_tutor.heads import check_mask
-from rnn_tutor.validation import (overflow_is_error, ArgumentError, Cache, all_finite, as_float_array, check_array, check_cache, check_finite,
+from rnn_tutor.validation import (overflow_is_error, check_probabilities, ArgumentError, Cache, all_finite, as_float_array, check_array, check_cache, check_finite,
                                   check_int, check_rng, check_shape)
 
 __all__ = ["ADDITIVE_NAMES", "init_additive_params", "masked_softmax", "masked_softmax_backward",
@@ -204,11 +204,7 @@ def masked_softmax_backward(dweights, weights) -> np.ndarray:
     if weights.ndim != 2:
         raise ArgumentError("weights", f"weights: expected a 2-D array (S, N), received shape {weights.shape}")
     check_shape(dweights, weights.shape, "dweights", "It is the gradient of the weights and has their shape.")
-    outside = (weights < 0) | (weights > 1 + 1e-9)
-    if outside.any():
-        idx = tuple(int(i) for i in np.argwhere(outside)[0])
-        raise ArgumentError("weights", f"weights: expected attention weights in [0, 1] (the output of masked_softmax), "
-                                       f"received {weights[idx]:.6g} at index {idx}.")
+    check_probabilities(weights, "weights", "attention weights in [0, 1] (the output of masked_softmax)")
     e = _exp2_above(512, dweights)  # the backward pass is linear in dweights: scale huge ones (exactly) so that no product overflows
     return _softmax_back(dweights, weights) if e == 0 else np.ldexp(_softmax_back(np.ldexp(dweights, -e), weights), e)
 

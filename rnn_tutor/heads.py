@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tutor.validation import (overflow_is_error, ArgumentError, ArgumentTypeError, NonFiniteArgumentError, as_float_array, check_finite, describe, check_array, check_choice, check_elements, check_int,
+from rnn_tutor.validation import (check_probabilities, overflow_is_error, ArgumentError, ArgumentTypeError, NonFiniteArgumentError, as_float_array, check_finite, describe, check_array, check_choice, check_elements, check_int,
                                   check_mapping, check_rng, check_shape, check_token_ids)
 
 __all__ = ["HEAD_NAMES", "init_head", "check_head", "dense_forward", "dense_backward", "log_softmax",
@@ -146,11 +146,7 @@ def softmax_vjp(ps, dps) -> np.ndarray:
     ps = check_array(ps, "ps", ndim=tuple(range(1, 33)))
     dps = check_array(dps, "dps")
     check_shape(dps, ps.shape, "dps", "dps is ∂L/∂p, shaped like ps.")
-    outside = (ps < 0) | (ps > 1 + 1e-9)
-    if outside.any():
-        idx = tuple(int(i) for i in np.argwhere(outside)[0])
-        raise ArgumentError("ps", f"ps: expected probabilities in [0, 1] (the output of softmax), received {ps[idx]:.6g} "
-                                  f"at index {idx}.")
+    check_probabilities(ps, "ps", "probabilities in [0, 1] (the output of softmax)")
     return _softmax_vjp(ps, dps)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 __all__ = ["ArgumentError", "ArgumentTypeError", "NonFiniteArgumentError", "NonFiniteError", "Cache", "MAX_SIZE", "MAX_ITERATIONS",
            "MAX_ELEMENTS", "PARAM_NAMES", "describe", "all_finite", "as_float_array", "check_array", "check_shape", "check_finite",
-           "check_int", "check_real", "check_probability", "check_rng", "check_choice", "check_mapping",
+           "check_int", "check_real", "check_probability", "check_probabilities", "check_rng", "check_choice", "check_mapping",
            "check_params", "check_cache", "check_elements", "check_token_ids", "check_callable",
            "check_training_step", "training_advice", "update_overflow", "overflow_is_error"]
 
@@ -297,6 +297,19 @@ def check_real(value, name: str, low: float | None = None, high: float | None = 
 def check_probability(value, name: str, *, open_low: bool = False, open_high: bool = False) -> float:
     """A probability or rate in ``[0, 1]`` (ends excluded as asked)."""
     return check_real(value, name, 0.0, 1.0, low_open=open_low, high_open=open_high, what="a probability")
+
+
+def check_probabilities(arr: np.ndarray, name: str, what: str) -> np.ndarray:
+    """Raise :class:`ArgumentError` naming the first entry of the float array ``arr`` outside ``[0, 1]``.
+
+    ``what`` says what the entries are, e.g. ``"probabilities in [0, 1] (the output of softmax)"``;
+    rounding above 1 by up to ``1e-9`` is allowed.
+    """
+    outside = (arr < 0) | (arr > 1 + 1e-9)
+    if outside.any():
+        idx = tuple(int(i) for i in np.argwhere(outside)[0])
+        _fail(name, what, f"{arr[idx]:.6g} at index {idx}")
+    return arr
 
 
 def check_rng(rng, name: str = "rng", allow_none: bool = False) -> np.random.Generator | None:
